@@ -1,0 +1,46 @@
+import type { ActorEvent, ActorRequest, Incoming, Reply } from '../protocol/messages.js';
+
+/** A reply kept for later: the sender of an earlier message, answered once a later message decides. */
+export type ReplyHandle = number;
+
+/**
+ * Everything an actor may do. It only records effects; the runtime carries them out after the
+ * turn's journal records are durable (replies, cross-shard messages and events wait for the write).
+ * There is no I/O and no clock here other than `now()`, so behaviours run the same in tests.
+ */
+export interface ActorContext<R> {
+  readonly self: string;
+  /** The time this message is being handled at (the injected clock). */
+  now(): number;
+  /** Answers the sender of the current message: a client, or the actor that sent a request. */
+  reply(reply: Reply): void;
+  /** Keeps the current sender's reply for a later turn (not durable: a client re-sends after a crash). */
+  defer(): ReplyHandle;
+  answer(handle: ReplyHandle, reply: Reply): void;
+  /** Sends a request to another actor through this actor's durable outbox. */
+  send(to: string, request: ActorRequest): void;
+  /** Records a change of durable state; `restore` replays it after a restart. */
+  persist(record: R): void;
+  /** Arms (or moves) a named durable timer; it fires as a `timer` message at or after `at`. */
+  setTimer(name: string, at: number): void;
+  cancelTimer(name: string): void;
+  publish(event: ActorEvent): void;
+  /** Sets the current message aside until `unstashAll` (Akka's stash): used while a step is in progress. */
+  stash(): void;
+  unstashAll(): void;
+  /** Adds a line to this actor's message log: what it decided and why. */
+  note(decision: string): void;
+}
+
+/**
+ * An actor type: a pure behaviour plus how to rebuild its state from its journal records.
+ * `receive` may mutate and return `state`; the runtime never shares it.
+ */
+export interface ActorBehaviour<S, R> {
+  readonly kind: string;
+  initial(key: string): S;
+  receive(state: S, message: Incoming, ctx: ActorContext<R>): S;
+  restore(state: S, record: R): S;
+  /** True when the actor holds nothing worth keeping in memory (it may be dropped). */
+  isEmpty(state: S): boolean;
+}

@@ -1,0 +1,337 @@
+import type { ActorBehaviour, ActorContext, ReplyHandle } from './behaviour.js';
+import { type WireError, wireError } from '../protocol/errors.js';
+import type { Command } from '../protocol/commands.js';
+import {
+  type Actor,
+  CANCELLABLE,
+  type Feed,
+  type Item,
+  type Order,
+  type OrderStatus,
+  type Principal,
+  type Role,
+} from '../protocol/model.js';
+import { ActorKeys, type ActorRequest, type Incoming, type Reply } from '../protocol/messages.js';
+
+/**
+ * One actor per order. It is the arbiter of every status change, in particular of the
+ * interceptor: `order.cancel` and the carrier's hand-over request are both messages in this
+ * mailbox, and whichever is taken first wins. No order can end both cancelled and dispatched.
+ */
+export interface OrderState {
+  orderId: string;
+  order: Order | null;
+  /** Set while the SKUs are being asked for stock; the order does not exist until all have answered. */
+  placing: Placing | null;
+  /** The client waiting for the placement's outcome (in memory only: after a crash it re-sends). */
+  placeReply: ReplyHandle | null;
+}
+
+export interface Placing {
+  customerId: string;
+  items: Item[];
+  by: Role;
+  placedAt: number;
+  paymentDeadline: number;
+  /** sku → answer; a SKU missing here has not answered yet. */
+  answers: Record<string, { reserved: boolean; available?: number }>;
+}
+
+/** The journal record of an order: its whole durable state, which is small. */
+export interface OrderRecord {
+  order: Order | null;
+  placing: Placing | null;
+}
+
+export const PAYMENT_TIMER = 'payment';
+
+/** A copy that later turns cannot change: replies and events leave after the journal write. */
+export function orderView(o: Order): Order {
+  return { ...o, history: o.history.slice() };
+}
+
+const ok = (order: Order): Reply => ({ ok: true, order: orderView(order) });
+const fail = (error: WireError): Reply => ({ ok: false, error });
+const notFound = (): Reply => fail(wireError('NOT_FOUND', 'no such order'));
+const invalidState = (o: Order, what: string): Reply =>
+  fail(wireError('INVALID_STATE', `${what} is not allowed in status ${o.status}`, { status: o.status }));
+
+function sameItems(a: Item[], b: Item[]): boolean {
+  if (a.length !== b.length) return false;
+  const m = new Map(a.map((i) => [i.sku, i.quantity]));
+  return b.every((i) => m.get(i.sku) === i.quantity);
+}
+
+function visibleTo(o: Order, who: Principal): boolean {
+  return who.role !== 'customer' || o.customerId === who.customerId;
+}
+
+type Ctx = ActorContext<OrderRecord>;
+
+function save(s: OrderState, ctx: Ctx): void {
+  ctx.persist({ order: s.order, placing: s.placing });
+  if (s.order) ctx.publish({ type: 'order.updated', order: orderView(s.order), rev: s.order.history.length });
+}
+
+function move(s: OrderState, status: OrderStatus, by: Actor, ctx: Ctx): Order {
+  const o = s.order as Order;
+  o.status = status;
+  o.history.push({ at: ctx.now(), status, by });
+  ctx.note(`→ ${status} (by ${by})`);
+  return o;
+}
+
+function announce(o: Order, feed: Feed, ctx: Ctx): void {
+  ctx.publish({ type: 'feed', feed, order: orderView(o) });
+}
+
+function sendToEachSku(o: Order, ctx: Ctx, make: (i: Item) => ActorRequest): void {
+  for (const i of o.items) ctx.send(ActorKeys.sku(i.sku), make(i));
+}
+
+function cancel(s: OrderState, by: Actor, reason: string, ctx: Ctx, note?: string): Order {
+  const o = s.order as Order;
+  const from = o.status;
+  move(s, 'cancelled', by, ctx);
+  o.reason = reason;
+  if (note !== undefined) o.cancelNote = note;
+  ctx.cancelTimer(PAYMENT_TIMER);
+  sendToEachSku(o, ctx, (i) => ({ type: 'stock.release', orderId: o.orderId }));
+  if (from === 'paid' || from === 'picking') ctx.send(ActorKeys.warehouse, { type: 'queue.remove', orderId: o.orderId });
+  if (from === 'packed') ctx.send(ActorKeys.carrier, { type: 'queue.remove', orderId: o.orderId });
+  if (from !== 'awaiting_payment') setRefundDue(o, ctx);
+  save(s, ctx);
+  return o;
+}
+
+function setRefundDue(o: Order, ctx: Ctx): void {
+  o.refundDue = true;
+  ctx.send(ActorKeys.refunds, { type: 'queue.add', orderId: o.orderId });
+  announce(o, 'refunds', ctx);
+}
+
+function place(s: OrderState, c: Extract<Command, { type: 'order.place' }>, who: Principal, ctx: Ctx): void {
+  const o = s.order;
+  if (o) {
+    if (o.customerId === c.customerId && sameItems(o.items, c.items)) ctx.reply(ok(o));
+    else ctx.reply(fail(wireError('CONFLICT', 'orderId is already taken')));
+    return;
+  }
+  const now = ctx.now();
+  s.placing = {
+    customerId: c.customerId,
+    items: c.items,
+    by: who.role,
+    placedAt: now,
+    paymentDeadline: now + c.paymentTimeoutMs,
+    answers: {},
+  };
+  // All SKUs are asked at once; each answers from its own mailbox. On the first refusal found
+  // once all have answered, every granted hold is released again: all or nothing, no lock.
+  for (const i of c.items) {
+    ctx.send(ActorKeys.sku(i.sku), { type: 'stock.reserve', orderId: s.orderId, quantity: i.quantity });
+  }
+  s.placeReply = ctx.defer();
+  ctx.persist({ order: null, placing: s.placing });
+  ctx.note(`placing: asked ${c.items.length} SKU(s) for stock`);
+}
+
+function finishPlacing(s: OrderState, ctx: Ctx): void {
+  const p = s.placing as Placing;
+  if (!p.items.every((i) => p.answers[i.sku] !== undefined)) return;
+  const short = p.items.find((i) => !p.answers[i.sku]!.reserved);
+  s.placing = null;
+  let reply: Reply;
+  if (short) {
+    for (const i of p.items) {
+      if (p.answers[i.sku]!.reserved) ctx.send(ActorKeys.sku(i.sku), { type: 'stock.release', orderId: s.orderId });
+    }
+    const available = p.answers[short.sku]!.available ?? 0;
+    ctx.persist({ order: null, placing: null });
+    ctx.note(`refused: ${short.sku} has ${available} of ${short.quantity}; holds released`);
+    reply = fail(
+      wireError('OUT_OF_STOCK', `not enough stock of ${short.sku}`, { sku: short.sku, available }),
+    );
+  } else {
+    s.order = {
+      orderId: s.orderId,
+      customerId: p.customerId,
+      items: p.items,
+      status: 'awaiting_payment',
+      paymentDeadline: p.paymentDeadline,
+      refundDue: false,
+      history: [{ at: p.placedAt, status: 'awaiting_payment', by: p.by }],
+    };
+    ctx.setTimer(PAYMENT_TIMER, p.paymentDeadline);
+    ctx.note(`placed; payment due at ${p.paymentDeadline}`);
+    save(s, ctx);
+    reply = ok(s.order);
+  }
+  if (s.placeReply !== null) ctx.answer(s.placeReply, reply);
+  s.placeReply = null;
+  ctx.unstashAll();
+}
+
+function pay(s: OrderState, o: Order, c: Extract<Command, { type: 'order.pay' }>, who: Principal, ctx: Ctx): Reply {
+  if (o.status === 'awaiting_payment') {
+    // The deadline is a fact of the order, not of the timer: a payment at or after it is too late
+    // even if the timer has not run yet, and then the order expires right here.
+    if (ctx.now() >= o.paymentDeadline) {
+      cancel(s, 'timer', 'payment_timeout', ctx);
+      return fail(wireError('ORDER_EXPIRED', 'the payment deadline has passed'));
+    }
+    move(s, 'paid', who.role, ctx);
+    o.paymentRef = c.paymentRef;
+    ctx.cancelTimer(PAYMENT_TIMER);
+    ctx.send(ActorKeys.warehouse, { type: 'queue.add', orderId: o.orderId });
+    save(s, ctx);
+    return ok(o);
+  }
+  if (o.status === 'cancelled') {
+    return o.reason === 'payment_timeout'
+      ? fail(wireError('ORDER_EXPIRED', 'the payment deadline has passed'))
+      : invalidState(o, 'order.pay');
+  }
+  return o.paymentRef === c.paymentRef ? ok(o) : invalidState(o, 'order.pay with another paymentRef');
+}
+
+function command(s: OrderState, c: Command, who: Principal, ctx: Ctx): void {
+  if (c.type === 'order.place') return place(s, c, who, ctx);
+  const o = s.order;
+  if (!o || !visibleTo(o, who)) return ctx.reply(notFound());
+  switch (c.type) {
+    case 'order.get':
+    case 'order.subscribe':
+      return ctx.reply(ok(o));
+    case 'order.pay':
+      return ctx.reply(pay(s, o, c, who, ctx));
+    case 'order.cancel':
+      if (o.status === 'cancelled') return ctx.reply(ok(o));
+      if (!CANCELLABLE.has(o.status)) {
+        ctx.note(`cancel refused in ${o.status}`);
+        return ctx.reply(
+          fail(wireError('CANCEL_REFUSED', `the order is ${o.status}: only a return is possible`, { status: o.status })),
+        );
+      }
+      return ctx.reply(ok(cancel(s, who.role, who.role === 'admin' ? 'admin' : 'customer', ctx, c.reason)));
+    case 'order.return':
+      if (o.status === 'return_requested') return ctx.reply(ok(o));
+      if (o.status !== 'delivered') return ctx.reply(invalidState(o, 'order.return'));
+      move(s, 'return_requested', who.role, ctx);
+      o.reason = c.reason ?? 'customer';
+      save(s, ctx);
+      return ctx.reply(ok(o));
+    default:
+      return ctx.reply(fail(wireError('INTERNAL', `the order actor cannot handle ${c.type}`)));
+  }
+}
+
+function request(s: OrderState, r: ActorRequest, ctx: Ctx): void {
+  const o = s.order;
+  if (!o) return ctx.reply(notFound());
+  switch (r.type) {
+    case 'order.pack':
+      if (o.status === 'packed') return ctx.reply(ok(o));
+      if (o.status !== 'paid' && o.status !== 'picking') return ctx.reply(invalidState(o, 'wms.packed'));
+      move(s, 'packed', r.by, ctx);
+      ctx.send(ActorKeys.carrier, { type: 'queue.add', orderId: o.orderId });
+      announce(o, 'carrier', ctx);
+      save(s, ctx);
+      return ctx.reply(ok(o));
+    case 'order.handover':
+      // The interceptor's point. From here on cancellation is refused.
+      if (o.status === 'cancelled') {
+        ctx.note('hand-over refused: cancelled, parcel intercepted');
+        return ctx.reply(fail(wireError('INTERCEPTED', 'the order is cancelled: the parcel must not leave')));
+      }
+      if (o.status === 'dispatched' && o.trackingNo === r.trackingNo) return ctx.reply(ok(o));
+      if (o.status !== 'packed') return ctx.reply(invalidState(o, 'tms.ack'));
+      move(s, 'dispatched', r.by, ctx);
+      o.trackingNo = r.trackingNo;
+      sendToEachSku(o, ctx, () => ({ type: 'stock.ship', orderId: o.orderId }));
+      save(s, ctx);
+      return ctx.reply(ok(o));
+    case 'order.deliver':
+      if (o.status === 'delivered') return ctx.reply(ok(o));
+      if (o.status !== 'dispatched') return ctx.reply(invalidState(o, 'tms.delivered'));
+      move(s, 'delivered', r.by, ctx);
+      save(s, ctx);
+      return ctx.reply(ok(o));
+    case 'order.receive_return':
+      if (o.status === 'returned') return ctx.reply(ok(o));
+      if (o.status !== 'return_requested') return ctx.reply(invalidState(o, 'return.received'));
+      move(s, 'returned', r.by, ctx);
+      sendToEachSku(o, ctx, (i) => ({ type: 'stock.restock', orderId: o.orderId, quantity: i.quantity }));
+      setRefundDue(o, ctx);
+      save(s, ctx);
+      return ctx.reply(ok(o));
+    default:
+      return ctx.reply(fail(wireError('INTERNAL', `the order actor cannot handle ${r.type}`)));
+  }
+}
+
+/** Answers to this order's own requests. */
+function answer(s: OrderState, r: ActorRequest, reply: Reply, from: string, ctx: Ctx): void {
+  if (r.type === 'stock.reserve') {
+    if (!s.placing) return; // a late repeat after the placement finished
+    const sku = from.slice('sku:'.length);
+    s.placing.answers[sku] = reply.ok ? { reserved: reply.reserved === true, available: reply.available } : { reserved: false, available: 0 };
+    ctx.persist({ order: s.order, placing: s.placing });
+    finishPlacing(s, ctx);
+    return;
+  }
+  const o = s.order;
+  if (!o || r.type !== 'queue.add') return;
+  if (from === ActorKeys.warehouse) {
+    if (o.status === 'paid') {
+      move(s, 'picking', 'system', ctx);
+      announce(o, 'warehouse', ctx);
+      save(s, ctx);
+    } else if (o.status !== 'picking') {
+      // Packed or cancelled before the warehouse took it: its queue entry is stale.
+      ctx.send(ActorKeys.warehouse, { type: 'queue.remove', orderId: o.orderId });
+    }
+  } else if (from === ActorKeys.carrier && o.status !== 'packed') {
+    ctx.send(ActorKeys.carrier, { type: 'queue.remove', orderId: o.orderId });
+  }
+}
+
+export const OrderActor: ActorBehaviour<OrderState, OrderRecord> = {
+  kind: 'order',
+
+  initial(key) {
+    return { orderId: key.slice('order:'.length), order: null, placing: null, placeReply: null };
+  },
+
+  receive(s, msg: Incoming, ctx) {
+    switch (msg.kind) {
+      case 'command':
+        if (s.placing) ctx.stash();
+        else if (msg.command.type === 'queue.list') ctx.reply(fail(wireError('INTERNAL', 'not a queue')));
+        else command(s, msg.command, msg.principal, ctx);
+        return s;
+      case 'request':
+        if (s.placing) ctx.stash();
+        else request(s, msg.request, ctx);
+        return s;
+      case 'reply':
+        answer(s, msg.request, msg.reply, msg.from, ctx);
+        return s;
+      case 'timer':
+        if (msg.name === PAYMENT_TIMER && s.order?.status === 'awaiting_payment') {
+          cancel(s, 'timer', 'payment_timeout', ctx);
+        }
+        return s;
+    }
+  },
+
+  restore(s, rec) {
+    s.order = rec.order;
+    s.placing = rec.placing;
+    return s;
+  },
+
+  isEmpty(s) {
+    return s.order === null && s.placing === null;
+  },
+};

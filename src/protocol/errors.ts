@@ -1,0 +1,42 @@
+/**
+ * The one catalogue of error codes of the wire protocol (PROTOCOL.md, "Error codes").
+ * Domain refusals are replies carrying one of these; anything thrown is a bug.
+ */
+export const ERROR_CODES = [
+  'BAD_FRAME',
+  'UNKNOWN_COMMAND',
+  'INVALID_ARGUMENT',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'OUT_OF_STOCK',
+  'CONFLICT',
+  'INVALID_STATE',
+  'ORDER_EXPIRED',
+  'CANCEL_REFUSED',
+  'INTERCEPTED',
+  'OVERLOADED',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Flat details that travel inside `error` next to `code` and `message`. */
+export interface ErrorDetails {
+  field?: string;
+  status?: string;
+  sku?: string;
+  available?: number;
+}
+
+export interface WireError extends ErrorDetails {
+  code: ErrorCode;
+  message: string;
+}
+
+export function wireError(code: ErrorCode, message: string, details: ErrorDetails = {}): WireError {
+  return { code, message, ...details };
+}
+
+export function invalidArgument(field: string, message: string): WireError {
+  return wireError('INVALID_ARGUMENT', message, { field });
+}

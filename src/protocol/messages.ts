@@ -1,0 +1,67 @@
+import type { Command } from './commands.js';
+import type { WireError } from './errors.js';
+import type { Feed, Order, Principal, Role, Stock } from './model.js';
+
+/**
+ * Messages between actors. Every request travels through the sender's outbox: it is journaled
+ * with the state change that produced it, re-sent after a crash until answered, and receivers
+ * treat repeats as no-ops (idempotent per order and step).
+ */
+export type ActorRequest =
+  // order → inventory (one SKU each)
+  | { type: 'stock.reserve'; orderId: string; quantity: number }
+  | { type: 'stock.release'; orderId: string }
+  | { type: 'stock.ship'; orderId: string }
+  | { type: 'stock.restock'; orderId: string; quantity: number }
+  // order → warehouse / carrier / refunds: keep their queues of waiting orders
+  | { type: 'queue.add'; orderId: string }
+  | { type: 'queue.remove'; orderId: string }
+  // warehouse / carrier → order: the order actor decides every status change
+  // (`by` is the role of the client whose command started the step, for the order's history)
+  | { type: 'order.pack'; orderId: string; by: Role }
+  | { type: 'order.receive_return'; orderId: string; by: Role }
+  | { type: 'order.handover'; orderId: string; trackingNo: string; by: Role }
+  | { type: 'order.deliver'; orderId: string; by: Role };
+
+/** Every answer, to a client or to an actor, has this shape. */
+export type Reply = ({ ok: true } & ReplyResult) | { ok: false; error: WireError };
+
+export interface ReplyResult {
+  order?: Order;
+  stock?: Stock;
+  orders?: Order[];
+  orderIds?: string[];
+  next?: string | null;
+  /** stock.reserve: what the SKU could still offer when it refused. */
+  available?: number;
+  reserved?: boolean;
+}
+
+/** Commands that the gateway sends to actors but clients cannot: reads of the feeds' queues. */
+export type InternalCommand = { type: 'queue.list' };
+
+/** What an actor's behaviour receives. */
+export type Incoming =
+  | { kind: 'command'; command: Command | InternalCommand; principal: Principal }
+  | { kind: 'request'; from: string; request: ActorRequest }
+  | { kind: 'reply'; from: string; request: ActorRequest; reply: Reply }
+  | { kind: 'timer'; name: string };
+
+/** Pushed to the gateway after the change that caused them is durable. */
+export type ActorEvent =
+  | { type: 'order.updated'; order: Order; rev: number }
+  | { type: 'feed'; feed: Feed; order: Order };
+
+/** Well-known actor keys. Orders and SKUs have one actor each; the WMS, TMS and refunds ledger one each. */
+export const ActorKeys = {
+  order: (orderId: string) => `order:${orderId}`,
+  sku: (sku: string) => `sku:${sku}`,
+  warehouse: 'warehouse',
+  carrier: 'carrier',
+  refunds: 'refunds',
+} as const;
+
+export function actorKind(key: string): string {
+  const i = key.indexOf(':');
+  return i < 0 ? key : key.slice(0, i);
+}

@@ -1,0 +1,182 @@
+import { type Command, COMMAND_TYPES, type CommandType, LIMITS, ROLE_FEED, roleMaySend } from './commands.js';
+import { invalidArgument, type WireError, wireError } from './errors.js';
+import { FEEDS, type Feed, type Item, ORDER_STATUSES, type OrderStatus, type Principal } from './model.js';
+
+/**
+ * Turns one decoded JSON frame into a typed command, or the error PROTOCOL.md prescribes.
+ * Order of checks: frame shape → id → type → role → arguments ("Roles are checked before arguments").
+ */
+export type FrameResult =
+  | { ok: true; id: string; command: Command }
+  | { ok: false; id: string | null; error: WireError };
+
+const IDENT = /^[A-Za-z0-9._:-]{1,128}$/;
+const COMMAND_SET: ReadonlySet<string> = new Set(COMMAND_TYPES);
+
+class ArgumentError extends Error {
+  constructor(readonly field: string, readonly why: string) {
+    super(why);
+  }
+}
+
+type Raw = Record<string, unknown>;
+
+function own(obj: Raw, key: string): unknown {
+  // Only own properties count: `__proto__` or `constructor` never leak in from the prototype.
+  return Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined;
+}
+
+function ident(obj: Raw, key: string, path = key): string {
+  const v = own(obj, key);
+  if (typeof v !== 'string' || !IDENT.test(v)) {
+    throw new ArgumentError(path, `${path} must be 1..128 characters of [A-Za-z0-9._:-]`);
+  }
+  return v;
+}
+
+function optionalIdent(obj: Raw, key: string): string | undefined {
+  return own(obj, key) === undefined ? undefined : ident(obj, key);
+}
+
+function integer(obj: Raw, key: string, min: number, max: number, path = key): number {
+  const v = own(obj, key);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw new ArgumentError(path, `${path} must be an integer in ${min}..${max}`);
+  }
+  return v;
+}
+
+function optionalReason(obj: Raw): string | undefined {
+  const v = own(obj, 'reason');
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length > LIMITS.reasonMaxLength) {
+    throw new ArgumentError('reason', `reason must be a string of at most ${LIMITS.reasonMaxLength} characters`);
+  }
+  return v;
+}
+
+function isObject(v: unknown): v is Raw {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function items(obj: Raw): Item[] {
+  const v = own(obj, 'items');
+  if (!Array.isArray(v) || v.length < 1 || v.length > LIMITS.maxItems) {
+    throw new ArgumentError('items', `items must be an array of 1..${LIMITS.maxItems} items`);
+  }
+  const seen = new Set<string>();
+  return v.map((raw, i) => {
+    const path = `items[${i}]`;
+    if (!isObject(raw)) throw new ArgumentError(path, `${path} must be an object {sku, quantity}`);
+    const sku = ident(raw, 'sku', `${path}.sku`);
+    const quantity = integer(raw, 'quantity', 1, LIMITS.maxQuantity, `${path}.quantity`);
+    if (seen.has(sku)) throw new ArgumentError(`${path}.sku`, `${path}.sku repeats a SKU: SKUs must be distinct`);
+    seen.add(sku);
+    return { sku, quantity };
+  });
+}
+
+function argumentsOf(type: CommandType, f: Raw, who: Principal): Command {
+  switch (type) {
+    case 'inventory.set':
+      return { type, sku: ident(f, 'sku'), onHand: integer(f, 'onHand', 0, LIMITS.maxOnHand) };
+    case 'inventory.adjust':
+      return {
+        type,
+        sku: ident(f, 'sku'),
+        delta: integer(f, 'delta', -LIMITS.maxOnHand, LIMITS.maxOnHand),
+        adjustmentId: optionalIdent(f, 'adjustmentId'),
+      };
+    case 'inventory.get':
+      return { type, sku: ident(f, 'sku') };
+    case 'order.place': {
+      const orderId = ident(f, 'orderId');
+      const list = items(f);
+      const paymentTimeoutMs =
+        own(f, 'paymentTimeoutMs') === undefined
+          ? LIMITS.paymentTimeoutDefaultMs
+          : integer(f, 'paymentTimeoutMs', LIMITS.paymentTimeoutMinMs, LIMITS.paymentTimeoutMaxMs);
+      // A customer always places for themselves; `customerId` is required from an admin and ignored otherwise.
+      const customerId = who.role === 'customer' ? (who.customerId as string) : ident(f, 'customerId');
+      return { type, orderId, items: list, paymentTimeoutMs, customerId };
+    }
+    case 'order.pay':
+      return { type, orderId: ident(f, 'orderId'), paymentRef: ident(f, 'paymentRef') };
+    case 'order.cancel':
+      return { type, orderId: ident(f, 'orderId'), reason: optionalReason(f) };
+    case 'order.return':
+      return { type, orderId: ident(f, 'orderId'), reason: optionalReason(f) };
+    case 'order.get':
+    case 'order.subscribe':
+    case 'wms.packed':
+    case 'tms.delivered':
+    case 'return.received':
+      return { type, orderId: ident(f, 'orderId') };
+    case 'tms.ack':
+      return { type, orderId: ident(f, 'orderId'), trackingNo: ident(f, 'trackingNo') };
+    case 'order.list': {
+      const s = own(f, 'status');
+      if (s !== undefined && !(typeof s === 'string' && (ORDER_STATUSES as readonly string[]).includes(s))) {
+        throw new ArgumentError('status', `status must be one of ${ORDER_STATUSES.join(', ')}`);
+      }
+      const limit =
+        own(f, 'limit') === undefined ? LIMITS.listDefault : integer(f, 'limit', 1, LIMITS.listMax);
+      const a = own(f, 'after');
+      if (a !== undefined && a !== null && (typeof a !== 'string' || a.length > 512)) {
+        throw new ArgumentError('after', 'after must be a cursor returned as `next` by order.list');
+      }
+      let customerId: string | undefined;
+      if (who.role === 'customer') customerId = who.customerId;
+      else if (who.role === 'admin') customerId = optionalIdent(f, 'customerId');
+      return {
+        type,
+        status: s as OrderStatus | undefined,
+        customerId,
+        limit,
+        after: typeof a === 'string' ? a : undefined,
+      };
+    }
+    case 'feed.subscribe': {
+      const feed = own(f, 'feed');
+      if (typeof feed !== 'string' || !(FEEDS as readonly string[]).includes(feed)) {
+        throw new ArgumentError('feed', `feed must be one of ${FEEDS.join(', ')}`);
+      }
+      if (who.role !== 'admin' && ROLE_FEED[who.role] !== feed) {
+        throw new RoleError(`role ${who.role} may not subscribe to the ${feed} feed`);
+      }
+      return { type, feed: feed as Feed };
+    }
+  }
+}
+
+class RoleError extends Error {}
+
+/** Validates a parsed frame (any JSON value) sent by `who`. Never throws. */
+export function validateFrame(frame: unknown, who: Principal): FrameResult {
+  if (!isObject(frame)) {
+    return { ok: false, id: null, error: wireError('BAD_FRAME', 'a frame must be a JSON object') };
+  }
+  const id = own(frame, 'id');
+  if (typeof id !== 'string' || id.length < 1 || id.length > LIMITS.idMaxLength) {
+    return { ok: false, id: null, error: wireError('BAD_FRAME', 'id must be a string of 1..128 characters') };
+  }
+  const type = own(frame, 'type');
+  if (typeof type !== 'string' || !COMMAND_SET.has(type)) {
+    return {
+      ok: false,
+      id,
+      error: wireError('UNKNOWN_COMMAND', typeof type === 'string' ? `unknown command type` : 'type is missing'),
+    };
+  }
+  const commandType = type as CommandType;
+  if (!roleMaySend(who.role, commandType)) {
+    return { ok: false, id, error: wireError('FORBIDDEN', `role ${who.role} may not send ${commandType}`) };
+  }
+  try {
+    return { ok: true, id, command: argumentsOf(commandType, frame, who) };
+  } catch (err) {
+    if (err instanceof ArgumentError) return { ok: false, id, error: invalidArgument(err.field, err.why) };
+    if (err instanceof RoleError) return { ok: false, id, error: wireError('FORBIDDEN', err.message) };
+    throw err;
+  }
+}

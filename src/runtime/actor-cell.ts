@@ -1,0 +1,61 @@
+import type { AnyBehaviour } from '../actors/index.js';
+import type { Envelope } from './envelope.js';
+import type { OutboxEntry } from './journal.js';
+import { Fifo } from './mailbox.js';
+
+/** Where a kept reply goes: back to a client of the gateway, or to the actor that asked. */
+export type ReplyTarget = { t: 'client'; cid: number } | { t: 'actor'; to: string; re: number };
+
+/** One line of an actor's message log: what it received, from whom, and what it decided. */
+export interface LogEntry {
+  at: number;
+  from: string;
+  message: string;
+  decisions: string[];
+  outcome?: string;
+}
+
+/** How many log entries an actor keeps in memory; the journal keeps every change. */
+export const LOG_LIMIT = 64;
+
+/**
+ * The runtime's side of one actor: its state, its mailbox (one message at a time), its durable
+ * outbox of unanswered requests, its kept replies, stash and message log.
+ */
+export class ActorCell {
+  state: unknown;
+  readonly mailbox = new Fifo<Envelope>();
+  /** Requests sent and not yet answered, by id; re-sent after a restart. */
+  readonly outbox = new Map<number, OutboxEntry>();
+  nextRequestId = 1;
+  readonly kept = new Map<number, ReplyTarget>();
+  nextHandle = 1;
+  stashed: Envelope[] = [];
+  readonly log: LogEntry[] = [];
+  /** Queued in the shard's ready list. */
+  scheduled = false;
+
+  constructor(
+    readonly key: string,
+    readonly behaviour: AnyBehaviour,
+  ) {
+    this.state = behaviour.initial(key);
+  }
+
+  addLog(entry: LogEntry): void {
+    this.log.push(entry);
+    if (this.log.length > LOG_LIMIT) this.log.splice(0, this.log.length - LOG_LIMIT);
+  }
+
+  /** Nothing in memory that a restart would not rebuild, and no work pending: the cell may go. */
+  isIdleAndEmpty(hasTimers: boolean): boolean {
+    return (
+      !hasTimers &&
+      this.mailbox.length === 0 &&
+      this.outbox.size === 0 &&
+      this.kept.size === 0 &&
+      this.stashed.length === 0 &&
+      this.behaviour.isEmpty(this.state)
+    );
+  }
+}

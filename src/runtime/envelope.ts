@@ -1,0 +1,27 @@
+import type { Command } from '../protocol/commands.js';
+import type { ActorEvent, ActorRequest, InternalCommand, Reply } from '../protocol/messages.js';
+import type { Principal } from '../protocol/model.js';
+import type { OrderQuery, OrderPage } from './order-query.js';
+
+/** A message on its way to an actor, as it crosses threads (plain data, structured-clonable). */
+export type Envelope =
+  | { t: 'cmd'; to: string; cid: number; command: Command | InternalCommand; principal: Principal }
+  | { t: 'req'; to: string; from: string; id: number; request: ActorRequest }
+  | { t: 'rep'; to: string; from: string; re: number; reply: Reply }
+  | { t: 'timer'; to: string; name: string };
+
+/** What a shard hands back to the gateway. */
+export type GatewayOutput =
+  | { t: 'res'; cid: number; reply: Reply }
+  | { t: 'evt'; event: ActorEvent }
+  | { t: 'qres'; cid: number; page: OrderPage };
+
+/** A shard-level query (not addressed to one actor). */
+export type ShardQuery = { t: 'query'; shard: number; cid: number; query: OrderQuery };
+
+/** Everything a shard releases after its journal write: messages for actors elsewhere, answers for the gateway. */
+export type Output = Envelope | GatewayOutput;
+
+export function isEnvelope(o: Output): o is Envelope {
+  return o.t === 'cmd' || o.t === 'req' || o.t === 'rep' || o.t === 'timer';
+}

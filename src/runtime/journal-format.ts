@@ -1,0 +1,35 @@
+import { crc32 } from 'node:zlib';
+
+/**
+ * On-disk framing of journal records: `[u32 length][u32 crc32][payload]`, little-endian, where
+ * the payload is one record as UTF-8 JSON. The checksum tells a torn or corrupt frame from a good one.
+ */
+export const FRAME_HEADER = 8;
+/** No record comes close; a larger length field is garbage from a torn write. */
+export const MAX_FRAME = 64 * 1024 * 1024;
+
+export function encodeFrame(payload: string): Buffer {
+  const body = Buffer.from(payload, 'utf8');
+  const frame = Buffer.allocUnsafe(FRAME_HEADER + body.length);
+  frame.writeUInt32LE(body.length, 0);
+  frame.writeUInt32LE(crc32(body), 4);
+  body.copy(frame, FRAME_HEADER);
+  return frame;
+}
+
+export type FrameCheck =
+  | { kind: 'frame'; payload: Buffer; next: number }
+  | { kind: 'incomplete' }
+  | { kind: 'bad'; why: string };
+
+/** Checks the frame at `offset` of `buf` (which holds the file's bytes from some point on). */
+export function readFrame(buf: Buffer, offset: number): FrameCheck {
+  if (buf.length - offset < FRAME_HEADER) return { kind: 'incomplete' };
+  const len = buf.readUInt32LE(offset);
+  // A zero length is never written (records are never empty); zeros are what a torn write leaves.
+  if (len === 0 || len > MAX_FRAME) return { kind: 'bad', why: `implausible length ${len}` };
+  if (buf.length - offset - FRAME_HEADER < len) return { kind: 'incomplete' };
+  const payload = buf.subarray(offset + FRAME_HEADER, offset + FRAME_HEADER + len);
+  if (crc32(payload) !== buf.readUInt32LE(offset + 4)) return { kind: 'bad', why: 'checksum mismatch' };
+  return { kind: 'frame', payload, next: offset + FRAME_HEADER + len };
+}

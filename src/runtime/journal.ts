@@ -1,0 +1,168 @@
+import { mkdir, open, type FileHandle, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { encodeFrame, FRAME_HEADER, readFrame } from './journal-format.js';
+
+/**
+ * One journal record: everything one actor turn changed, written as a unit.
+ * `r`: the behaviour's own records, in order; `o`: requests added to the outbox;
+ * `a`: outbox ids answered; `t`: timers armed (due time) or cancelled (null).
+ */
+export interface JournalRecord {
+  k: string;
+  r?: unknown[];
+  o?: OutboxEntry[];
+  a?: number[];
+  t?: Record<string, number | null>;
+}
+
+export interface OutboxEntry {
+  id: number;
+  to: string;
+  request: import('../protocol/messages.js').ActorRequest;
+}
+
+export interface ReplayStats {
+  records: number;
+  bytes: number;
+  /** Bytes cut off a torn tail, if any. */
+  truncated: number;
+}
+
+export class JournalCorruptError extends Error {
+  constructor(readonly file: string, readonly offset: number, why: string) {
+    super(`journal ${file} is corrupt at offset ${offset} (${why}); refusing to recover a partial state`);
+  }
+}
+
+/**
+ * The store interface of a shard: an append-only log. On one machine it is a local file; across
+ * machines the same records go to a replicated log (one subject per shard). Keep it this small.
+ */
+export interface ShardJournal {
+  /** Calls `onRecord` for every record in order; a torn tail is cut off and reported. */
+  replay(onRecord: (rec: JournalRecord) => void): Promise<ReplayStats>;
+  /** Appends already-encoded frames with one write and one fdatasync; resolves once durable. */
+  append(frames: Buffer[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function encodeRecord(rec: JournalRecord): Buffer {
+  return encodeFrame(JSON.stringify(rec));
+}
+
+const CHUNK = 8 * 1024 * 1024;
+
+/** A journal in one local file, fdatasync'ed per appended batch. */
+export class FileJournal implements ShardJournal {
+  private fh: FileHandle | null = null;
+
+  constructor(readonly path: string, private readonly onWarn: (msg: string) => void = () => {}) {}
+
+  async replay(onRecord: (rec: JournalRecord) => void): Promise<ReplayStats> {
+    await mkdir(dirname(this.path), { recursive: true });
+    const size = await stat(this.path).then((s) => s.size, () => 0);
+    const fh = await open(this.path, 'a+');
+    let records = 0;
+    let good = 0; // file offset after the last good frame
+    let buf = Buffer.alloc(0);
+    let bufStart = 0; // file offset of buf[0]
+    let readPos = 0;
+    try {
+      for (;;) {
+        let off = good - bufStart;
+        for (;;) {
+          const f = readFrame(buf, off);
+          if (f.kind === 'frame') {
+            onRecord(JSON.parse(f.payload.toString('utf8')) as JournalRecord);
+            records++;
+            off = f.next;
+            good = bufStart + off;
+            continue;
+          }
+          if (f.kind === 'bad') {
+            if (await this.restIsTorn(fh, good, size, buf, off)) break;
+            throw new JournalCorruptError(this.path, good, f.why);
+          }
+          break; // incomplete: read more
+        }
+        if (readPos >= size) break;
+        const chunk = Buffer.allocUnsafe(Math.min(CHUNK, size - readPos));
+        const { bytesRead } = await fh.read(chunk, 0, chunk.length, readPos);
+        readPos += bytesRead;
+        buf = Buffer.concat([buf.subarray(good - bufStart), chunk.subarray(0, bytesRead)]);
+        bufStart = good;
+      }
+      const truncated = size - good;
+      if (truncated > 0) {
+        this.onWarn(`journal ${this.path}: cut a torn tail of ${truncated} bytes at offset ${good}`);
+        await fh.truncate(good);
+        await fh.datasync();
+      }
+      return { records, bytes: good, truncated };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * A bad frame is a torn tail (a crash mid-write) when it is the last frame in the file or
+   * nothing but zeros follows it; anything else is corruption in the middle.
+   */
+  private async restIsTorn(fh: FileHandle, at: number, size: number, buf: Buffer, off: number): Promise<boolean> {
+    if (buf.length - off >= FRAME_HEADER) {
+      const len = buf.readUInt32LE(off);
+      if (len > 0 && at + FRAME_HEADER + len >= size) return true;
+    }
+    const rest = Buffer.alloc(Math.min(size - at, 64 * 1024 * 1024));
+    await fh.read(rest, 0, rest.length, at);
+    return rest.every((b) => b === 0);
+  }
+
+  async append(frames: Buffer[]): Promise<void> {
+    if (!this.fh) {
+      await mkdir(dirname(this.path), { recursive: true });
+      const existed = await stat(this.path).then(() => true, () => false);
+      this.fh = await open(this.path, 'a');
+      // A new file's directory entry must be durable too, or a crash could lose the whole file.
+      if (!existed) await syncDirectory(dirname(this.path));
+    }
+    await this.fh.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+    await this.fh.datasync();
+  }
+
+  async close(): Promise<void> {
+    await this.fh?.close();
+    this.fh = null;
+  }
+}
+
+export async function syncDirectory(dir: string): Promise<void> {
+  const d = await open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
+
+/** A journal kept in memory, for tests of actors and shards without a disk. */
+export class MemoryJournal implements ShardJournal {
+  readonly frames: Buffer[] = [];
+
+  async replay(onRecord: (rec: JournalRecord) => void): Promise<ReplayStats> {
+    let bytes = 0;
+    for (const f of this.frames) {
+      const r = readFrame(f, 0);
+      if (r.kind !== 'frame') throw new Error('memory journal holds a bad frame');
+      onRecord(JSON.parse(r.payload.toString('utf8')) as JournalRecord);
+      bytes += f.length;
+    }
+    return { records: this.frames.length, bytes, truncated: 0 };
+  }
+
+  async append(frames: Buffer[]): Promise<void> {
+    this.frames.push(...frames);
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,18 @@
+/**
+ * Where an actor lives. A key hashes to one of a fixed number of shards (fixed when the data
+ * directory is created, because each shard has its own journal); shards are spread over the
+ * worker threads. Every message for a key therefore reaches the same single-threaded mailbox.
+ */
+export function shardOf(key: string, shardCount: number): number {
+  // FNV-1a, 32 bit: fast, stable across processes and versions (unlike any built-in hash).
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shardCount;
+}
+
+export function workerOf(shard: number, workerCount: number): number {
+  return shard % workerCount;
+}
