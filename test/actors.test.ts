@@ -1,0 +1,177 @@
+import { test } from 'uvu';
+import assert from 'node:assert/strict';
+import { Shop, expectError, expectOrder } from './helpers/local.js';
+import { ADMIN, ALICE, BOB, CARRIER } from './helpers/principals.js';
+
+test('placing reserves every item and the SKU logs say so', async () => {
+  const shop = await Shop.open();
+  await shop.stock('A', 5);
+  await shop.stock('B', 2);
+  const o = expectOrder(await shop.place('o1', [{ sku: 'A', quantity: 2 }, { sku: 'B', quantity: 1 }]));
+  assert.equal(o.status, 'awaiting_payment');
+  assert.deepEqual(o.history.map((h) => [h.status, h.by]), [['awaiting_payment', 'customer']]);
+  assert.deepEqual(await shop.getStock('A'), { sku: 'A', onHand: 5, reserved: 2, available: 3 });
+  assert.deepEqual(await shop.getStock('B'), { sku: 'B', onHand: 2, reserved: 1, available: 1 });
+  const skuLog = shop.log('sku:A');
+  assert.ok(skuLog.some((e) => e.message === 'stock.reserve' && e.from === 'order:o1' && e.decisions[0] === 'reserved 2 for o1'));
+});
+
+test('a short SKU refuses the whole order and the other holds are compensated', async () => {
+  const shop = await Shop.open();
+  await shop.stock('A', 5);
+  await shop.stock('B', 1);
+  const err = expectError(await shop.place('o1', [{ sku: 'A', quantity: 2 }, { sku: 'B', quantity: 3 }, { sku: 'C', quantity: 1 }]), 'OUT_OF_STOCK');
+  assert.equal(err.sku, 'B');
+  assert.equal(err.available, 1);
+  assert.equal((await shop.getStock('A')).reserved, 0);
+  assert.equal((await shop.getStock('B')).reserved, 0);
+  assert.equal(await shop.order('o1'), null, 'no order exists');
+  // The compensation is in A's log: reserved, then released by the same order.
+  const a = shop.log('sku:A').filter((e) => e.from === 'order:o1').map((e) => e.message);
+  assert.deepEqual(a, ['stock.reserve', 'stock.release']);
+  // The orderId stays free.
+  await shop.stock('B', 10);
+  expectOrder(await shop.place('o1', [{ sku: 'B', quantity: 3 }]));
+});
+
+test('the payment timer cancels an unpaid order and releases its stock', async () => {
+  const shop = await Shop.open();
+  await shop.stock('A', 3);
+  const placed = expectOrder(await shop.place('o1', [{ sku: 'A', quantity: 3 }], ALICE, 1_000));
+  assert.equal(placed.paymentDeadline, shop.sys.clock.now() + 1_000);
+  await shop.sys.advance(999);
+  assert.equal((await shop.order('o1'))!.status, 'awaiting_payment');
+  await shop.sys.advance(1);
+  const o = (await shop.order('o1'))!;
+  assert.equal(o.status, 'cancelled');
+  assert.equal(o.reason, 'payment_timeout');
+  assert.equal(o.history.at(-1)!.by, 'timer');
+  assert.equal((await shop.getStock('A')).reserved, 0);
+  assert.ok(shop.log('order:o1').some((e) => e.from === 'timer' && e.decisions.includes('→ cancelled (by timer)')));
+});
+
+test('a payment at the deadline is ORDER_EXPIRED even before the timer ran', async () => {
+  const shop = await Shop.open();
+  await shop.stock('A', 3);
+  expectOrder(await shop.place('o1', [{ sku: 'A', quantity: 1 }], ALICE, 500));
+  shop.sys.clock.advance(0);
+  // Move the clock without letting timers run first: the payment arrives exactly at the deadline.
+  (shop.sys.clock as unknown as { current: number }).current += 500;
+  expectError(await shop.pay('o1'), 'ORDER_EXPIRED');
+  assert.equal((await shop.order('o1'))!.status, 'cancelled');
+  assert.equal((await shop.getStock('A')).reserved, 0);
+});
+
+test('pay → picking → packed → dispatched ships the stock out of onHand', async () => {
+  const shop = await Shop.open();
+  await shop.stock('A', 10);
+  expectOrder(await shop.place('o1', [{ sku: 'A', quantity: 4 }]));
+  assert.equal(expectOrder(await shop.pay('o1', 'p1')).status, 'paid');
+  const picking = (await shop.order('o1'))!;
+  assert.equal(picking.status, 'picking');
+  assert.equal(picking.history.at(-1)!.by, 'system');
+  assert.ok(shop.sys.events.some((e) => e.type === 'feed' && e.feed === 'warehouse' && e.order.orderId === 'o1'));
+  assert.equal(expectOrder(await shop.pay('o1', 'p1')).status, 'picking', 'same paymentRef is an idempotent repeat');
+  expectError(await shop.pay('o1', 'p2'), 'INVALID_STATE');
+  assert.equal(expectOrder(await shop.pack('o1')).status, 'packed');
+  assert.equal(expectOrder(await shop.pack('o1')).status, 'packed');
+  assert.equal(expectOrder(await shop.ack('o1', 'T1')).status, 'dispatched');
+  assert.equal(expectOrder(await shop.ack('o1', 'T1')).trackingNo, 'T1');
+  expectError(await shop.ack('o1', 'T2'), 'INVALID_STATE');
+  assert.deepEqual(await shop.getStock('A'), { sku: 'A', onHand: 6, reserved: 0, available: 6 });
+  const err = expectError(await shop.cancel('o1'), 'CANCEL_REFUSED');
+  assert.equal(err.status, 'dispatched');
+  // The carrier asked the order for the hand-over; the order's log shows it granted it.
+  assert.ok(shop.log('order:o1').some((e) => e.from === 'carrier' && e.message === 'order.handover' && e.outcome === 'ok'));
+});
+
+test('cancel before the hand-over wins: the carrier is INTERCEPTED, stock returns, refund due', async () => {
+  const shop = await Shop.open();
+  await shop.stock('A', 10);
+  expectOrder(await shop.place('o1', [{ sku: 'A', quantity: 4 }]));
+  await shop.pay('o1');
+  await shop.pack('o1');
+  const c = expectOrder(await shop.cancel('o1', ALICE));
+  assert.equal(c.status, 'cancelled');
+  assert.equal(c.reason, 'customer');
+  assert.equal(c.refundDue, true);
+  expectError(await shop.ack('o1'), 'INTERCEPTED');
+  assert.deepEqual(await shop.getStock('A'), { sku: 'A', onHand: 10, reserved: 0, available: 10 });
+  const carrierQueue = await shop.sys.ask('carrier', { type: 'queue.list' }, ADMIN);
+  assert.ok(carrierQueue.ok);
+  assert.deepEqual(carrierQueue.orderIds, []);
+  const refunds = await shop.sys.ask('refunds', { type: 'queue.list' }, ADMIN);
+  assert.ok(refunds.ok && refunds.orderIds?.includes('o1'));
+});
+
+test('cancel and hand-over sent in the same instant: whichever the order takes first wins', async () => {
+  for (const first of ['cancel', 'ack'] as const) {
+    const shop = await Shop.open();
+    await shop.stock('A', 10);
+    expectOrder(await shop.place('o1', [{ sku: 'A', quantity: 1 }]));
+    await shop.pay('o1');
+    await shop.pack('o1');
+    const sends = first === 'cancel'
+      ? [shop.sys.send('order:o1', { type: 'order.cancel', orderId: 'o1' }, ADMIN), shop.sys.send('carrier', { type: 'tms.ack', orderId: 'o1', trackingNo: 'T' }, CARRIER)]
+      : [shop.sys.send('carrier', { type: 'tms.ack', orderId: 'o1', trackingNo: 'T' }, CARRIER), shop.sys.send('order:o1', { type: 'order.cancel', orderId: 'o1' }, ADMIN)];
+    await shop.sys.settle();
+    const [r1, r2] = await Promise.all(sends);
+    const o = (await shop.order('o1'))!;
+    const stock = await shop.getStock('A');
+    // Exactly one of the two succeeded and the order shows that one.
+    assert.equal([r1!.ok, r2!.ok].filter(Boolean).length, 1);
+    const statuses = o.history.map((h) => h.status);
+    assert.ok(!(statuses.includes('cancelled') && statuses.includes('dispatched')));
+    if (o.status === 'cancelled') assert.deepEqual(stock, { sku: 'A', onHand: 10, reserved: 0, available: 10 });
+    else assert.deepEqual(stock, { sku: 'A', onHand: 9, reserved: 0, available: 9 });
+  }
+});
+
+test('delivery, return and restock happen once; the refund is due', async () => {
+  const shop = await Shop.open();
+  await shop.stock('A', 5);
+  expectOrder(await shop.place('o1', [{ sku: 'A', quantity: 2 }]));
+  await shop.pay('o1');
+  await shop.pack('o1');
+  await shop.ack('o1');
+  assert.equal(expectOrder(await shop.deliver('o1')).status, 'delivered');
+  assert.equal(expectOrder(await shop.deliver('o1')).status, 'delivered');
+  const r = expectOrder(await shop.sys.ask('order:o1', { type: 'order.return', orderId: 'o1', reason: 'too small' }, ALICE));
+  assert.equal(r.status, 'return_requested');
+  assert.equal(r.reason, 'too small');
+  for (let i = 0; i < 2; i++) {
+    const got = expectOrder(await shop.sys.ask('warehouse', { type: 'return.received', orderId: 'o1' }, { role: 'warehouse' }));
+    assert.equal(got.status, 'returned');
+    assert.equal(got.refundDue, true);
+  }
+  assert.deepEqual(await shop.getStock('A'), { sku: 'A', onHand: 5, reserved: 0, available: 5 });
+});
+
+test('ownership: another customer sees NOT_FOUND and a taken orderId is CONFLICT', async () => {
+  const shop = await Shop.open();
+  await shop.stock('A', 5);
+  expectOrder(await shop.place('o1', [{ sku: 'A', quantity: 1 }], ALICE));
+  expectError(await shop.sys.ask('order:o1', { type: 'order.get', orderId: 'o1' }, BOB), 'NOT_FOUND');
+  expectError(await shop.sys.ask('order:o1', { type: 'order.cancel', orderId: 'o1' }, BOB), 'NOT_FOUND');
+  expectError(await shop.place('o1', [{ sku: 'A', quantity: 1 }], BOB), 'CONFLICT');
+  expectError(await shop.place('o1', [{ sku: 'A', quantity: 2 }], ALICE), 'CONFLICT');
+  expectOrder(await shop.place('o1', [{ sku: 'A', quantity: 1 }], ALICE));
+  assert.equal((await shop.getStock('A')).reserved, 1, 'the repeat reserved nothing more');
+});
+
+test('a restart rebuilds orders, stock, timers and unanswered requests from the journal', async () => {
+  const shop = await Shop.open();
+  await shop.stock('A', 5);
+  expectOrder(await shop.place('o1', [{ sku: 'A', quantity: 2 }], ALICE, 10_000));
+  expectOrder(await shop.place('o2', [{ sku: 'A', quantity: 1 }], ALICE, 10_000));
+  await shop.pay('o2');
+  const after = new Shop(await shop.sys.restart());
+  assert.equal((await after.order('o1'))!.status, 'awaiting_payment');
+  assert.equal((await after.order('o2'))!.status, 'picking');
+  assert.deepEqual(await after.getStock('A'), { sku: 'A', onHand: 5, reserved: 3, available: 2 });
+  await after.sys.advance(10_000);
+  assert.equal((await after.order('o1'))!.status, 'cancelled');
+  assert.equal((await after.getStock('A')).reserved, 1);
+});
+
+test.run();
