@@ -1,0 +1,42 @@
+/**
+ * Entry point of a worker thread hosting shards. The main thread sends, in order: `init` (peer
+ * ports and the control-plane port), then batches; it sends `start` once every host recovered.
+ */
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../logger.js';
+import { systemClock } from './clock.js';
+import { Comlink, nodeEndpoint } from './comlink.js';
+import { type FromHost, type HostConfig, ShardHost, type ToHost } from './shard-host.js';
+
+interface Init {
+  t: 'init';
+  peers: (MessagePort | null)[];
+  control: MessagePort;
+}
+
+const port = parentPort!;
+const config = workerData as HostConfig;
+const log = createLogger(`shard-host-${config.index}`);
+const post = (m: FromHost) => port.postMessage(m);
+const host = new ShardHost(config, post, systemClock, log);
+
+port.once('message', (init: Init) => {
+  host.connectPeers(init.peers);
+  Comlink.expose(
+    { inspect: (key: string) => host.inspect(key), stats: () => host.stats() },
+    nodeEndpoint(init.control),
+  );
+  port.on('message', (m: ToHost) => {
+    if (m.t === 'batch') host.receive(m.items);
+    else if (m.t === 'start') host.start();
+    else if (m.t === 'stop') {
+      void host.stop().then(() => {
+        post({ t: 'stopped' });
+      });
+    }
+  });
+  host.recover().then(
+    (stats) => post({ t: 'recovered', stats }),
+    (err: Error) => post({ t: 'fatal', message: err.message }),
+  );
+});
