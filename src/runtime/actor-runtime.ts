@@ -55,12 +55,23 @@ export class ActorRuntime {
     private readonly opts: RuntimeOptions,
   ) {}
 
-  static async start(opts: RuntimeOptions): Promise<ActorRuntime> {
+  /** Opens the data directory; the runtime stays `recovering` until `start()`. */
+  static async open(opts: RuntimeOptions): Promise<ActorRuntime> {
     const meta = await openDataDir(opts.dataDir, opts.shards ?? 8);
-    const workers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), meta.shards));
-    const rt = new ActorRuntime(meta.shards, opts);
-    await rt.spawn(workers);
+    return new ActorRuntime(meta.shards, opts);
+  }
+
+  /** Opens and starts: shard hosts spawned, every shard recovered, timers armed. */
+  static async start(opts: RuntimeOptions): Promise<ActorRuntime> {
+    const rt = await ActorRuntime.open(opts);
+    await rt.start();
     return rt;
+  }
+
+  async start(): Promise<RecoveryStats> {
+    const workers = Math.max(1, Math.min(this.opts.workers ?? availableParallelism(), this.shardCount));
+    await this.spawn(workers);
+    return this.recovery!;
   }
 
   get workerCount(): number {

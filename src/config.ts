@@ -1,0 +1,61 @@
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+
+/** Server settings: flags win over environment variables, which win over defaults. */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Raw `ORDO_TOKENS` JSON, if set. */
+  tokensJson?: string;
+  workers: number;
+  shards: number;
+  /** Commands one connection may have in flight before the server stops reading it. */
+  maxInFlightPerConnection: number;
+  maxConnectionsPerToken: number;
+  /** Bytes an event subscriber may leave unread before it is disconnected (1008). */
+  maxBufferedBytes: number;
+  /** Idle connections are pinged this often and closed if the previous ping went unanswered. */
+  pingIntervalMs: number;
+  /** Browser `Origin`s allowed to connect; empty allows any (token auth still applies). */
+  allowedOrigins: string[];
+  simulate: boolean;
+}
+
+export class ConfigError extends Error {}
+
+function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer in ${min}..${max}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      data: { type: 'string' },
+      workers: { type: 'string' },
+      shards: { type: 'string' },
+      simulate: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  return {
+    host: values.host ?? env.ORDO_HOST ?? '127.0.0.1',
+    port: int('port', values.port ?? env.ORDO_PORT, 8080, 0, 65535),
+    dataDir: values.data ?? env.ORDO_DATA_DIR ?? './data',
+    tokensJson: env.ORDO_TOKENS,
+    workers: int('workers', values.workers ?? env.ORDO_WORKERS, availableParallelism(), 1, 256),
+    shards: int('shards', values.shards ?? env.ORDO_SHARDS, 8, 1, 4096),
+    maxInFlightPerConnection: int('ORDO_MAX_INFLIGHT', env.ORDO_MAX_INFLIGHT, 1024, 1024, 1_000_000),
+    maxConnectionsPerToken: int('ORDO_MAX_CONNECTIONS_PER_TOKEN', env.ORDO_MAX_CONNECTIONS_PER_TOKEN, 1024, 256, 1_000_000),
+    maxBufferedBytes: int('ORDO_MAX_BUFFERED_BYTES', env.ORDO_MAX_BUFFERED_BYTES, 8 * 1024 * 1024, 65536, 2 ** 31),
+    pingIntervalMs: int('ORDO_PING_INTERVAL_MS', env.ORDO_PING_INTERVAL_MS, 30_000, 100, 3_600_000),
+    allowedOrigins: (env.ORDO_ALLOWED_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    simulate: values.simulate ?? false,
+  };
+}

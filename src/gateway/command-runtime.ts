@@ -1,0 +1,18 @@
+import type { Command } from '../protocol/commands.js';
+import type { ActorEvent, InternalCommand, Reply } from '../protocol/messages.js';
+import type { Order, Principal } from '../protocol/model.js';
+import type { OrderQuery } from '../runtime/order-query.js';
+import type { HostStats } from './metrics.js';
+
+/**
+ * What the gateway needs of the actor system. On one machine it is `ActorRuntime`; across
+ * machines it would be a client that routes to the node owning the shard. Keep it this small.
+ */
+export interface CommandRuntime {
+  readonly state: 'recovering' | 'ready' | 'stopping' | 'stopped';
+  readonly inFlight: number;
+  execute(key: string, command: Command | InternalCommand, principal: Principal): Promise<Reply>;
+  listOrders(q: OrderQuery): Promise<{ orders: Order[]; next: string | null }>;
+  onEvent(listener: (e: ActorEvent) => void): void;
+  stats(): Promise<HostStats[]>;
+}

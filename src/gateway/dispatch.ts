@@ -1,0 +1,66 @@
+import type { Command, CommandOf } from '../protocol/commands.js';
+import { invalidArgument } from '../protocol/errors.js';
+import { ActorKeys, type Reply } from '../protocol/messages.js';
+import type { Feed, Order, Principal } from '../protocol/model.js';
+import { decodeCursor } from '../runtime/order-query.js';
+import type { CommandRuntime } from './command-runtime.js';
+
+const SYSTEM: Principal = { role: 'admin' };
+
+/** The actor that handles a command: the SKU, the order, or the station (warehouse, carrier). */
+export function actorKeyFor(c: Exclude<Command, { type: 'order.list' | 'feed.subscribe' }>): string {
+  switch (c.type) {
+    case 'inventory.set':
+    case 'inventory.adjust':
+    case 'inventory.get':
+      return ActorKeys.sku(c.sku);
+    case 'wms.packed':
+    case 'return.received':
+      return ActorKeys.warehouse;
+    case 'tms.ack':
+    case 'tms.delivered':
+      return ActorKeys.carrier;
+    default:
+      return ActorKeys.order(c.orderId);
+  }
+}
+
+const FEED_ACTOR: Record<Feed, string> = {
+  warehouse: ActorKeys.warehouse,
+  carrier: ActorKeys.carrier,
+  refunds: ActorKeys.refunds,
+};
+
+/** Whether an order listed by a station's queue is still waiting there. */
+export const STILL_WAITING: Record<Feed, (o: Order) => boolean> = {
+  warehouse: (o) => o.status === 'paid' || o.status === 'picking',
+  carrier: (o) => o.status === 'packed',
+  refunds: (o) => o.refundDue,
+};
+
+/** The orders currently waiting in a feed: the station's queue, each order read from its actor. */
+export async function listFeed(rt: CommandRuntime, feed: Feed): Promise<Reply> {
+  const listed = await rt.execute(FEED_ACTOR[feed], { type: 'queue.list' }, SYSTEM);
+  if (!listed.ok) return listed;
+  const replies = await Promise.all(
+    (listed.orderIds ?? []).map((orderId) => rt.execute(ActorKeys.order(orderId), { type: 'order.get', orderId }, SYSTEM)),
+  );
+  const orders = replies.flatMap((r) => (r.ok && r.order && STILL_WAITING[feed](r.order) ? [r.order] : []));
+  return { ok: true, orders };
+}
+
+export async function listOrders(rt: CommandRuntime, c: CommandOf<'order.list'>): Promise<Reply> {
+  const after = c.after === undefined ? undefined : decodeCursor(c.after);
+  if (c.after !== undefined && after === undefined) {
+    return { ok: false, error: invalidArgument('after', 'after must be a cursor returned as `next` by order.list') };
+  }
+  const page = await rt.listOrders({ status: c.status, customerId: c.customerId, limit: c.limit, after });
+  return { ok: true, orders: page.orders, next: page.next };
+}
+
+/** Runs one validated command (subscriptions aside, which the connection wraps around this). */
+export function runCommand(rt: CommandRuntime, c: Command, who: Principal): Promise<Reply> {
+  if (c.type === 'order.list') return listOrders(rt, c);
+  if (c.type === 'feed.subscribe') return listFeed(rt, c.feed);
+  return rt.execute(actorKeyFor(c), c, who);
+}

@@ -1,0 +1,84 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Per-host statistics, fetched over the control plane when /metrics is scraped. */
+export interface HostStats {
+  worker: number;
+  actors: number;
+  timers: number;
+  messages: number;
+  mailboxed: number;
+  commits: number;
+  framesWritten: number;
+  lastCommitMs: number;
+}
+
+/** Everything /metrics exposes (Prometheus text format, prom-client). */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly commands = new Counter({
+    name: 'ordo_commands_total',
+    help: 'Commands answered, by type and outcome (ok or error code)',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: 'ordo_command_duration_seconds',
+    help: 'Time from a command frame to its reply, including the durable write',
+    labelNames: ['type'] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    registers: [this.registry],
+  });
+  readonly badFrames = new Counter({
+    name: 'ordo_bad_frames_total',
+    help: 'Frames refused before reaching an actor (BAD_FRAME, UNKNOWN_COMMAND, FORBIDDEN, INVALID_ARGUMENT)',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly connections = new Gauge({ name: 'ordo_connections', help: 'Open WebSocket connections', registers: [this.registry] });
+  readonly refusedUpgrades = new Counter({
+    name: 'ordo_refused_upgrades_total',
+    help: 'Upgrade requests refused, by HTTP status',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly pausedReads = new Counter({
+    name: 'ordo_backpressure_pauses_total',
+    help: 'Times a connection reached its in-flight limit and the server stopped reading it',
+    registers: [this.registry],
+  });
+  readonly slowConsumers = new Counter({
+    name: 'ordo_slow_consumer_disconnects_total',
+    help: 'Subscribers closed (1008) for leaving too many event bytes unread',
+    registers: [this.registry],
+  });
+  readonly events = new Counter({ name: 'ordo_events_sent_total', help: 'Event frames sent to subscribers', registers: [this.registry] });
+
+  constructor(hostStats: () => Promise<HostStats[]>, inFlight: () => number) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'ordo_' });
+    new Gauge({
+      name: 'ordo_inflight_commands',
+      help: 'Commands sent to the actors and not yet answered',
+      registers: [this.registry],
+      collect() {
+        this.set(inFlight());
+      },
+    });
+    const perHost = (name: string, help: string, pick: (s: HostStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['worker'] as const,
+        registers: [this.registry],
+        async collect() {
+          for (const s of await hostStats().catch(() => [])) this.set({ worker: String(s.worker) }, pick(s));
+        },
+      });
+    perHost('ordo_actors', 'Actors in memory', (s) => s.actors);
+    perHost('ordo_timers', 'Durable timers armed', (s) => s.timers);
+    perHost('ordo_actor_messages', 'Messages handled by actors since start', (s) => s.messages);
+    perHost('ordo_mailbox_depth', 'Messages waiting in actor mailboxes', (s) => s.mailboxed);
+    perHost('ordo_journal_commits', 'Group commits (one write + fdatasync per shard) since start', (s) => s.commits);
+    perHost('ordo_journal_records', 'Journal records written since start', (s) => s.framesWritten);
+    perHost('ordo_journal_last_commit_ms', 'Duration of the latest group commit', (s) => s.lastCommitMs);
+  }
+}

@@ -1,0 +1,41 @@
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export class DataDirLockedError extends Error {}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One server per data directory: two writers on the same journals would corrupt them. The lock
+ * is a file holding the owner's pid, created exclusively; a lock left by a killed process (its
+ * pid is gone) is taken over. Returns the function that releases it.
+ */
+export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, 'LOCK');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(path, 'wx');
+      await fh.writeFile(`${process.pid}\n`);
+      await fh.close();
+      return async () => {
+        await unlink(path).catch(() => {});
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        throw new DataDirLockedError(`data directory ${dir} is in use by another ordo server (pid ${pid}); stop it first`);
+      }
+      await unlink(path).catch(() => {});
+    }
+  }
+  throw new DataDirLockedError(`could not lock data directory ${dir}`);
+}
