@@ -41,6 +41,10 @@ export interface ActorBehaviour<S, R> {
   initial(key: string): S;
   receive(state: S, message: Incoming, ctx: ActorContext<R>): S;
   restore(state: S, record: R): S;
-  /** True when the actor holds nothing worth keeping in memory (it may be dropped). */
+  /** True when the actor holds nothing worth keeping (it is deleted from snapshots). */
   isEmpty(state: S): boolean;
+  /** Records that rebuild the whole state through `restore` (what a snapshot stores). */
+  snapshot(state: S): R[];
+  /** A small summary kept in memory for every actor, loaded or not (orders: for `order.list`). */
+  summary?(state: S): unknown;
 }

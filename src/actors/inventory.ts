@@ -29,6 +29,8 @@ export interface InventoryRecord {
   hold?: [orderId: string, quantity: number];
   restocked?: string;
   adjustment?: string;
+  /** Snapshot form: the whole state at once. */
+  all?: { holds: [string, number][]; restocked: string[]; adjustments: string[] };
 }
 
 export function stockOf(s: InventoryState): Stock {
@@ -159,7 +161,16 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
     }
     if (rec.restocked !== undefined) s.restocked.add(rec.restocked);
     if (rec.adjustment !== undefined) s.adjustments.add(rec.adjustment);
+    if (rec.all) {
+      s.holds = new Map(rec.all.holds);
+      s.restocked = new Set(rec.all.restocked);
+      s.adjustments = new Set(rec.all.adjustments);
+    }
     return s;
+  },
+
+  snapshot(s) {
+    return [{ onHand: s.onHand, reserved: s.reserved, all: { holds: [...s.holds], restocked: [...s.restocked], adjustments: [...s.adjustments] } }];
   },
 
   isEmpty(s) {

@@ -45,6 +45,8 @@ export interface OrderRecord {
 
 export const PAYMENT_TIMER = 'payment';
 
+export type OrderSummary = [customerId: string, status: OrderStatus, placedAt: number];
+
 /** A copy that later turns cannot change: replies and events leave after the journal write. */
 export function orderView(o: Order): Order {
   return { ...o, history: o.history.slice() };
@@ -333,5 +335,15 @@ export const OrderActor: ActorBehaviour<OrderState, OrderRecord> = {
 
   isEmpty(s) {
     return s.order === null && s.placing === null;
+  },
+
+  snapshot(s) {
+    return [{ order: s.order, placing: s.placing }];
+  },
+
+  /** [customerId, status, placedAt]: enough to filter and sort `order.list` without loading the order. */
+  summary(s): OrderSummary | undefined {
+    const o = s.order;
+    return o ? [o.customerId, o.status, o.history[0]!.at] : undefined;
   },
 };

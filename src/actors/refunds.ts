@@ -22,5 +22,6 @@ export const RefundsActor: ActorBehaviour<{ waiting: Set<string> }, QueueRecord>
     restoreQueue(s.waiting, rec);
     return s;
   },
-  isEmpty: () => false,
+  isEmpty: (s) => s.waiting.size === 0,
+  snapshot: (s) => [{ all: [...s.waiting] }],
 };

@@ -72,6 +72,7 @@ export function stationBehaviour(spec: StationSpec): ActorBehaviour<StationState
       return s;
     },
 
-    isEmpty: () => false,
+    isEmpty: (s) => s.waiting.size === 0,
+    snapshot: (s) => [{ all: [...s.waiting] }],
   };
 }

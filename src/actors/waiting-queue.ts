@@ -9,6 +9,8 @@ import type { ActorRequest } from '../protocol/messages.js';
 export interface QueueRecord {
   add?: string;
   remove?: string;
+  /** Snapshot form: the whole queue. */
+  all?: string[];
 }
 
 /** Handles `queue.add` / `queue.remove`; returns false for any other request. */
@@ -42,6 +44,10 @@ export function removeFromQueue(waiting: Set<string>, orderId: string, ctx: Acto
 }
 
 export function restoreQueue(waiting: Set<string>, rec: QueueRecord): void {
+  if (rec.all) {
+    waiting.clear();
+    for (const id of rec.all) waiting.add(id);
+  }
   if (rec.add !== undefined) waiting.add(rec.add);
   if (rec.remove !== undefined) waiting.delete(rec.remove);
 }

@@ -34,6 +34,11 @@ export class ActorCell {
   readonly log: LogEntry[] = [];
   /** Queued in the shard's ready list. */
   scheduled = false;
+  /** Being reloaded from its snapshot; messages wait in the mailbox meanwhile. */
+  loading = false;
+  /** Counts durable changes; `snapshotted` is the count the latest snapshot holds. Equal = clean. */
+  version = 0;
+  snapshotted = 0;
 
   constructor(
     readonly key: string,
@@ -47,15 +52,20 @@ export class ActorCell {
     if (this.log.length > LOG_LIMIT) this.log.splice(0, this.log.length - LOG_LIMIT);
   }
 
-  /** Nothing in memory that a restart would not rebuild, and no work pending: the cell may go. */
-  isIdleAndEmpty(hasTimers: boolean): boolean {
+  get dirty(): boolean {
+    return this.version !== this.snapshotted;
+  }
+
+  /** Idle, nothing owed to anyone, and everything it knows is in a snapshot: it may leave memory. */
+  canLeaveMemory(): boolean {
     return (
-      !hasTimers &&
+      !this.dirty &&
+      !this.loading &&
+      !this.scheduled &&
       this.mailbox.length === 0 &&
       this.outbox.size === 0 &&
       this.kept.size === 0 &&
-      this.stashed.length === 0 &&
-      this.behaviour.isEmpty(this.state)
+      this.stashed.length === 0
     );
   }
 }

@@ -3,12 +3,12 @@ import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
 import { wireError } from '../protocol/errors.js';
 import type { Command } from '../protocol/commands.js';
-import type { ActorEvent, InternalCommand, Reply } from '../protocol/messages.js';
+import { ActorKeys, type ActorEvent, type InternalCommand, type Reply } from '../protocol/messages.js';
 import type { Order, Principal } from '../protocol/model.js';
 import { Comlink, nodeEndpoint, type Remote } from './comlink.js';
 import { openDataDir } from './data-dir.js';
 import type { Envelope, GatewayOutput, ShardQuery } from './envelope.js';
-import { mergePages, type OrderPage, type OrderQuery } from './order-query.js';
+import { fetchPage, mergePages, type OrderPage, type OrderQuery } from './order-query.js';
 import { shardOf, workerOf } from './placement.js';
 import type { FromHost, HostConfig, HostControl, RecoveryStats, ToHost } from './shard-host.js';
 
@@ -18,6 +18,10 @@ export interface RuntimeOptions {
   workers?: number;
   /** Shards of a new data directory (default 8); an existing directory keeps its own. */
   shards?: number;
+  /** Journal bytes per shard that trigger a snapshot (default 64 MiB). */
+  snapshotBytes?: number;
+  /** Actors kept in memory across all shards (default 200,000); idle snapshotted ones beyond are passivated. */
+  maxActiveActors?: number;
   log: Logger;
   /** Called when a worker reports an unrecoverable error (a failed journal write). */
   onFatal?: (message: string) => void;
@@ -82,7 +86,14 @@ export class ActorRuntime {
     const started = performance.now();
     const recovered: Promise<RecoveryStats>[] = [];
     for (let index = 0; index < count; index++) {
-      const config: HostConfig = { index, workerCount: count, shardCount: this.shardCount, dataDir: this.opts.dataDir };
+      const config: HostConfig = {
+        index,
+        workerCount: count,
+        shardCount: this.shardCount,
+        dataDir: this.opts.dataDir,
+        snapshotBytes: this.opts.snapshotBytes ?? 64 * 1024 * 1024,
+        maxActiveActorsPerShard: Math.max(16, Math.ceil((this.opts.maxActiveActors ?? 200_000) / this.shardCount)),
+      };
       const worker = new Worker(new URL('./shard-worker.js', import.meta.url), { workerData: config });
       const control = new MessageChannel();
       this.hosts.push({ worker, control: Comlink.wrap<HostControl>(nodeEndpoint(control.port1)), outbox: [] });
@@ -187,8 +198,11 @@ export class ActorRuntime {
       this.enqueue(workerOf(shard, this.hosts.length), { t: 'query', shard, cid, query: q });
     }
     const all = await Promise.all(pages);
-    if (all.some((p) => !Array.isArray(p?.orders))) throw new Error('order.list: a shard did not answer');
-    return mergePages(all, q.limit);
+    if (all.some((p) => !Array.isArray(p?.found))) throw new Error('order.list: a shard did not answer');
+    return fetchPage(mergePages(all, q.limit), q, async (orderId) => {
+      const r = await this.execute(ActorKeys.order(orderId), { type: 'order.get', orderId }, { role: 'admin' });
+      return r.ok ? r.order : undefined;
+    });
   }
 
   private enqueue(worker: number, item: Envelope | ShardQuery): void {
@@ -214,6 +228,12 @@ export class ActorRuntime {
 
   async stats(): Promise<ReturnType<HostControl['stats']>[]> {
     return Promise.all(this.hosts.map((h) => h.control.stats()));
+  }
+
+  /** Snapshots every shard now (`ordo compact`); resolves with the number of shards. */
+  async compact(): Promise<number> {
+    const n = await Promise.all(this.hosts.map((h) => h.control.compact()));
+    return n.reduce((a, b) => a + b, 0);
   }
 
   /** Finishes the work in hand, makes it durable, and stops the threads. */

@@ -20,6 +20,9 @@ export class GroupCommit {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
+  /** Called after each commit's outputs are released (the host checks its snapshot trigger here). */
+  onCommitted: (() => void) | null = null;
+
   get busy(): boolean {
     return this.inFlight !== null;
   }
@@ -33,7 +36,7 @@ export class GroupCommit {
     for (const shard of this.shards()) {
       const b = shard.takeBatch();
       if (b.frames.length) {
-        writes.push(shard.journal.append(b.frames));
+        writes.push(shard.store.append(b.frames));
         frames += b.frames.length;
       }
       for (const o of b.outputs) outputs.push(o);
@@ -50,6 +53,7 @@ export class GroupCommit {
         this.lastCommitMs = this.now() - started;
         this.inFlight = null;
         this.release(outputs);
+        this.onCommitted?.();
         this.kick();
       },
       (err) => {
@@ -58,6 +62,25 @@ export class GroupCommit {
         this.onFatal(err);
       },
     );
+  }
+
+  /**
+   * Runs `fn` between two commits, with no write in flight and none starting until it is done
+   * (a snapshot rotating a journal to a new segment).
+   */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.inFlight) await this.inFlight;
+    const p = fn();
+    this.inFlight = p.then(
+      () => {},
+      () => {},
+    );
+    try {
+      return await p;
+    } finally {
+      this.inFlight = null;
+      this.kick();
+    }
   }
 
   /** Resolves when nothing is pending or in flight (tests, shutdown). */

@@ -58,7 +58,12 @@ export class FileJournal implements ShardJournal {
 
   constructor(readonly path: string, private readonly onWarn: (msg: string) => void = () => {}) {}
 
-  async replay(onRecord: (rec: JournalRecord) => void): Promise<ReplayStats> {
+  /**
+   * Reads every frame. A bad frame at the very end is a torn tail (a crash mid-write) and is cut
+   * off when `allowTornTail`; anywhere else it stops recovery with the file and offset.
+   */
+  async replay(onRecord: (rec: JournalRecord) => void, opts: { allowTornTail?: boolean } = {}): Promise<ReplayStats> {
+    const allowTornTail = opts.allowTornTail ?? true;
     await mkdir(dirname(this.path), { recursive: true });
     const size = await stat(this.path).then((s) => s.size, () => 0);
     const fh = await open(this.path, 'a+');
@@ -93,6 +98,9 @@ export class FileJournal implements ShardJournal {
         bufStart = good;
       }
       const truncated = size - good;
+      if (truncated > 0 && !allowTornTail) {
+        throw new JournalCorruptError(this.path, good, 'a torn record in a segment that is not the newest');
+      }
       if (truncated > 0) {
         this.onWarn(`journal ${this.path}: cut a torn tail of ${truncated} bytes at offset ${good}`);
         await fh.truncate(good);

@@ -1,22 +1,22 @@
 import type { Command } from '../protocol/commands.js';
-import type { ActorEvent, InternalCommand, Reply } from '../protocol/messages.js';
+import { ActorKeys, type ActorEvent, type InternalCommand, type Reply } from '../protocol/messages.js';
 import type { Principal } from '../protocol/model.js';
 import { SimulatedClock } from './clock.js';
 import { isEnvelope, type Output } from './envelope.js';
 import { GroupCommit } from './group-commit.js';
-import { MemoryJournal } from './journal.js';
-import { mergePages, type OrderQuery } from './order-query.js';
+import { MemoryShardStore } from './memory-shard-store.js';
+import { fetchPage, mergePages, type OrderPage, type OrderQuery } from './order-query.js';
 import { shardOf } from './placement.js';
 import { Shard } from './shard.js';
 
 /**
- * Every shard in one thread, on a simulated clock and in-memory journals: the same Shard code
- * as production, without threads, sockets or sleeps. Used by actor tests and model-based tests.
+ * Every shard in one thread, on a simulated clock and in-memory stores: the same Shard code as
+ * production, without threads, sockets or sleeps. Used by actor tests and model-based tests.
  *
  * @example
  *   const sys = await LocalSystem.create();
  *   await sys.ask('sku:A', { type: 'inventory.set', sku: 'A', onHand: 5 }, ADMIN);
- *   sys.advance(60_000); await sys.settle();
+ *   await sys.advance(60_000);
  */
 export class LocalSystem {
   readonly shards: Shard[];
@@ -28,17 +28,22 @@ export class LocalSystem {
 
   private constructor(
     readonly clock: SimulatedClock,
-    readonly journals: MemoryJournal[],
+    readonly stores: MemoryShardStore[],
+    maxActiveActors: number,
   ) {
-    const n = journals.length;
-    this.shards = journals.map(
-      (journal, id) =>
+    const n = stores.length;
+    this.shards = stores.map(
+      (store, id) =>
         new Shard(id, {
           clock,
-          journal,
+          store,
+          maxActiveActors,
           isLocal: (key) => shardOf(key, n) === id,
           onWork: () => {},
           onActorError: (key, message, err) => this.actorErrors.push({ key, message, err }),
+          onFatal: (err) => {
+            throw err;
+          },
         }),
     );
     this.commit = new GroupCommit(
@@ -50,19 +55,19 @@ export class LocalSystem {
     );
   }
 
-  static async create(opts: { shards?: number; clock?: SimulatedClock; journals?: MemoryJournal[] } = {}): Promise<LocalSystem> {
-    const journals = opts.journals ?? Array.from({ length: opts.shards ?? 4 }, () => new MemoryJournal());
-    const sys = new LocalSystem(opts.clock ?? new SimulatedClock(), journals);
+  static async create(opts: { shards?: number; clock?: SimulatedClock; stores?: MemoryShardStore[]; maxActiveActors?: number } = {}): Promise<LocalSystem> {
+    const stores = opts.stores ?? Array.from({ length: opts.shards ?? 4 }, () => new MemoryShardStore());
+    const sys = new LocalSystem(opts.clock ?? new SimulatedClock(), stores, opts.maxActiveActors ?? 20_000);
     for (const s of sys.shards) await s.recover();
     for (const s of sys.shards) s.start();
     await sys.settle();
     return sys;
   }
 
-  /** A new system on the same journals and clock, as after `kill -9` (nothing in memory survives). */
-  async restart(): Promise<LocalSystem> {
+  /** A new system on the same stores and clock, as after `kill -9` (nothing in memory survives). */
+  async restart(opts: { maxActiveActors?: number } = {}): Promise<LocalSystem> {
     for (const s of this.shards) s.stop();
-    return LocalSystem.create({ clock: this.clock, journals: this.journals });
+    return LocalSystem.create({ clock: this.clock, stores: this.stores, ...opts });
   }
 
   shardFor(key: string): Shard {
@@ -83,7 +88,7 @@ export class LocalSystem {
     return p;
   }
 
-  async listOrders(q: OrderQuery): Promise<ReturnType<typeof mergePages>> {
+  async listOrders(q: OrderQuery): Promise<ReturnType<typeof fetchPage>> {
     const pages = this.shards.map((s) => {
       const cid = this.nextCid++;
       const p = new Promise<unknown>((resolve) => this.waiting.set(cid, resolve));
@@ -91,7 +96,18 @@ export class LocalSystem {
       return p;
     });
     await this.settle();
-    return mergePages((await Promise.all(pages)) as never, q.limit);
+    const merged = mergePages((await Promise.all(pages)) as OrderPage[], q.limit);
+    return fetchPage(merged, q, async (orderId) => {
+      const r = await this.ask(ActorKeys.order(orderId), { type: 'order.get', orderId }, { role: 'admin' });
+      return r.ok ? r.order : undefined;
+    });
+  }
+
+  /** Snapshots every shard (what the host does when a journal grows past its trigger). */
+  async snapshotAll(): Promise<void> {
+    await this.settle();
+    for (const s of this.shards) await s.snapshot((fn) => this.commit.exclusive(fn));
+    await this.settle();
   }
 
   /** Moves simulated time and runs whatever falls due. */
@@ -100,12 +116,14 @@ export class LocalSystem {
     await this.settle();
   }
 
-  /** Runs every shard and commits until nothing is left to do. */
+  /** Runs every shard and commits until nothing is left to do (reactivations included). */
   async settle(): Promise<void> {
     for (let rounds = 0; rounds < 100_000; rounds++) {
       let ran = 0;
       for (const s of this.shards) ran += s.run();
       await this.commit.flush();
+      // Reactivations read the (memory) store asynchronously: give them a turn.
+      await new Promise((r) => setImmediate(r));
       if (ran === 0 && !this.shards.some((s) => s.hasWork())) return;
     }
     throw new Error('the system did not settle');

@@ -14,8 +14,9 @@ export interface OrderQuery {
 
 export type SortKey = [placedAt: number, orderId: string];
 
+/** What one shard answers: the sort keys of its matching orders, at most `limit`, in order. */
 export interface OrderPage {
-  orders: Order[];
+  found: SortKey[];
 }
 
 export function sortKeyOf(o: Order): SortKey {
@@ -49,10 +50,24 @@ export function matches(o: Order, q: OrderQuery): boolean {
   return q.after === undefined || compareKeys(sortKeyOf(o), q.after) > 0;
 }
 
-/** Merges the pages of every shard into one page of `limit` and the cursor for the next. */
-export function mergePages(pages: OrderPage[], limit: number): { orders: Order[]; next: string | null } {
-  const all = pages.flatMap((p) => p.orders).sort((a, b) => compareKeys(sortKeyOf(a), sortKeyOf(b)));
-  const orders = all.slice(0, limit);
-  const last = orders[orders.length - 1];
-  return { orders, next: all.length > limit && last ? encodeCursor(sortKeyOf(last)) : null };
+/** Merges the pages of every shard into the keys of one page of `limit`, and the cursor for the next. */
+export function mergePages(pages: OrderPage[], limit: number): { keys: SortKey[]; next: string | null } {
+  const all = pages.flatMap((p) => p.found).sort(compareKeys);
+  const keys = all.slice(0, limit);
+  const last = keys[keys.length - 1];
+  return { keys, next: all.length > limit && last ? encodeCursor(last) : null };
+}
+
+/**
+ * The orders of a merged page, each read from its actor (through the output gate, so only
+ * durable states are shown). An order whose status moved since the shard's summary was taken
+ * is left out: a page may hold fewer than `limit` orders while `next` is not null.
+ */
+export async function fetchPage(
+  merged: { keys: SortKey[]; next: string | null },
+  q: OrderQuery,
+  get: (orderId: string) => Promise<Order | undefined>,
+): Promise<{ orders: Order[]; next: string | null }> {
+  const orders = await Promise.all(merged.keys.map(([, id]) => get(id)));
+  return { orders: orders.filter((o): o is Order => o !== undefined && matches(o, { ...q, after: undefined })), next: merged.next };
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js';
 import type { Clock } from './clock.js';
 import { type Envelope, type GatewayOutput, isEnvelope, type Output, type ShardQuery } from './envelope.js';
 import { GroupCommit } from './group-commit.js';
-import { FileJournal } from './journal.js';
+import { FileShardStore } from './file-shard-store.js';
 import { shardOf, workerOf } from './placement.js';
 import { Shard } from './shard.js';
 
@@ -13,6 +13,10 @@ export interface HostConfig {
   workerCount: number;
   shardCount: number;
   dataDir: string;
+  /** Journal bytes after which a shard snapshots its changed partitions. */
+  snapshotBytes: number;
+  /** Actors kept in memory per shard before idle, snapshotted ones are passivated. */
+  maxActiveActorsPerShard: number;
 }
 
 /** Messages between the main thread and a shard host, and between hosts. */
@@ -35,8 +39,8 @@ export interface RecoveryStats {
   ms: number;
 }
 
-export function journalPath(dataDir: string, shard: number): string {
-  return join(dataDir, 'shards', `${String(shard).padStart(4, '0')}.journal`);
+export function shardDir(dataDir: string, shard: number): string {
+  return join(dataDir, 'shards', String(shard).padStart(4, '0'));
 }
 
 /**
@@ -66,7 +70,9 @@ export class ShardHost {
         s,
         new Shard(s, {
           clock,
-          journal: new FileJournal(journalPath(config.dataDir, s), (m) => log.warn(m)),
+          store: new FileShardStore(shardDir(config.dataDir, s), 64, (m) => log.warn(m)),
+          maxActiveActors: config.maxActiveActorsPerShard,
+          onFatal: (err) => this.fatal('snapshot or reactivation failed', err),
           isLocal: (key) => shardOf(key, config.shardCount) === s,
           onWork: () => this.schedule(),
           onActorError: (key, message, err) =>
@@ -77,11 +83,38 @@ export class ShardHost {
     this.commit = new GroupCommit(
       () => this.shards.values(),
       (outputs) => this.release(outputs),
-      (err) => {
-        log.fatal({ err }, 'journal write failed; stopping (recovery will start from what is durable)');
-        this.postToMain({ t: 'fatal', message: `journal write failed: ${(err as Error).message}` });
-      },
+      (err) => this.fatal('journal write failed; stopping (recovery will start from what is durable)', err),
     );
+    this.commit.onCommitted = () => this.maybeSnapshot();
+  }
+
+  private fatal(what: string, err: unknown): void {
+    this.log.fatal({ err }, what);
+    this.postToMain({ t: 'fatal', message: `${what}: ${(err as Error)?.message ?? String(err)}` });
+  }
+
+  /** Snapshots, in the background, every shard whose journal has grown past the trigger. */
+  private maybeSnapshot(): void {
+    if (this.stopping) return;
+    for (const shard of this.shards.values()) {
+      if (shard.snapshotting || shard.store.bytesSinceSnapshot < this.config.snapshotBytes) continue;
+      void this.snapshot(shard).catch(() => {});
+    }
+  }
+
+  private async snapshot(shard: Shard): Promise<void> {
+    const stats = await shard.snapshot((fn) => this.commit.exclusive(fn));
+    if (stats) this.log.info({ shard: shard.id, ...stats }, `snapshot of shard ${shard.id}: ${stats.actors} actors in ${stats.partitions} partitions, ${stats.ms} ms (longest pause ${stats.longestSliceMs} ms)`);
+  }
+
+  /** `ordo compact`: snapshots every shard now. */
+  async compact(): Promise<number> {
+    await this.commit.flush();
+    for (const shard of this.shards.values()) {
+      while (shard.snapshotting) await new Promise((r) => setTimeout(r, 5));
+      await this.snapshot(shard);
+    }
+    return this.shards.size;
   }
 
   connectPeers(ports: (MessagePort | null)[]): void {
@@ -174,12 +207,19 @@ export class ShardHost {
     }
     await this.commit.flush();
     this.flush();
-    for (const shard of this.shards.values()) await shard.journal.close();
+    // A snapshot on the way out makes the next start quick: little journal left to replay.
+    for (const shard of this.shards.values()) {
+      while (shard.snapshotting) await new Promise((r) => setTimeout(r, 5));
+      await shard.snapshot((fn) => this.commit.exclusive(fn)).catch((err) => this.log.error({ err }, 'snapshot at stop failed'));
+    }
+    await this.commit.flush();
+    this.flush();
+    for (const shard of this.shards.values()) await shard.store.close();
   }
 
   /** Control plane (comlink): read-only views for operators and /metrics. */
-  inspect(key: string) {
-    return this.shards.get(shardOf(key, this.config.shardCount))?.inspect(key) ?? null;
+  async inspect(key: string) {
+    return (await this.shards.get(shardOf(key, this.config.shardCount))?.inspect(key)) ?? null;
   }
 
   stats() {
@@ -187,7 +227,13 @@ export class ShardHost {
     let timers = 0;
     let messages = 0;
     let mailboxed = 0;
+    let known = 0;
+    let passivated = 0;
+    let snapshots = 0;
     for (const s of this.shards.values()) {
+      known += s.directory.size;
+      passivated += s.cells.passivated;
+      snapshots += s.snapshots;
       actors += s.cells.size;
       timers += s.timers.size;
       messages += s.messagesHandled;
@@ -200,6 +246,9 @@ export class ShardHost {
       timers,
       messages,
       mailboxed,
+      known,
+      passivated,
+      snapshots,
       commits: this.commit.commits,
       framesWritten: this.commit.framesWritten,
       lastCommitMs: this.commit.lastCommitMs,
@@ -207,4 +256,4 @@ export class ShardHost {
   }
 }
 
-export type HostControl = Pick<ShardHost, 'inspect' | 'stats'>;
+export type HostControl = Pick<ShardHost, 'inspect' | 'stats' | 'compact'>;

@@ -23,7 +23,7 @@ const host = new ShardHost(config, post, systemClock, log);
 port.once('message', (init: Init) => {
   host.connectPeers(init.peers);
   Comlink.expose(
-    { inspect: (key: string) => host.inspect(key), stats: () => host.stats() },
+    { inspect: (key: string) => host.inspect(key), stats: () => host.stats(), compact: () => host.compact() },
     nodeEndpoint(init.control),
   );
   port.on('message', (m: ToHost) => {

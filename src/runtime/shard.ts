@@ -3,17 +3,24 @@ import { behaviourFor } from '../actors/index.js';
 import { wireError } from '../protocol/errors.js';
 import type { ActorEvent, ActorRequest, Incoming, Reply } from '../protocol/messages.js';
 import type { Order } from '../protocol/model.js';
+import type { OrderSummary } from '../actors/order.js';
+import { ActiveCells } from './active-cells.js';
 import { ActorCell, type ReplyTarget } from './actor-cell.js';
 import type { Clock } from './clock.js';
 import type { Envelope, Output } from './envelope.js';
-import { encodeRecord, type JournalRecord, type OutboxEntry, type ReplayStats, type ShardJournal } from './journal.js';
+import { encodeRecord, type JournalRecord, type OutboxEntry, type ReplayStats } from './journal.js';
 import { Fifo } from './mailbox.js';
-import { compareKeys, matches, type OrderPage, type OrderQuery, sortKeyOf } from './order-query.js';
+import { compareKeys, type OrderPage, type OrderQuery, type SortKey } from './order-query.js';
+import { type DirectoryEntry, partitionOf, type ShardStore, type SnapshotEntry } from './shard-store.js';
 import { TimerIndex } from './timer-index.js';
 
 export interface ShardOptions {
   clock: Clock;
-  journal: ShardJournal;
+  store: ShardStore;
+  /** Actors kept in memory; idle, snapshotted ones beyond this are passivated (default 20,000). */
+  maxActiveActors?: number;
+  /** A snapshot failed or a reactivation could not read its snapshot: fail-stop. */
+  onFatal?(err: unknown): void;
   /** True when `key` lives on this very shard (same journal): such messages skip the output gate. */
   isLocal(key: string): boolean;
   /** Called when this shard has new work to run. */
@@ -50,12 +57,20 @@ function describe(env: Envelope): { from: string; message: string } {
  * nothing is ever reported that a crash could undo.
  */
 export class Shard {
-  readonly cells = new Map<string, ActorCell>();
+  readonly cells: ActiveCells;
+  /**
+   * Every actor of this shard with durable state, loaded or not: key → behaviour summary (or 1).
+   * A message for a key listed here and not in memory reloads the actor from its snapshot.
+   */
+  readonly directory = new Map<string, unknown>();
   private readonly ready = new Fifo<ActorCell>();
   readonly timers: TimerIndex;
   private batch: Batch = { frames: [], outputs: [] };
   private readonly throughput: number;
   messagesHandled = 0;
+  snapshotting = false;
+  snapshots = 0;
+  lastSnapshot: SnapshotStats | null = null;
 
   constructor(
     readonly id: number,
@@ -63,10 +78,11 @@ export class Shard {
   ) {
     this.throughput = opts.throughput ?? 64;
     this.timers = new TimerIndex(opts.clock, (key, name) => this.deliver({ t: 'timer', to: key, name }));
+    this.cells = new ActiveCells(opts.maxActiveActors ?? 20_000, (c) => c.canLeaveMemory());
   }
 
-  get journal(): ShardJournal {
-    return this.opts.journal;
+  get store(): ShardStore {
+    return this.opts.store;
   }
 
   /** Puts a message in its actor's mailbox. Unknown actor kinds are answered, never thrown. */
@@ -82,7 +98,7 @@ export class Shard {
   }
 
   private schedule(cell: ActorCell): void {
-    if (cell.scheduled) return;
+    if (cell.scheduled || cell.loading) return;
     cell.scheduled = true;
     const idle = this.ready.length === 0;
     this.ready.push(cell);
@@ -100,8 +116,34 @@ export class Shard {
       if (!b) return undefined;
       cell = new ActorCell(key, b);
       this.cells.set(key, cell);
+      if (this.directory.has(key)) this.reactivate(cell);
     }
     return cell;
+  }
+
+  /** Reloads a passivated actor; its messages wait in the mailbox until it is back. */
+  private reactivate(cell: ActorCell): void {
+    cell.loading = true;
+    this.opts.store.loadActor(cell.key).then(
+      (entry) => {
+        if (entry) this.applySnapshot(cell, entry);
+        cell.loading = false;
+        if (cell.mailbox.length > 0) this.schedule(cell);
+      },
+      (err) => this.opts.onFatal?.(err),
+    );
+  }
+
+  private applySnapshot(cell: ActorCell, entry: SnapshotEntry): void {
+    for (const r of entry.r) cell.state = cell.behaviour.restore(cell.state, r);
+    for (const e of entry.o ?? []) cell.outbox.set(e.id, e);
+    cell.nextRequestId = Math.max(cell.nextRequestId, entry.n);
+  }
+
+  /** Keeps the in-memory directory in step with an actor's latest state. */
+  private noteDirectory(cell: ActorCell): void {
+    if (cell.behaviour.isEmpty(cell.state) && cell.outbox.size === 0) this.directory.delete(cell.key);
+    else this.directory.set(cell.key, cell.behaviour.summary?.(cell.state) ?? 1);
   }
 
   /** Runs up to `budget` messages; returns how many ran. */
@@ -114,12 +156,7 @@ export class Shard {
         this.turn(cell, cell.mailbox.shift()!);
       }
       if (cell.mailbox.length > 0) this.ready.push(cell);
-      else {
-        cell.scheduled = false;
-        if (cell.isIdleAndEmpty(this.timers.has(cell.key))) {
-          this.cells.delete(cell.key);
-        }
-      }
+      else cell.scheduled = false;
     }
     this.messagesHandled += n;
     return n;
@@ -255,6 +292,8 @@ export class Shard {
       if (timersChanged) rec.t = timerChanges;
       // Encoded now, not at commit: the frame must be this turn's state, not a later one.
       this.batch.frames.push(encodeRecord(rec));
+      cell.version++;
+      this.noteDirectory(cell);
     }
     for (const e of sent) this.route({ t: 'req', to: e.to, from: self, id: e.id, request: e.request });
     for (const o of outputs) {
@@ -278,18 +317,50 @@ export class Shard {
     else this.batch.outputs.push(env);
   }
 
-  /** Rebuilds every actor of this shard from its journal. Timers are collected but not armed. */
+  /**
+   * Rebuilds the shard: the snapshot directory (summaries and timers of every actor), then the
+   * journal tail since the last snapshot. Actors the tail touches, and actors with unanswered
+   * requests, are loaded now; the rest stay on disk until a message needs them.
+   */
   async recover(): Promise<ReplayStats & { actors: number }> {
-    const stats = await this.opts.journal.replay((rec) => this.apply(rec));
-    for (const [key, cell] of this.cells) {
-      if (cell.isIdleAndEmpty(this.timers.has(key))) this.cells.delete(key);
+    const tail = new Map<string, JournalRecord[]>();
+    const busy: string[] = [];
+    const stats = await this.opts.store.recover(
+      (key, e: DirectoryEntry) => {
+        this.directory.set(key, e.i ?? 1);
+        for (const [name, at] of Object.entries(e.t ?? {})) this.timers.set(key, name, at);
+        if (e.busy) busy.push(key);
+      },
+      (rec) => {
+        const list = tail.get(rec.k);
+        if (list) list.push(rec);
+        else tail.set(rec.k, [rec]);
+      },
+    );
+    const keys = [...new Set([...busy, ...tail.keys()])];
+    // By partition, so each partition's snapshot file is read once.
+    const P = this.opts.store.partitions;
+    keys.sort((a, b) => partitionOf(a, P) - partitionOf(b, P));
+    for (const key of keys) {
+      const b = behaviourFor(key);
+      if (!b) throw new Error(`journal of shard ${this.id} names an unknown actor type: ${key}`);
+      const cell = new ActorCell(key, b);
+      if (this.directory.has(key)) {
+        const entry = await this.opts.store.loadActor(key);
+        if (entry) this.applySnapshot(cell, entry);
+      }
+      const recs = tail.get(key);
+      if (recs) {
+        for (const rec of recs) this.apply(cell, rec);
+        cell.version = 1; // changed since the last snapshot
+        this.noteDirectory(cell);
+      }
+      this.cells.set(key, cell);
     }
-    return { ...stats, actors: this.cells.size };
+    return { ...stats, actors: this.directory.size };
   }
 
-  private apply(rec: JournalRecord): void {
-    const cell = this.cellFor(rec.k);
-    if (!cell) throw new Error(`journal of shard ${this.id} names an unknown actor type: ${rec.k}`);
+  private apply(cell: ActorCell, rec: JournalRecord): void {
     if (rec.r) for (const r of rec.r) cell.state = cell.behaviour.restore(cell.state, r);
     if (rec.o) {
       for (const e of rec.o) {
@@ -323,29 +394,129 @@ export class Shard {
     this.timers.stop();
   }
 
-  /** `order.list` over this shard's orders; the answer leaves through the output gate like any reply. */
+  /** `order.list` over this shard's orders, from the in-memory directory (no order is loaded). */
   queryOrders(cid: number, q: OrderQuery): void {
-    const found: Order[] = [];
-    for (const [key, cell] of this.cells) {
-      if (!key.startsWith('order:')) continue;
-      const o = (cell.state as { order: Order | null }).order;
-      if (o && matches(o, q)) found.push(o);
+    const found: SortKey[] = [];
+    for (const [key, summary] of this.directory) {
+      if (!key.startsWith('order:') || !Array.isArray(summary)) continue;
+      const [customerId, status, placedAt] = summary as OrderSummary;
+      if (q.customerId !== undefined && customerId !== q.customerId) continue;
+      if (q.status !== undefined && status !== q.status) continue;
+      const k: SortKey = [placedAt, key.slice('order:'.length)];
+      if (q.after !== undefined && compareKeys(k, q.after) <= 0) continue;
+      found.push(k);
     }
-    found.sort((a, b) => compareKeys(sortKeyOf(a), sortKeyOf(b)));
-    const page: OrderPage = { orders: found.slice(0, q.limit).map((o) => ({ ...o, history: o.history.slice() })) };
+    found.sort(compareKeys);
+    const page: OrderPage = { found: found.slice(0, q.limit) };
     this.batch.outputs.push({ t: 'qres', cid, page });
   }
 
-  /** An actor's state and message log, for operators. */
-  inspect(key: string): { key: string; state: unknown; log: unknown[]; outbox: OutboxEntry[]; timers: Record<string, number> } | null {
-    const cell = this.cells.get(key);
-    if (!cell) return null;
+  /** An actor's state and message log, for operators (a passivated actor is read from its snapshot). */
+  async inspect(key: string): Promise<ActorInspection | null> {
+    let cell = this.cells.peek(key);
+    if (!cell || cell.loading) {
+      if (!this.directory.has(key)) return null;
+      const b = behaviourFor(key);
+      const entry = await this.opts.store.loadActor(key);
+      if (!b || !entry) return null;
+      cell = new ActorCell(key, b);
+      this.applySnapshot(cell, entry);
+    }
     return {
       key,
+      inMemory: this.cells.peek(key) !== undefined,
       state: cell.state,
       log: cell.log.slice(),
       outbox: [...cell.outbox.values()],
       timers: this.timers.timersOf(key),
     };
   }
+
+  /**
+   * Writes every actor changed since the last snapshot into its partition's snapshot, then drops
+   * the journal segments that are now covered. Runs alongside the mailboxes: the journal is
+   * rotated first (between two group commits), each partition is serialised in its own turn of the
+   * event loop, and actors changing meanwhile stay dirty for the next snapshot. Journal records
+   * set state absolutely, so replaying the tail over a snapshot taken a little later is harmless.
+   */
+  async snapshot(rotate: (fn: () => Promise<number>) => Promise<number>): Promise<SnapshotStats | null> {
+    if (this.snapshotting) return null;
+    this.snapshotting = true;
+    const started = performance.now();
+    let longestSliceMs = 0;
+    try {
+      const rotation = await rotate(() => this.opts.store.beginSnapshot());
+      const byPartition = new Map<number, ActorCell[]>();
+      const P = this.opts.store.partitions;
+      for (const cell of this.cells.values()) {
+        if (!cell.dirty || cell.loading) continue;
+        const p = partitionOf(cell.key, P);
+        const list = byPartition.get(p);
+        if (list) list.push(cell);
+        else byPartition.set(p, [cell]);
+      }
+      let actors = 0;
+      for (const [p, list] of byPartition) {
+        const sliceStart = performance.now();
+        const changes = new Map<string, { data: SnapshotEntry; dir: DirectoryEntry } | null>();
+        const versions: [ActorCell, number][] = [];
+        for (const cell of list) {
+          versions.push([cell, cell.version]);
+          if (cell.behaviour.isEmpty(cell.state) && cell.outbox.size === 0) {
+            changes.set(cell.key, null);
+            continue;
+          }
+          const outbox = [...cell.outbox.values()];
+          const timers = this.timers.timersOf(cell.key);
+          const dir: DirectoryEntry = {};
+          const summary = cell.behaviour.summary?.(cell.state);
+          if (summary !== undefined) dir.i = summary;
+          if (Object.keys(timers).length) dir.t = timers;
+          if (outbox.length) dir.busy = true;
+          // Serialised here, in this turn, so the entry is one consistent state of the actor.
+          const data = JSON.parse(JSON.stringify({ r: cell.behaviour.snapshot(cell.state), o: outbox, n: cell.nextRequestId })) as SnapshotEntry;
+          changes.set(cell.key, { data, dir });
+        }
+        longestSliceMs = Math.max(longestSliceMs, performance.now() - sliceStart);
+        await this.opts.store.writePartition(p, changes);
+        for (const [cell, v] of versions) cell.snapshotted = Math.max(cell.snapshotted, v);
+        actors += list.length;
+        await new Promise((r) => setImmediate(r));
+      }
+      await this.opts.store.commitSnapshot(rotation);
+      const passivated = this.cells.passivate();
+      this.snapshots++;
+      this.lastSnapshot = {
+        partitions: byPartition.size,
+        actors,
+        passivated,
+        ms: Math.round(performance.now() - started),
+        longestSliceMs: Math.round(longestSliceMs * 10) / 10,
+      };
+      return this.lastSnapshot;
+    } catch (err) {
+      this.opts.onFatal?.(err);
+      throw err;
+    } finally {
+      this.snapshotting = false;
+    }
+  }
+}
+
+export interface SnapshotStats {
+  partitions: number;
+  actors: number;
+  passivated: number;
+  ms: number;
+  /** The longest time the snapshot held the thread (serialising one partition). */
+  longestSliceMs: number;
+}
+
+export interface ActorInspection {
+  key: string;
+  inMemory: boolean;
+  state: unknown;
+  log: unknown[];
+  outbox: OutboxEntry[];
+  timers: Record<string, number>;
 }

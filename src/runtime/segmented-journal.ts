@@ -1,0 +1,93 @@
+import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FileJournal, type JournalRecord, type ReplayStats, syncDirectory } from './journal.js';
+
+const SEGMENT = /^segment-(\d{8})\.log$/;
+
+export function segmentName(n: number): string {
+  return `segment-${String(n).padStart(8, '0')}.log`;
+}
+
+/**
+ * A shard's journal as numbered segment files. Appends go to the newest segment; a snapshot
+ * rotates to a new segment first, and once every partition it covers is safely written, the
+ * segments before the rotation point are deleted. Only the newest segment may end torn.
+ */
+export class SegmentedJournal {
+  private current: FileJournal | null = null;
+  private currentNo = 1;
+  /** Bytes appended since the last rotation: the snapshot trigger. */
+  bytesSinceRotation = 0;
+
+  constructor(
+    readonly dir: string,
+    private readonly onWarn: (msg: string) => void = () => {},
+  ) {}
+
+  get segment(): number {
+    return this.currentNo;
+  }
+
+  async segments(): Promise<number[]> {
+    await mkdir(this.dir, { recursive: true });
+    const names = await readdir(this.dir);
+    return names.flatMap((n) => {
+      const m = SEGMENT.exec(n);
+      return m ? [Number(m[1])] : [];
+    }).sort((a, b) => a - b);
+  }
+
+  /** Replays every segment numbered `from` or later, in order, and continues appending after the last. */
+  async replay(from: number, onRecord: (rec: JournalRecord) => void): Promise<ReplayStats & { segments: number }> {
+    const all = (await this.segments()).filter((n) => n >= from);
+    const total: ReplayStats & { segments: number } = { records: 0, bytes: 0, truncated: 0, segments: all.length };
+    for (let i = 0; i < all.length; i++) {
+      const j = new FileJournal(join(this.dir, segmentName(all[i]!)), this.onWarn);
+      const s = await j.replay(onRecord, { allowTornTail: i === all.length - 1 });
+      total.records += s.records;
+      total.bytes += s.bytes;
+      total.truncated += s.truncated;
+    }
+    this.currentNo = Math.max(from, all.at(-1) ?? from);
+    this.current = new FileJournal(join(this.dir, segmentName(this.currentNo)), this.onWarn);
+    this.bytesSinceRotation = 0;
+    return total;
+  }
+
+  async append(frames: Buffer[]): Promise<void> {
+    if (!this.current) this.current = new FileJournal(join(this.dir, segmentName(this.currentNo)), this.onWarn);
+    let n = 0;
+    for (const f of frames) n += f.length;
+    this.bytesSinceRotation += n;
+    await this.current.append(frames);
+  }
+
+  /**
+   * Starts a new segment and returns its number: everything appended from now on lands there.
+   * Must not run while an append is in flight (the group commit calls it between commits).
+   */
+  async rotate(): Promise<number> {
+    await this.current?.close();
+    this.currentNo++;
+    this.current = new FileJournal(join(this.dir, segmentName(this.currentNo)), this.onWarn);
+    this.bytesSinceRotation = 0;
+    return this.currentNo;
+  }
+
+  /** Deletes the segments numbered below `n`: their records are all in snapshots now. */
+  async removeBefore(n: number): Promise<number> {
+    let removed = 0;
+    for (const s of await this.segments()) {
+      if (s >= n) continue;
+      await unlink(join(this.dir, segmentName(s)));
+      removed++;
+    }
+    if (removed) await syncDirectory(this.dir);
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    await this.current?.close();
+    this.current = null;
+  }
+}

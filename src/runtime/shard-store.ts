@@ -1,0 +1,49 @@
+import type { JournalRecord, OutboxEntry, ReplayStats } from './journal.js';
+
+/**
+ * The durable side of one shard, as the Shard sees it. On one machine: segment files plus lowdb
+ * partition snapshots (`FileShardStore`); in tests: memory (`MemoryShardStore`); across machines
+ * the journal half would be a replicated log with one subject per shard.
+ */
+export interface ShardStore {
+  /** Number of snapshot partitions; an actor's partition is a hash of its key. */
+  readonly partitions: number;
+  /** Journal bytes written since the last snapshot started: the snapshot trigger. */
+  readonly bytesSinceSnapshot: number;
+  /** Replays the directory (every snapshotted actor's summary) and then the journal tail. */
+  recover(onDirectory: (key: string, entry: DirectoryEntry) => void, onRecord: (rec: JournalRecord) => void): Promise<ReplayStats>;
+  append(frames: Buffer[]): Promise<void>;
+  /** An actor's snapshotted state, to reactivate it. */
+  loadActor(key: string): Promise<SnapshotEntry | undefined>;
+  /** Rotates the journal: records appended after this belong to the next snapshot. Returns the rotation point. */
+  beginSnapshot(): Promise<number>;
+  /** Merges changed actors into one partition's files (`null` deletes an actor). */
+  writePartition(partition: number, changes: Map<string, { data: SnapshotEntry; dir: DirectoryEntry } | null>): Promise<void>;
+  /** Every partition written: the journal before `rotationPoint` is no longer needed. */
+  commitSnapshot(rotationPoint: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What recovery needs of every actor without loading it: summary, timers, unanswered requests. */
+export interface DirectoryEntry {
+  /** Behaviour summary (orders: [customerId, status, placedAt]) used by order.list. */
+  i?: unknown;
+  /** Armed timers: the shard's timer index is rebuilt from these without loading actors. */
+  t?: Record<string, number>;
+  /** Has unanswered requests: activated at start so they are re-sent. */
+  busy?: true;
+}
+
+/** An actor's state as records its behaviour's `restore` rebuilds it from, plus its outbox. */
+export interface SnapshotEntry {
+  r: unknown[];
+  o?: OutboxEntry[];
+  n: number;
+}
+
+export function partitionOf(key: string, partitions: number): number {
+  // A different hash from shard placement (djb2 vs FNV) so partitions spread within a shard.
+  let h = 5381;
+  for (let i = 0; i < key.length; i++) h = (Math.imul(h, 33) + key.charCodeAt(i)) | 0;
+  return (h >>> 0) % partitions;
+}

@@ -1,0 +1,536 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { Item, Order, OrderStatus, Role, Stock } from '../../src/protocol/model.js';
+
+/**
+ * A reference model of PROTOCOL.md's order lifecycle and stock rules, written from the protocol
+ * (not from the actors), plus a generator of random command sequences and a runner that checks
+ * every reply and the whole observable state against the model after every step.
+ *
+ * The runner is transport-agnostic: an `Executor` sends one action (in-process `LocalSystem` or a
+ * real socket) and reads orders and stock back.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Operations (what fast-check generates) and actions (what is sent)
+
+export type Who = 'alice' | 'bob' | 'admin' | 'payments' | 'warehouse' | 'carrier';
+
+export type Op =
+  | { k: 'place'; o: number; who: number; items: { s: number; q: number }[]; t: number }
+  | { k: 'replace'; o: number; who: number; shuffle: boolean }
+  | { k: 'pay'; o: number; ref: number }
+  | { k: 'cancel'; o: number; who: number; note: boolean }
+  | { k: 'pack'; o: number }
+  | { k: 'ack'; o: number; trk: number }
+  | { k: 'deliver'; o: number }
+  | { k: 'return'; o: number; who: number; reason: boolean }
+  | { k: 'received'; o: number }
+  | { k: 'adjust'; s: number; delta: number; adj: number }
+  | { k: 'get'; o: number; who: number }
+  | { k: 'advance'; ms: number }
+  | { k: 'skew'; ms: number };
+
+export interface Action {
+  type: string;
+  who: Who;
+  args: Record<string, unknown>;
+}
+
+/** Payment timeouts the generator picks from (ms); the socket variant overrides them. */
+export const TIMEOUTS = [100, 1_000, 5_000, 60_000];
+const ADJ_DELTAS = [5, -2, 3];
+const CUSTOMERS: Who[] = ['alice', 'bob'];
+
+export function opArb(opts: { clock: boolean }): fc.Arbitrary<Op> {
+  const o = fc.nat({ max: 4 });
+  const custOrAdmin = fc.nat({ max: 2 }); // 0 alice, 1 bob, 2 admin
+  const items = fc.uniqueArray(fc.record({ s: fc.nat({ max: 3 }), q: fc.integer({ min: 1, max: 4 }) }), {
+    minLength: 1,
+    maxLength: 3,
+    selector: (i) => i.s,
+  });
+  const arbs: fc.WeightedArbitrary<Op>[] = [
+    { weight: 6, arbitrary: fc.record({ k: fc.constant('place' as const), o, who: fc.nat({ max: 3 }), items, t: fc.nat({ max: TIMEOUTS.length - 1 }) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('replace' as const), o, who: fc.nat({ max: 3 }), shuffle: fc.boolean() }) },
+    { weight: 5, arbitrary: fc.record({ k: fc.constant('pay' as const), o, ref: fc.nat({ max: 1 }) }) },
+    { weight: 3, arbitrary: fc.record({ k: fc.constant('cancel' as const), o, who: custOrAdmin, note: fc.boolean() }) },
+    { weight: 4, arbitrary: fc.record({ k: fc.constant('pack' as const), o }) },
+    { weight: 4, arbitrary: fc.record({ k: fc.constant('ack' as const), o, trk: fc.nat({ max: 1 }) }) },
+    { weight: 3, arbitrary: fc.record({ k: fc.constant('deliver' as const), o }) },
+    { weight: 3, arbitrary: fc.record({ k: fc.constant('return' as const), o, who: custOrAdmin, reason: fc.boolean() }) },
+    { weight: 3, arbitrary: fc.record({ k: fc.constant('received' as const), o }) },
+    { weight: 3, arbitrary: fc.record({ k: fc.constant('adjust' as const), s: fc.nat({ max: 2 }), delta: fc.integer({ min: -5, max: 8 }), adj: fc.integer({ min: -1, max: 2 }) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('get' as const), o, who: custOrAdmin }) },
+  ];
+  if (opts.clock) {
+    arbs.push({ weight: 3, arbitrary: fc.record({ k: fc.constant('advance' as const), ms: fc.constantFrom(1, 99, 100, 900, 1_000, 4_000, 60_000) }) });
+    arbs.push({ weight: 1, arbitrary: fc.record({ k: fc.constant('skew' as const), ms: fc.constantFrom(100, 1_000, 5_000) }) });
+  }
+  return fc.oneof(...arbs);
+}
+
+export interface Scenario {
+  /** Initial onHand of each SKU (2 or 3 SKUs). */
+  initial: number[];
+  orders: number;
+  ops: Op[];
+}
+
+export function scenarioArb(opts: { clock: boolean; maxOps: number }): fc.Arbitrary<Scenario> {
+  return fc.record({
+    initial: fc.array(fc.nat({ max: 8 }), { minLength: 2, maxLength: 3 }),
+    orders: fc.integer({ min: 3, max: 5 }),
+    ops: fc.array(opArb(opts), { minLength: 1, maxLength: opts.maxOps }),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model
+
+const HOLDING = new Set<OrderStatus>(['awaiting_payment', 'paid', 'picking', 'packed']);
+const SHIPPED = new Set<OrderStatus>(['dispatched', 'delivered', 'return_requested']);
+const CANCELLABLE = HOLDING;
+
+interface MHist {
+  status: OrderStatus;
+  by: string;
+  /** When the change may have happened (inclusive). */
+  lo: number;
+  hi: number;
+}
+
+interface MOrder {
+  orderId: string;
+  customerId: string;
+  items: Item[];
+  status: OrderStatus;
+  reason?: string;
+  paymentDeadline: number;
+  paymentRef?: string;
+  trackingNo?: string;
+  refundDue: boolean;
+  history: MHist[];
+}
+
+export interface Reply {
+  ok: boolean;
+  order?: unknown;
+  stock?: unknown;
+  error?: { code: string; status?: string; sku?: string; available?: number; field?: string; message?: string };
+}
+
+function roleOf(who: Who): Role {
+  return who === 'alice' || who === 'bob' ? 'customer' : who;
+}
+
+function sameItems(a: Item[], b: Item[]): boolean {
+  if (a.length !== b.length) return false;
+  const m = new Map(a.map((i) => [i.sku, i.quantity]));
+  return b.every((i) => m.get(i.sku) === i.quantity);
+}
+
+export class Model {
+  readonly stock = new Map<string, { onHand: number; reserved: number }>();
+  readonly orders = new Map<string, MOrder>();
+  readonly adjSum = new Map<string, number>();
+  private readonly adjIds = new Map<string, Set<string>>();
+  /** The time window of the step being checked: [lo, hi] (equal on a simulated clock). */
+  lo = 0;
+  hi = 0;
+
+  constructor(
+    readonly initial: Record<string, number>,
+    readonly unknownSku: string,
+  ) {
+    for (const [sku, n] of Object.entries(initial)) {
+      this.stock.set(sku, { onHand: n, reserved: 0 });
+      this.adjSum.set(sku, 0);
+    }
+  }
+
+  private st(sku: string): { onHand: number; reserved: number } {
+    let s = this.stock.get(sku);
+    if (!s) this.stock.set(sku, (s = { onHand: 0, reserved: 0 }));
+    return s;
+  }
+
+  private push(o: MOrder, status: OrderStatus, by: string, lo = this.lo, hi = this.hi): void {
+    o.status = status;
+    o.history.push({ status, by, lo, hi });
+  }
+
+  private snapshot(o: MOrder): MOrder {
+    return { ...o, items: o.items.map((i) => ({ ...i })), history: o.history.map((h) => ({ ...h })) };
+  }
+
+  private cancelOrder(o: MOrder, by: string, reason: string, lo = this.lo, hi = this.hi): void {
+    const from = o.status;
+    for (const i of o.items) this.st(i.sku).reserved -= i.quantity;
+    this.push(o, 'cancelled', by, lo, hi);
+    o.reason = reason;
+    if (from !== 'awaiting_payment') o.refundDue = true;
+  }
+
+  /** Simulated time moved to `now` and the due timers ran. */
+  timersRan(now: number): void {
+    for (const o of this.orders.values()) {
+      if (o.status === 'awaiting_payment' && o.paymentDeadline <= now) this.cancelOrder(o, 'timer', 'payment_timeout', o.paymentDeadline, now);
+    }
+  }
+
+  /** Checks one reply against the model's prediction and applies the step to the model. */
+  step(a: Action, r: Reply, ctx: string): void {
+    const fail = (msg: string) => assert.fail(`${ctx}: ${msg}; reply ${JSON.stringify(r)}`);
+    const expectOk = (o: MOrder) => {
+      if (!r.ok) fail(`expected ok`);
+      this.compareOrder(r.order as Order, o, ctx);
+    };
+    const expectErr = (code: string, details: Record<string, unknown> = {}) => {
+      if (r.ok) fail(`expected ${code}`);
+      assert.equal(r.error?.code, code, `${ctx}: error code; reply ${JSON.stringify(r)}`);
+      for (const [k, v] of Object.entries(details)) {
+        assert.deepEqual((r.error as Record<string, unknown>)[k], v, `${ctx}: error.${k}; reply ${JSON.stringify(r)}`);
+      }
+    };
+    const orderId = a.args.orderId as string;
+    const o = orderId === undefined ? undefined : this.orders.get(orderId);
+    const role = roleOf(a.who);
+    const visible = o !== undefined && (role !== 'customer' || o.customerId === a.who);
+
+    switch (a.type) {
+      case 'order.place': {
+        const items = a.args.items as Item[];
+        const customerId = role === 'customer' ? a.who : (a.args.customerId as string);
+        if (o) {
+          if (o.customerId === customerId && sameItems(o.items, items)) expectOk(o);
+          else expectErr('CONFLICT');
+          return;
+        }
+        const short = items.find((i) => this.st(i.sku).onHand - this.st(i.sku).reserved < i.quantity);
+        if (short) {
+          expectErr('OUT_OF_STOCK', { sku: short.sku, available: this.st(short.sku).onHand - this.st(short.sku).reserved });
+          return;
+        }
+        for (const i of items) this.st(i.sku).reserved += i.quantity;
+        const t = a.args.paymentTimeoutMs as number;
+        if (!r.ok) fail('expected ok');
+        const got = (r.order as Order).paymentDeadline;
+        assert.ok(got >= this.lo + t && got <= this.hi + t, `${ctx}: paymentDeadline ${got} not in [${this.lo + t}, ${this.hi + t}]`);
+        const n: MOrder = {
+          orderId,
+          customerId,
+          items: items.map((i) => ({ ...i })),
+          status: 'awaiting_payment',
+          paymentDeadline: got,
+          refundDue: false,
+          history: [],
+        };
+        this.push(n, 'awaiting_payment', role);
+        this.orders.set(orderId, n);
+        expectOk(n);
+        return;
+      }
+      case 'order.pay': {
+        if (!o) return expectErr('NOT_FOUND');
+        const ref = a.args.paymentRef as string;
+        if (o.status === 'awaiting_payment') {
+          if (this.lo >= o.paymentDeadline) {
+            expectErr('ORDER_EXPIRED');
+            this.cancelOrder(o, 'timer', 'payment_timeout');
+            return;
+          }
+          this.push(o, 'paid', role);
+          o.paymentRef = ref;
+          expectOk(this.snapshot(o));
+          // The runtime hands a paid order to the warehouse by itself, settled before the reply.
+          this.push(o, 'picking', 'system');
+          return;
+        }
+        if (o.status === 'cancelled') {
+          // The table says INVALID_STATE for a cancelled order; a payment after the deadline is
+          // also ORDER_EXPIRED. Both are accepted where both rules apply.
+          const codes = this.lo >= o.paymentDeadline ? ['INVALID_STATE', 'ORDER_EXPIRED'] : ['INVALID_STATE'];
+          if (r.ok || !codes.includes(r.error!.code)) fail(`expected one of ${codes.join('/')}`);
+          if (r.error!.code === 'INVALID_STATE') assert.equal(r.error!.status, 'cancelled', `${ctx}: error.status`);
+          return;
+        }
+        if (o.paymentRef === ref) return expectOk(o);
+        return expectErr('INVALID_STATE', { status: o.status });
+      }
+      case 'order.cancel': {
+        if (!o || !visible) return expectErr('NOT_FOUND');
+        if (o.status === 'cancelled') return expectOk(o);
+        if (!CANCELLABLE.has(o.status)) return expectErr('CANCEL_REFUSED', { status: o.status });
+        if (o.status === 'awaiting_payment' && this.lo >= o.paymentDeadline && r.ok && (r.order as Order).reason === 'payment_timeout') {
+          // The deadline passed and the timer has not run yet: expiring it here is as good.
+          this.cancelOrder(o, 'timer', 'payment_timeout');
+        } else {
+          this.cancelOrder(o, role, role === 'admin' ? 'admin' : 'customer');
+        }
+        return expectOk(o);
+      }
+      case 'order.get':
+        if (!o || !visible) return expectErr('NOT_FOUND');
+        return expectOk(o);
+      case 'wms.packed':
+        if (!o) return expectErr('NOT_FOUND');
+        if (o.status === 'packed') return expectOk(o);
+        if (o.status !== 'paid' && o.status !== 'picking') return expectErr('INVALID_STATE', { status: o.status });
+        this.push(o, 'packed', role);
+        return expectOk(o);
+      case 'tms.ack': {
+        if (!o) return expectErr('NOT_FOUND');
+        const trk = a.args.trackingNo as string;
+        if (o.status === 'cancelled') return expectErr('INTERCEPTED');
+        if (o.status === 'dispatched' && o.trackingNo === trk) return expectOk(o);
+        if (o.status !== 'packed') return expectErr('INVALID_STATE', { status: o.status });
+        this.push(o, 'dispatched', role);
+        o.trackingNo = trk;
+        for (const i of o.items) {
+          const s = this.st(i.sku);
+          s.reserved -= i.quantity;
+          s.onHand -= i.quantity;
+        }
+        return expectOk(o);
+      }
+      case 'tms.delivered':
+        if (!o) return expectErr('NOT_FOUND');
+        if (o.status === 'delivered') return expectOk(o);
+        if (o.status !== 'dispatched') return expectErr('INVALID_STATE', { status: o.status });
+        this.push(o, 'delivered', role);
+        return expectOk(o);
+      case 'order.return': {
+        if (!o || !visible) return expectErr('NOT_FOUND');
+        if (o.status === 'return_requested') return expectOk(o);
+        if (o.status !== 'delivered') return expectErr('INVALID_STATE', { status: o.status });
+        this.push(o, 'return_requested', role);
+        if (a.args.reason !== undefined) o.reason = a.args.reason as string;
+        else {
+          // The protocol does not name a default reason: take the server's, which must be a string.
+          if (!r.ok) fail('expected ok');
+          const got = (r.order as Order).reason;
+          assert.equal(typeof got, 'string', `${ctx}: return_requested carries a reason`);
+          o.reason = got;
+        }
+        return expectOk(o);
+      }
+      case 'return.received':
+        if (!o) return expectErr('NOT_FOUND');
+        if (o.status === 'returned') return expectOk(o);
+        if (o.status !== 'return_requested') return expectErr('INVALID_STATE', { status: o.status });
+        this.push(o, 'returned', role);
+        o.refundDue = true;
+        for (const i of o.items) this.st(i.sku).onHand += i.quantity;
+        return expectOk(o);
+      case 'inventory.adjust': {
+        const sku = a.args.sku as string;
+        const delta = a.args.delta as number;
+        const id = a.args.adjustmentId as string | undefined;
+        const s = this.st(sku);
+        let ids = this.adjIds.get(sku);
+        if (!ids) this.adjIds.set(sku, (ids = new Set()));
+        if (id !== undefined && ids.has(id)) return this.expectStock(r, sku, ctx);
+        if (s.onHand + delta < s.reserved) return expectErr('INVALID_ARGUMENT', { field: 'delta' });
+        s.onHand += delta;
+        this.adjSum.set(sku, (this.adjSum.get(sku) ?? 0) + delta);
+        if (id !== undefined) ids.add(id);
+        return this.expectStock(r, sku, ctx);
+      }
+      case 'inventory.get':
+        return this.expectStock(r, a.args.sku as string, ctx);
+      default:
+        throw new Error(`the model has no rule for ${a.type}`);
+    }
+  }
+
+  expectStock(r: Reply, sku: string, ctx: string): void {
+    assert.ok(r.ok, `${ctx}: expected ok stock; reply ${JSON.stringify(r)}`);
+    const s = this.st(sku);
+    assert.deepEqual(r.stock, { sku, onHand: s.onHand, reserved: s.reserved, available: s.onHand - s.reserved }, `${ctx}: stock of ${sku}`);
+  }
+
+  /** The server's order against the model's. */
+  compareOrder(got: Order, want: MOrder, ctx: string): void {
+    assert.ok(got && typeof got === 'object', `${ctx}: reply carries an order`);
+    const view = (o: { orderId: string; customerId: string; items: Item[]; status: string; reason?: string; paymentDeadline: number; paymentRef?: string; trackingNo?: string; refundDue: boolean; history: { status: string; by: string }[] }) => ({
+      orderId: o.orderId,
+      customerId: o.customerId,
+      items: o.items,
+      status: o.status,
+      reason: o.reason,
+      paymentDeadline: o.paymentDeadline,
+      paymentRef: o.paymentRef,
+      trackingNo: o.trackingNo,
+      refundDue: o.refundDue,
+      history: o.history.map((h) => `${h.status}/${h.by}`),
+    });
+    assert.deepEqual(view(got), view(want), `${ctx}: order ${want.orderId}`);
+    let prev = -Infinity;
+    got.history.forEach((h, i) => {
+      const w = want.history[i]!;
+      assert.ok(h.at >= w.lo && h.at <= w.hi, `${ctx}: ${want.orderId} history[${i}].at ${h.at} not in [${w.lo}, ${w.hi}]`);
+      assert.ok(h.at >= prev, `${ctx}: ${want.orderId} history goes back in time`);
+      prev = h.at;
+    });
+  }
+
+  /**
+   * The whole observable state: every order and every SKU as the model has them, and the
+   * protocol's invariants computed from what the server shows alone.
+   */
+  checkState(orders: Map<string, Order | null>, stock: Map<string, Stock>, ctx: string): void {
+    for (const [id, got] of orders) {
+      const want = this.orders.get(id);
+      if (!want) {
+        assert.equal(got, null, `${ctx}: order ${id} should not exist`);
+        continue;
+      }
+      assert.ok(got, `${ctx}: order ${id} should exist`);
+      this.compareOrder(got, want, ctx);
+    }
+    const reserved = new Map<string, number>();
+    const shipped = new Map<string, number>();
+    for (const o of orders.values()) {
+      if (!o) continue;
+      const statuses = o.history.map((h) => h.status);
+      assert.ok(!(statuses.includes('cancelled') && statuses.includes('dispatched')), `${ctx}: order ${o.orderId} is both cancelled and dispatched`);
+      for (const i of o.items) {
+        if (HOLDING.has(o.status)) reserved.set(i.sku, (reserved.get(i.sku) ?? 0) + i.quantity);
+        if (SHIPPED.has(o.status)) shipped.set(i.sku, (shipped.get(i.sku) ?? 0) + i.quantity);
+      }
+    }
+    for (const [sku, s] of stock) {
+      const want = this.st(sku);
+      assert.deepEqual(s, { sku, onHand: want.onHand, reserved: want.reserved, available: want.onHand - want.reserved }, `${ctx}: stock of ${sku}`);
+      assert.equal(s.reserved, reserved.get(sku) ?? 0, `${ctx}: reserved of ${sku} is not the sum of the live orders' quantities`);
+      const expectOnHand = (this.initial[sku] ?? 0) + (this.adjSum.get(sku) ?? 0) - (shipped.get(sku) ?? 0);
+      assert.equal(s.onHand, expectOnHand, `${ctx}: onHand of ${sku} is not initial + adjustments - shipped + returned`);
+      assert.equal(s.available, s.onHand - s.reserved, `${ctx}: available of ${sku}`);
+      assert.ok(s.available >= 0, `${ctx}: available of ${sku} is negative`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runner
+
+export interface Executor {
+  /** Sends one action and resolves with its reply. */
+  send(a: Action): Promise<Reply>;
+  /** The time now (simulated or real). */
+  now(): number;
+  /** Moves simulated time and runs due timers (simulated clock only). */
+  advance?(ms: number): Promise<void>;
+  /** Moves simulated time without running timers yet (simulated clock only). */
+  skew?(ms: number): void;
+  readOrder(orderId: string): Promise<Order | null>;
+  readStock(sku: string): Promise<Stock>;
+  /** Puts the initial stock in place. */
+  setStock(sku: string, onHand: number): Promise<void>;
+}
+
+export interface Names {
+  order(i: number): string;
+  sku(i: number): string;
+  unknownSku: string;
+  ref(i: number): string;
+  trk(i: number): string;
+  adj(sku: string, i: number): string;
+}
+
+/** Turns a generated op into the action to send, given what the model knows (for `replace`). */
+export function toAction(op: Op, sc: Scenario, names: Names, model: Model, timeouts: number[]): Action | null {
+  const orderId = 'o' in op ? names.order(op.o % sc.orders) : '';
+  const placer = (who: number): { who: Who; customerId?: string } =>
+    who < 2 ? { who: CUSTOMERS[who]! } : { who: 'admin', customerId: CUSTOMERS[who - 2]! };
+  const custOrAdmin = (who: number): Who => (who < 2 ? CUSTOMERS[who]! : 'admin');
+  switch (op.k) {
+    case 'place': {
+      const seen = new Set<string>();
+      const items: Item[] = [];
+      for (const i of op.items) {
+        const sku = i.s < sc.initial.length ? names.sku(i.s) : names.unknownSku;
+        if (seen.has(sku)) continue;
+        seen.add(sku);
+        items.push({ sku, quantity: i.q });
+      }
+      const p = placer(op.who);
+      return { type: 'order.place', who: p.who, args: { orderId, items, paymentTimeoutMs: timeouts[op.t % timeouts.length], ...(p.customerId ? { customerId: p.customerId } : {}) } };
+    }
+    case 'replace': {
+      const existing = model.orders.get(orderId);
+      const items = existing ? existing.items.map((i) => ({ ...i })) : [{ sku: names.sku(0), quantity: 1 }];
+      if (op.shuffle) items.reverse();
+      const p = placer(op.who);
+      return { type: 'order.place', who: p.who, args: { orderId, items, paymentTimeoutMs: timeouts[0], ...(p.customerId ? { customerId: p.customerId } : {}) } };
+    }
+    case 'pay':
+      return { type: 'order.pay', who: 'payments', args: { orderId, paymentRef: names.ref(op.ref) } };
+    case 'cancel':
+      return { type: 'order.cancel', who: custOrAdmin(op.who), args: { orderId, ...(op.note ? { reason: 'changed my mind' } : {}) } };
+    case 'pack':
+      return { type: 'wms.packed', who: 'warehouse', args: { orderId } };
+    case 'ack':
+      return { type: 'tms.ack', who: 'carrier', args: { orderId, trackingNo: names.trk(op.trk) } };
+    case 'deliver':
+      return { type: 'tms.delivered', who: 'carrier', args: { orderId } };
+    case 'return':
+      return { type: 'order.return', who: custOrAdmin(op.who), args: { orderId, ...(op.reason ? { reason: 'too small' } : {}) } };
+    case 'received':
+      return { type: 'return.received', who: 'warehouse', args: { orderId } };
+    case 'adjust': {
+      const sku = names.sku(op.s % sc.initial.length);
+      // An adjustment id always comes with the same delta, so a repeat is a true repeat.
+      if (op.adj >= 0) return { type: 'inventory.adjust', who: 'admin', args: { sku, delta: ADJ_DELTAS[op.adj], adjustmentId: names.adj(sku, op.adj) } };
+      return { type: 'inventory.adjust', who: 'admin', args: { sku, delta: op.delta } };
+    }
+    case 'get':
+      return { type: 'order.get', who: custOrAdmin(op.who), args: { orderId } };
+    case 'advance':
+    case 'skew':
+      return null;
+  }
+}
+
+export function describeAction(a: Action): string {
+  return `${a.who} ${a.type} ${JSON.stringify(a.args)}`;
+}
+
+/** Runs one scenario; throws (with the step and what differed) on the first mismatch. */
+export async function runScenario(sc: Scenario, ex: Executor, names: Names, opts: { timeouts: number[]; exactTime: boolean }): Promise<void> {
+  const initial: Record<string, number> = {};
+  sc.initial.forEach((n, i) => (initial[names.sku(i)] = n));
+  for (const [sku, n] of Object.entries(initial)) await ex.setStock(sku, n);
+  const model = new Model(initial, names.unknownSku);
+  const orderIds = Array.from({ length: sc.orders }, (_, i) => names.order(i));
+  const skus = [...Object.keys(initial), names.unknownSku];
+  for (let stepNo = 0; stepNo < sc.ops.length; stepNo++) {
+    const op = sc.ops[stepNo]!;
+    let ctx = `step ${stepNo} ${JSON.stringify(op)}`;
+    if (op.k === 'advance') {
+      if (!ex.advance) continue;
+      await ex.advance(op.ms);
+      model.lo = model.hi = ex.now();
+      model.timersRan(ex.now());
+    } else if (op.k === 'skew') {
+      if (!ex.skew) continue;
+      ex.skew(op.ms);
+    } else {
+      const a = toAction(op, sc, names, model, opts.timeouts)!;
+      ctx += ` → ${describeAction(a)}`;
+      const lo = ex.now();
+      const r = await ex.send(a);
+      const hi = ex.now();
+      model.lo = lo;
+      model.hi = opts.exactTime ? lo : hi;
+      assert.ok(r.ok === true || (r.error && typeof r.error.code === 'string'), `${ctx}: malformed reply ${JSON.stringify(r)}`);
+      model.step(a, r, ctx);
+    }
+    const orders = new Map<string, Order | null>();
+    for (const id of orderIds) orders.set(id, await ex.readOrder(id));
+    const stock = new Map<string, Stock>();
+    for (const sku of skus) stock.set(sku, await ex.readStock(sku));
+    model.checkState(orders, stock, `${ctx} (state after)`);
+  }
+}

@@ -1,0 +1,197 @@
+import { test } from 'uvu';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import type { OrdoClient } from '../src/client/ordo-client.js';
+import type { Command } from '../src/protocol/commands.js';
+import type { Order, Principal, Stock } from '../src/protocol/model.js';
+import { LocalSystem } from '../src/runtime/local-system.js';
+import { type Action, type Executor, type Names, type Reply, runScenario, scenarioArb, TIMEOUTS, type Who } from './helpers/order-model.js';
+import { startServer, type TestServer } from './helpers/server.js';
+
+/**
+ * Model-based property test: random interleavings of every lifecycle command, stock adjustments
+ * and clock moves over 3–5 orders and 2–3 SKUs, each reply and the whole state checked against a
+ * reference model of PROTOCOL.md after every step (see helpers/order-model.ts).
+ */
+
+const PRINCIPALS: Record<Who, Principal> = {
+  alice: { role: 'customer', customerId: 'alice' },
+  bob: { role: 'customer', customerId: 'bob' },
+  admin: { role: 'admin' },
+  payments: { role: 'payments' },
+  warehouse: { role: 'warehouse' },
+  carrier: { role: 'carrier' },
+};
+const ADMIN = PRINCIPALS.admin;
+
+function actorKey(a: Action): string {
+  switch (a.type) {
+    case 'inventory.adjust':
+    case 'inventory.get':
+    case 'inventory.set':
+      return `sku:${a.args.sku as string}`;
+    case 'wms.packed':
+    case 'return.received':
+      return 'warehouse';
+    case 'tms.ack':
+    case 'tms.delivered':
+      return 'carrier';
+    default:
+      return `order:${a.args.orderId as string}`;
+  }
+}
+
+/** What the gateway's validation would hand the runtime for this action. */
+function toCommand(a: Action): Command {
+  const p = PRINCIPALS[a.who];
+  if (a.type === 'order.place') {
+    return {
+      type: 'order.place',
+      orderId: a.args.orderId as string,
+      items: a.args.items as never,
+      paymentTimeoutMs: a.args.paymentTimeoutMs as number,
+      customerId: p.role === 'customer' ? (p.customerId as string) : (a.args.customerId as string),
+    };
+  }
+  return { type: a.type, ...a.args } as Command;
+}
+
+function localExecutor(sys: LocalSystem): Executor {
+  return {
+    send: (a) => sys.ask(actorKey(a), toCommand(a), PRINCIPALS[a.who]) as Promise<Reply>,
+    now: () => sys.clock.now(),
+    advance: (ms) => sys.advance(ms),
+    skew: (ms) => {
+      // Time passes but the due timers have not run yet (a payment racing its own deadline).
+      (sys.clock as unknown as { current: number }).current += ms;
+    },
+    async readOrder(orderId) {
+      const r = await sys.ask(`order:${orderId}`, { type: 'order.get', orderId }, ADMIN);
+      if (!r.ok) {
+        assert.equal(r.error.code, 'NOT_FOUND');
+        return null;
+      }
+      return r.order as Order;
+    },
+    async readStock(sku) {
+      const r = await sys.ask(`sku:${sku}`, { type: 'inventory.get', sku }, ADMIN);
+      assert.ok(r.ok && r.stock, `inventory.get ${sku}: ${JSON.stringify(r)}`);
+      return r.stock;
+    },
+    async setStock(sku, onHand) {
+      const r = await sys.ask(`sku:${sku}`, { type: 'inventory.set', sku, onHand }, ADMIN);
+      assert.ok(r.ok);
+    },
+  };
+}
+
+const LOCAL_NAMES: Names = {
+  order: (i) => `o${i}`,
+  sku: (i) => ['A', 'B', 'C'][i]!,
+  unknownSku: 'Z',
+  ref: (i) => `pay${i}`,
+  trk: (i) => `T${i}`,
+  adj: (sku, i) => `adj-${sku}-${i}`,
+};
+
+const LOCAL_RUNS = Number(process.env.MODEL_RUNS ?? 250);
+
+test(`in-process LocalSystem follows the reference model (${LOCAL_RUNS} runs)`, async () => {
+  let runs = 0;
+  let steps = 0;
+  const started = Date.now();
+  await fc.assert(
+    fc.asyncProperty(scenarioArb({ clock: true, maxOps: 40 }), async (sc) => {
+      runs++;
+      steps += sc.ops.length;
+      const sys = await LocalSystem.create({ shards: 4 });
+      try {
+        await runScenario(sc, localExecutor(sys), LOCAL_NAMES, { timeouts: TIMEOUTS, exactTime: true });
+        assert.deepEqual(sys.actorErrors.map((e) => `${e.key} ${e.message}`), [], 'no actor threw');
+      } finally {
+        for (const s of sys.shards) s.stop();
+      }
+    }),
+    { numRuns: LOCAL_RUNS, ...(process.env.MODEL_SEED ? { seed: Number(process.env.MODEL_SEED) } : {}) },
+  );
+  console.log(`model-property (LocalSystem): ${runs} runs, ${steps} steps, ${Date.now() - started} ms`);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The same property over real sockets and worker threads (real time: no clock steps, deadlines far away)
+
+let srv: TestServer;
+const clients = {} as Record<Who, OrdoClient>;
+const TOKENS: Record<Who, string> = {
+  alice: 'tok-alice',
+  bob: 'tok-bob',
+  admin: 'tok-admin',
+  payments: 'tok-payments',
+  warehouse: 'tok-warehouse',
+  carrier: 'tok-carrier',
+};
+
+test.before(async () => {
+  srv = await startServer({ workers: 2, shards: 8 });
+  for (const who of Object.keys(TOKENS) as Who[]) clients[who] = await srv.connect(TOKENS[who]);
+});
+
+test.after(async () => {
+  await srv?.destroy();
+});
+
+function socketExecutor(): Executor {
+  const admin = clients.admin;
+  return {
+    send: (a) => clients[a.who].call(a.type, a.args) as Promise<Reply>,
+    now: () => Date.now(),
+    async readOrder(orderId) {
+      const r = await admin.call('order.get', { orderId });
+      if (!r.ok) {
+        assert.equal(r.error?.code, 'NOT_FOUND');
+        return null;
+      }
+      return r.order as Order;
+    },
+    async readStock(sku) {
+      const r = await admin.call('inventory.get', { sku });
+      assert.ok(r.ok, `inventory.get ${sku}: ${JSON.stringify(r)}`);
+      return r.stock as Stock;
+    },
+    async setStock(sku, onHand) {
+      const r = await admin.call('inventory.set', { sku, onHand });
+      assert.ok(r.ok);
+    },
+  };
+}
+
+const SOCKET_RUNS = Number(process.env.MODEL_SOCKET_RUNS ?? 15);
+
+test(`the real server over sockets follows the reference model (${SOCKET_RUNS} runs)`, async () => {
+  let runs = 0;
+  let steps = 0;
+  const started = Date.now();
+  await fc.assert(
+    fc.asyncProperty(scenarioArb({ clock: false, maxOps: 25 }), async (sc) => {
+      runs++;
+      steps += sc.ops.length;
+      // One server for every run (and every shrink): each run gets its own ids.
+      const run = randomUUID().slice(0, 8);
+      const names: Names = {
+        order: (i) => `${run}-o${i}`,
+        sku: (i) => `${run}-${['A', 'B', 'C'][i]!}`,
+        unknownSku: `${run}-Z`,
+        ref: (i) => `pay${i}`,
+        trk: (i) => `T${i}`,
+        adj: (sku, i) => `adj-${sku}-${i}`,
+      };
+      // Deadlines an hour away never fire during the test.
+      await runScenario(sc, socketExecutor(), names, { timeouts: [3_600_000, 7_200_000], exactTime: false });
+    }),
+    { numRuns: SOCKET_RUNS, ...(process.env.MODEL_SEED ? { seed: Number(process.env.MODEL_SEED) } : {}) },
+  );
+  console.log(`model-property (sockets): ${runs} runs, ${steps} steps, ${Date.now() - started} ms`);
+});
+
+test.run();
