@@ -19,6 +19,10 @@ export interface ServerConfig {
   pingIntervalMs: number;
   /** Browser `Origin`s allowed to connect; empty allows any (token auth still applies). */
   allowedOrigins: string[];
+  /** Journal bytes per shard that trigger a snapshot. */
+  snapshotBytes: number;
+  /** Actors kept in memory (all shards); idle, snapshotted ones beyond this are passivated. */
+  maxActiveActors: number;
   simulate: boolean;
 }
 
@@ -56,6 +60,8 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     maxBufferedBytes: int('ORDO_MAX_BUFFERED_BYTES', env.ORDO_MAX_BUFFERED_BYTES, 8 * 1024 * 1024, 65536, 2 ** 31),
     pingIntervalMs: int('ORDO_PING_INTERVAL_MS', env.ORDO_PING_INTERVAL_MS, 30_000, 100, 3_600_000),
     allowedOrigins: (env.ORDO_ALLOWED_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    snapshotBytes: int('ORDO_SNAPSHOT_BYTES', env.ORDO_SNAPSHOT_BYTES, 64 * 1024 * 1024, 4096, 2 ** 40),
+    maxActiveActors: int('ORDO_MAX_ACTORS', env.ORDO_MAX_ACTORS, 200_000, 64, 100_000_000),
     simulate: values.simulate ?? false,
   };
 }

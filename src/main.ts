@@ -20,6 +20,8 @@ async function main(): Promise<void> {
     dataDir: config.dataDir,
     workers: config.workers,
     shards: config.shards,
+    snapshotBytes: config.snapshotBytes,
+    maxActiveActors: config.maxActiveActors,
     log,
     onFatal: () => process.exit(70),
   });

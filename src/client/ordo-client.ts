@@ -82,6 +82,10 @@ export class OrdoClient {
   /** Sends any JSON value (or raw text) and resolves with the reply to `id` (or the next `re: null`). */
   send(frame: unknown, id: string | null, raw = false): Promise<ReplyFrame> {
     return new Promise((resolve) => {
+      if (this.ws.readyState !== WebSocket.OPEN) {
+        resolve({ re: id, ok: false, error: { code: 'CLOSED', message: 'the connection is closed' } });
+        return;
+      }
       if (id === null) this.unmatchedWaiters.push(resolve);
       else this.pending.set(id, resolve);
       this.ws.send(raw ? (frame as string | Buffer) : JSON.stringify(frame));

@@ -22,6 +22,8 @@ export class GroupCommit {
 
   /** Called after each commit's outputs are released (the host checks its snapshot trigger here). */
   onCommitted: (() => void) | null = null;
+  /** Test-only: sees each commit's frames once durable, before any output is released. */
+  afterDurable: ((frames: Buffer[][]) => void) | null = null;
 
   get busy(): boolean {
     return this.inFlight !== null;
@@ -33,9 +35,11 @@ export class GroupCommit {
     const writes: Promise<void>[] = [];
     const outputs: Output[] = [];
     let frames = 0;
+    const batches: Buffer[][] = [];
     for (const shard of this.shards()) {
       const b = shard.takeBatch();
       if (b.frames.length) {
+        batches.push(b.frames);
         writes.push(shard.store.append(b.frames));
         frames += b.frames.length;
       }
@@ -46,8 +50,10 @@ export class GroupCommit {
       return;
     }
     const started = this.now();
+    const written = this.afterDurable ? batches : null;
     this.inFlight = Promise.all(writes).then(
       () => {
+        if (written) this.afterDurable?.(written);
         this.commits++;
         this.framesWritten += frames;
         this.lastCommitMs = this.now() - started;

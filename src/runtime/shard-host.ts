@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import type { Clock } from './clock.js';
 import { type Envelope, type GatewayOutput, isEnvelope, type Output, type ShardQuery } from './envelope.js';
 import { GroupCommit } from './group-commit.js';
+import { crashPointFromEnv } from './crash-point.js';
 import { FileShardStore } from './file-shard-store.js';
 import { shardOf, workerOf } from './placement.js';
 import { Shard } from './shard.js';
@@ -86,6 +87,7 @@ export class ShardHost {
       (err) => this.fatal('journal write failed; stopping (recovery will start from what is durable)', err),
     );
     this.commit.onCommitted = () => this.maybeSnapshot();
+    this.commit.afterDurable = crashPointFromEnv();
   }
 
   private fatal(what: string, err: unknown): void {
