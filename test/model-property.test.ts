@@ -57,33 +57,70 @@ function toCommand(a: Action): Command {
   return { type: a.type, ...a.args } as Command;
 }
 
-function localExecutor(sys: LocalSystem): Executor {
-  return {
-    send: (a) => sys.ask(actorKey(a), toCommand(a), PRINCIPALS[a.who]) as Promise<Reply>,
-    now: () => sys.clock.now(),
-    advance: (ms) => sys.advance(ms),
-    skew: (ms) => {
-      // Time passes but the due timers have not run yet (a payment racing its own deadline).
-      (sys.clock as unknown as { current: number }).current += ms;
-    },
-    async readOrder(orderId) {
-      const r = await sys.ask(`order:${orderId}`, { type: 'order.get', orderId }, ADMIN);
-      if (!r.ok) {
-        assert.equal(r.error.code, 'NOT_FOUND');
-        return null;
-      }
-      return r.order as Order;
-    },
-    async readStock(sku) {
-      const r = await sys.ask(`sku:${sku}`, { type: 'inventory.get', sku }, ADMIN);
-      assert.ok(r.ok && r.stock, `inventory.get ${sku}: ${JSON.stringify(r)}`);
-      return r.stock;
-    },
-    async setStock(sku, onHand) {
-      const r = await sys.ask(`sku:${sku}`, { type: 'inventory.set', sku, onHand }, ADMIN);
-      assert.ok(r.ok);
-    },
-  };
+/** Runs actions in-process; `restart` swaps in a new system on the same stores and clock. */
+class LocalExecutor implements Executor {
+  readonly actorErrors: string[] = [];
+
+  constructor(
+    public sys: LocalSystem,
+    private readonly maxActiveActors: number,
+  ) {}
+
+  send(a: Action): Promise<Reply> {
+    return this.sys.ask(actorKey(a), toCommand(a), PRINCIPALS[a.who]) as Promise<Reply>;
+  }
+
+  now(): number {
+    return this.sys.clock.now();
+  }
+
+  advance(ms: number): Promise<void> {
+    return this.sys.advance(ms);
+  }
+
+  skew(ms: number): void {
+    // Time passes but the due timers have not run yet (a payment racing its own deadline).
+    (this.sys.clock as unknown as { current: number }).current += ms;
+  }
+
+  snapshot(): Promise<void> {
+    return this.sys.snapshotAll();
+  }
+
+  async restart(): Promise<void> {
+    this.collectErrors();
+    this.sys = await this.sys.restart({ maxActiveActors: this.maxActiveActors });
+  }
+
+  collectErrors(): void {
+    for (const e of this.sys.actorErrors) this.actorErrors.push(`${e.key} ${e.message}: ${String(e.err)}`);
+    this.sys.actorErrors.length = 0;
+  }
+
+  async readOrder(orderId: string): Promise<Order | null> {
+    const r = await this.sys.ask(`order:${orderId}`, { type: 'order.get', orderId }, ADMIN);
+    if (!r.ok) {
+      assert.equal(r.error.code, 'NOT_FOUND', `order.get ${orderId}: ${JSON.stringify(r)}`);
+      return null;
+    }
+    return r.order as Order;
+  }
+
+  async readStock(sku: string): Promise<Stock> {
+    const r = await this.sys.ask(`sku:${sku}`, { type: 'inventory.get', sku }, ADMIN);
+    assert.ok(r.ok && r.stock, `inventory.get ${sku}: ${JSON.stringify(r)}`);
+    return r.stock;
+  }
+
+  async setStock(sku: string, onHand: number): Promise<void> {
+    const r = await this.sys.ask(`sku:${sku}`, { type: 'inventory.set', sku, onHand }, ADMIN);
+    assert.ok(r.ok);
+  }
+}
+
+function printStats(title: string, stats: Map<string, number>): void {
+  const lines = [...stats].sort((a, b) => a[0].localeCompare(b[0])).map(([k, n]) => `    ${k}: ${n}`);
+  console.log(`${title} outcome coverage:\n${lines.join('\n')}`);
 }
 
 const LOCAL_NAMES: Names = {
@@ -98,24 +135,27 @@ const LOCAL_NAMES: Names = {
 const LOCAL_RUNS = Number(process.env.MODEL_RUNS ?? 250);
 
 test(`in-process LocalSystem follows the reference model (${LOCAL_RUNS} runs)`, async () => {
+  const stats = new Map<string, number>();
   let runs = 0;
   let steps = 0;
   const started = Date.now();
   await fc.assert(
-    fc.asyncProperty(scenarioArb({ clock: true, maxOps: 40 }), async (sc) => {
+    fc.asyncProperty(scenarioArb({ clock: true, restarts: true, maxOps: 40 }), async (sc) => {
       runs++;
       steps += sc.ops.length;
-      const sys = await LocalSystem.create({ shards: 4 });
+      const ex = new LocalExecutor(await LocalSystem.create({ shards: 4, maxActiveActors: sc.maxActive }), sc.maxActive);
       try {
-        await runScenario(sc, localExecutor(sys), LOCAL_NAMES, { timeouts: TIMEOUTS, exactTime: true });
-        assert.deepEqual(sys.actorErrors.map((e) => `${e.key} ${e.message}`), [], 'no actor threw');
+        await runScenario(sc, ex, LOCAL_NAMES, { timeouts: TIMEOUTS, exactTime: true, stats });
+        ex.collectErrors();
+        assert.deepEqual(ex.actorErrors, [], 'no actor threw');
       } finally {
-        for (const s of sys.shards) s.stop();
+        for (const s of ex.sys.shards) s.stop();
       }
     }),
-    { numRuns: LOCAL_RUNS, ...(process.env.MODEL_SEED ? { seed: Number(process.env.MODEL_SEED) } : {}) },
+    { numRuns: LOCAL_RUNS, includeErrorInReport: true, ...(process.env.MODEL_SEED ? { seed: Number(process.env.MODEL_SEED) } : {}) },
   );
   console.log(`model-property (LocalSystem): ${runs} runs, ${steps} steps, ${Date.now() - started} ms`);
+  if (process.env.MODEL_STATS) printStats('LocalSystem', stats);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -163,12 +203,24 @@ function socketExecutor(): Executor {
       const r = await admin.call('inventory.set', { sku, onHand });
       assert.ok(r.ok);
     },
+    async afterPay(orderId) {
+      // The hand-over to the warehouse follows the payment's reply: give it up to 5 s.
+      const until = Date.now() + 5_000;
+      for (;;) {
+        const r = await admin.call('order.get', { orderId });
+        const status = (r.order as Order | undefined)?.status;
+        if (status !== 'paid') return;
+        assert.ok(Date.now() < until, `order ${orderId} stayed paid: the runtime never moved it to picking`);
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    },
   };
 }
 
 const SOCKET_RUNS = Number(process.env.MODEL_SOCKET_RUNS ?? 15);
 
 test(`the real server over sockets follows the reference model (${SOCKET_RUNS} runs)`, async () => {
+  const stats = new Map<string, number>();
   let runs = 0;
   let steps = 0;
   const started = Date.now();
@@ -187,11 +239,12 @@ test(`the real server over sockets follows the reference model (${SOCKET_RUNS} r
         adj: (sku, i) => `adj-${sku}-${i}`,
       };
       // Deadlines an hour away never fire during the test.
-      await runScenario(sc, socketExecutor(), names, { timeouts: [3_600_000, 7_200_000], exactTime: false });
+      await runScenario(sc, socketExecutor(), names, { timeouts: [3_600_000, 7_200_000], exactTime: false, stats });
     }),
-    { numRuns: SOCKET_RUNS, ...(process.env.MODEL_SEED ? { seed: Number(process.env.MODEL_SEED) } : {}) },
+    { numRuns: SOCKET_RUNS, includeErrorInReport: true, ...(process.env.MODEL_SEED ? { seed: Number(process.env.MODEL_SEED) } : {}) },
   );
   console.log(`model-property (sockets): ${runs} runs, ${steps} steps, ${Date.now() - started} ms`);
+  if (process.env.MODEL_STATS) printStats('sockets', stats);
 });
 
 test.run();

@@ -3,8 +3,9 @@ import { readFrame } from './journal-format.js';
 
 /**
  * Test-only fault injection for crash tests: `ORDO_TEST_CRASH_AFTER=<actor kind>[:<n>]` kills the
- * whole process with SIGKILL right after the n-th group commit that wrote a record of that actor
- * kind is durable, before any reply or cross-shard message of that commit leaves. It lets a test
+ * whole process with SIGKILL right after the group commit that wrote the n-th record of that actor
+ * kind is durable, before any reply or cross-shard message of that commit leaves. Records are
+ * counted per worker thread. It lets a test
  * stop the server exactly between two steps of a saga (e.g. `sku:1`: a reservation is on disk,
  * its answer to the order is not). Unset in production: this returns null.
  */
@@ -14,12 +15,12 @@ export function crashPointFromEnv(env: NodeJS.ProcessEnv = process.env): ((frame
   const [kind, nth] = spec.split(':');
   let remaining = Number(nth ?? 1);
   return (batches) => {
-    const hit = batches.some((frames) =>
-      frames.some((f) => {
+    for (const frames of batches) {
+      for (const f of frames) {
         const r = readFrame(f, 0);
-        return r.kind === 'frame' && actorKind((JSON.parse(r.payload.toString('utf8')) as { k: string }).k) === kind;
-      }),
-    );
-    if (hit && --remaining === 0) process.kill(process.pid, 'SIGKILL');
+        if (r.kind === 'frame' && actorKind((JSON.parse(r.payload.toString('utf8')) as { k: string }).k) === kind) remaining--;
+      }
+    }
+    if (remaining <= 0) process.kill(process.pid, 'SIGKILL');
   };
 }

@@ -407,7 +407,8 @@ export class Shard {
       found.push(k);
     }
     found.sort(compareKeys);
-    const page: OrderPage = { found: found.slice(0, q.limit) };
+    // One more than asked: the merge can only tell that a next page exists if some shard says so.
+    const page: OrderPage = { found: found.slice(0, q.limit + 1) };
     this.batch.outputs.push({ t: 'qres', cid, page });
   }
 

@@ -28,8 +28,12 @@ export type Op =
   | { k: 'received'; o: number }
   | { k: 'adjust'; s: number; delta: number; adj: number }
   | { k: 'get'; o: number; who: number }
+  /** The next lifecycle step of an order, whatever its status (keeps long lifecycles likely). */
+  | { k: 'next'; o: number; v: number }
   | { k: 'advance'; ms: number }
-  | { k: 'skew'; ms: number };
+  | { k: 'skew'; ms: number }
+  | { k: 'snapshot' }
+  | { k: 'restart' };
 
 export interface Action {
   type: string;
@@ -42,10 +46,12 @@ export const TIMEOUTS = [100, 1_000, 5_000, 60_000];
 const ADJ_DELTAS = [5, -2, 3];
 const CUSTOMERS: Who[] = ['alice', 'bob'];
 
-export function opArb(opts: { clock: boolean }): fc.Arbitrary<Op> {
+export function opArb(opts: { clock: boolean; restarts?: boolean }): fc.Arbitrary<Op> {
   const o = fc.nat({ max: 4 });
   const custOrAdmin = fc.nat({ max: 2 }); // 0 alice, 1 bob, 2 admin
-  const items = fc.uniqueArray(fc.record({ s: fc.nat({ max: 3 }), q: fc.integer({ min: 1, max: 4 }) }), {
+  // s = 3 is a SKU nobody stocked (rare); other indices wrap onto the scenario's SKUs.
+  const sku = fc.oneof({ weight: 12, arbitrary: fc.nat({ max: 2 }) }, { weight: 1, arbitrary: fc.constant(3) });
+  const items = fc.uniqueArray(fc.record({ s: sku, q: fc.integer({ min: 1, max: 3 }) }), {
     minLength: 1,
     maxLength: 3,
     selector: (i) => i.s,
@@ -62,10 +68,15 @@ export function opArb(opts: { clock: boolean }): fc.Arbitrary<Op> {
     { weight: 3, arbitrary: fc.record({ k: fc.constant('received' as const), o }) },
     { weight: 3, arbitrary: fc.record({ k: fc.constant('adjust' as const), s: fc.nat({ max: 2 }), delta: fc.integer({ min: -5, max: 8 }), adj: fc.integer({ min: -1, max: 2 }) }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('get' as const), o, who: custOrAdmin }) },
+    { weight: 14, arbitrary: fc.record({ k: fc.constant('next' as const), o, v: fc.nat({ max: 5 }) }) },
   ];
   if (opts.clock) {
     arbs.push({ weight: 3, arbitrary: fc.record({ k: fc.constant('advance' as const), ms: fc.constantFrom(1, 99, 100, 900, 1_000, 4_000, 60_000) }) });
     arbs.push({ weight: 1, arbitrary: fc.record({ k: fc.constant('skew' as const), ms: fc.constantFrom(100, 1_000, 5_000) }) });
+  }
+  if (opts.restarts) {
+    arbs.push({ weight: 1, arbitrary: fc.constant({ k: 'snapshot' as const }) });
+    arbs.push({ weight: 1, arbitrary: fc.constant({ k: 'restart' as const }) });
   }
   return fc.oneof(...arbs);
 }
@@ -74,14 +85,17 @@ export interface Scenario {
   /** Initial onHand of each SKU (2 or 3 SKUs). */
   initial: number[];
   orders: number;
+  /** Actors kept in memory per shard (small values force passivation and reactivation). */
+  maxActive: number;
   ops: Op[];
 }
 
-export function scenarioArb(opts: { clock: boolean; maxOps: number }): fc.Arbitrary<Scenario> {
+export function scenarioArb(opts: { clock: boolean; restarts?: boolean; maxOps: number }): fc.Arbitrary<Scenario> {
   return fc.record({
-    initial: fc.array(fc.nat({ max: 8 }), { minLength: 2, maxLength: 3 }),
+    initial: fc.array(fc.integer({ min: 0, max: 12 }), { minLength: 2, maxLength: 3 }),
     orders: fc.integer({ min: 3, max: 5 }),
-    ops: fc.array(opArb(opts), { minLength: 1, maxLength: opts.maxOps }),
+    maxActive: fc.constantFrom(20_000, 1, 2, 3),
+    ops: fc.array(opArb(opts), { minLength: 1, maxLength: opts.maxOps, size: 'max' }),
   });
 }
 
@@ -424,6 +438,15 @@ export interface Executor {
   advance?(ms: number): Promise<void>;
   /** Moves simulated time without running timers yet (simulated clock only). */
   skew?(ms: number): void;
+  /** Snapshots every shard (in-process only). */
+  snapshot?(): Promise<void>;
+  /** Restarts on the same stores, as after kill -9 (in-process only). */
+  restart?(): Promise<void>;
+  /**
+   * After a payment: waits until the runtime's own step (paid → picking) has happened. In-process
+   * it is settled before the reply; over a socket it follows the reply asynchronously.
+   */
+  afterPay?(orderId: string): Promise<void>;
   readOrder(orderId: string): Promise<Order | null>;
   readStock(sku: string): Promise<Stock>;
   /** Puts the initial stock in place. */
@@ -450,7 +473,7 @@ export function toAction(op: Op, sc: Scenario, names: Names, model: Model, timeo
       const seen = new Set<string>();
       const items: Item[] = [];
       for (const i of op.items) {
-        const sku = i.s < sc.initial.length ? names.sku(i.s) : names.unknownSku;
+        const sku = i.s === 3 ? names.unknownSku : names.sku(i.s % sc.initial.length);
         if (seen.has(sku)) continue;
         seen.add(sku);
         items.push({ sku, quantity: i.q });
@@ -487,8 +510,33 @@ export function toAction(op: Op, sc: Scenario, names: Names, model: Model, timeo
     }
     case 'get':
       return { type: 'order.get', who: custOrAdmin(op.who), args: { orderId } };
+    case 'next': {
+      const o = model.orders.get(orderId);
+      const cust = o ? (o.customerId as Who) : CUSTOMERS[op.v % 2]!;
+      switch (o?.status) {
+        case undefined:
+          return { type: 'order.place', who: cust, args: { orderId, items: [{ sku: names.sku(op.v % sc.initial.length), quantity: 1 + (op.v % 2) }], paymentTimeoutMs: timeouts[op.v % timeouts.length] } };
+        case 'awaiting_payment':
+          return { type: 'order.pay', who: 'payments', args: { orderId, paymentRef: names.ref(op.v % 2) } };
+        case 'paid':
+        case 'picking':
+          return { type: 'wms.packed', who: 'warehouse', args: { orderId } };
+        case 'packed':
+          return { type: 'tms.ack', who: 'carrier', args: { orderId, trackingNo: names.trk(op.v % 2) } };
+        case 'dispatched':
+          return { type: 'tms.delivered', who: 'carrier', args: { orderId } };
+        case 'delivered':
+          return { type: 'order.return', who: op.v < 3 ? cust : 'admin', args: { orderId, ...(op.v % 2 ? { reason: 'broken' } : {}) } };
+        case 'return_requested':
+          return { type: 'return.received', who: 'warehouse', args: { orderId } };
+        default:
+          return { type: 'order.get', who: op.v < 3 ? cust : 'admin', args: { orderId } };
+      }
+    }
     case 'advance':
     case 'skew':
+    case 'snapshot':
+    case 'restart':
       return null;
   }
 }
@@ -498,7 +546,13 @@ export function describeAction(a: Action): string {
 }
 
 /** Runs one scenario; throws (with the step and what differed) on the first mismatch. */
-export async function runScenario(sc: Scenario, ex: Executor, names: Names, opts: { timeouts: number[]; exactTime: boolean }): Promise<void> {
+export async function runScenario(
+  sc: Scenario,
+  ex: Executor,
+  names: Names,
+  opts: { timeouts: number[]; exactTime: boolean; stats?: Map<string, number> },
+): Promise<void> {
+  const count = (k: string) => opts.stats?.set(k, (opts.stats.get(k) ?? 0) + 1);
   const initial: Record<string, number> = {};
   sc.initial.forEach((n, i) => (initial[names.sku(i)] = n));
   for (const [sku, n] of Object.entries(initial)) await ex.setStock(sku, n);
@@ -508,6 +562,7 @@ export async function runScenario(sc: Scenario, ex: Executor, names: Names, opts
   for (let stepNo = 0; stepNo < sc.ops.length; stepNo++) {
     const op = sc.ops[stepNo]!;
     let ctx = `step ${stepNo} ${JSON.stringify(op)}`;
+    if (op.k === 'advance' || op.k === 'skew' || op.k === 'snapshot' || op.k === 'restart') count(op.k);
     if (op.k === 'advance') {
       if (!ex.advance) continue;
       await ex.advance(op.ms);
@@ -516,6 +571,12 @@ export async function runScenario(sc: Scenario, ex: Executor, names: Names, opts
     } else if (op.k === 'skew') {
       if (!ex.skew) continue;
       ex.skew(op.ms);
+    } else if (op.k === 'snapshot') {
+      if (!ex.snapshot) continue;
+      await ex.snapshot();
+    } else if (op.k === 'restart') {
+      if (!ex.restart) continue;
+      await ex.restart();
     } else {
       const a = toAction(op, sc, names, model, opts.timeouts)!;
       ctx += ` → ${describeAction(a)}`;
@@ -526,6 +587,11 @@ export async function runScenario(sc: Scenario, ex: Executor, names: Names, opts
       model.hi = opts.exactTime ? lo : hi;
       assert.ok(r.ok === true || (r.error && typeof r.error.code === 'string'), `${ctx}: malformed reply ${JSON.stringify(r)}`);
       model.step(a, r, ctx);
+      if (a.type === 'order.pay' && r.ok && (r.order as Order).status === 'paid' && ex.afterPay) {
+        await ex.afterPay(a.args.orderId as string);
+        model.orders.get(a.args.orderId as string)!.history.at(-1)!.hi = ex.now();
+      }
+      count(`${a.type} → ${r.ok ? 'ok' : r.error!.code}`);
     }
     const orders = new Map<string, Order | null>();
     for (const id of orderIds) orders.set(id, await ex.readOrder(id));
@@ -533,4 +599,5 @@ export async function runScenario(sc: Scenario, ex: Executor, names: Names, opts
     for (const sku of skus) stock.set(sku, await ex.readStock(sku));
     model.checkState(orders, stock, `${ctx} (state after)`);
   }
+  for (const o of model.orders.values()) count(`final status ${o.status}${o.reason ? ` (${o.reason})` : ''}`);
 }
