@@ -25,6 +25,12 @@ export interface OrderState {
   placing: Placing | null;
   /** The client waiting for the placement's outcome (in memory only: after a crash it re-sends). */
   placeReply: ReplyHandle | null;
+  /**
+   * A step whose answer waits until the other actors have applied its effects (stock released,
+   * shipped or restocked, queues updated), so a client reading right after the reply sees them.
+   * Other messages are stashed meanwhile. In memory only: after a crash the client re-sends.
+   */
+  awaiting: { handle: ReplyHandle; ids: Set<number>; reply: () => Reply } | null;
 }
 
 export interface Placing {
@@ -87,29 +93,35 @@ function announce(o: Order, feed: Feed, ctx: Ctx): void {
   ctx.publish({ type: 'feed', feed, order: orderView(o) });
 }
 
-function sendToEachSku(o: Order, ctx: Ctx, make: (i: Item) => ActorRequest): void {
-  for (const i of o.items) ctx.send(ActorKeys.sku(i.sku), make(i));
+function sendToEachSku(o: Order, ctx: Ctx, make: (i: Item) => ActorRequest): number[] {
+  return o.items.map((i) => ctx.send(ActorKeys.sku(i.sku), make(i)));
 }
 
-function cancel(s: OrderState, by: Actor, reason: string, ctx: Ctx, note?: string): Order {
+/** Answers the current sender once every request in `ids` is acknowledged (at once if none). */
+function replyWhenApplied(s: OrderState, ids: number[], reply: () => Reply, ctx: Ctx): void {
+  if (ids.length === 0) return ctx.reply(reply());
+  s.awaiting = { handle: ctx.defer(), ids: new Set(ids), reply };
+}
+
+function cancel(s: OrderState, by: Actor, reason: string, ctx: Ctx, note?: string): number[] {
   const o = s.order as Order;
   const from = o.status;
   move(s, 'cancelled', by, ctx);
   o.reason = reason;
   if (note !== undefined) o.cancelNote = note;
   ctx.cancelTimer(PAYMENT_TIMER);
-  sendToEachSku(o, ctx, (i) => ({ type: 'stock.release', orderId: o.orderId }));
-  if (from === 'paid' || from === 'picking') ctx.send(ActorKeys.warehouse, { type: 'queue.remove', orderId: o.orderId });
-  if (from === 'packed') ctx.send(ActorKeys.carrier, { type: 'queue.remove', orderId: o.orderId });
-  if (from !== 'awaiting_payment') setRefundDue(o, ctx);
+  const ids = sendToEachSku(o, ctx, () => ({ type: 'stock.release', orderId: o.orderId }));
+  if (from === 'paid' || from === 'picking') ids.push(ctx.send(ActorKeys.warehouse, { type: 'queue.remove', orderId: o.orderId }));
+  if (from === 'packed') ids.push(ctx.send(ActorKeys.carrier, { type: 'queue.remove', orderId: o.orderId }));
+  if (from !== 'awaiting_payment') ids.push(setRefundDue(o, ctx));
   save(s, ctx);
-  return o;
+  return ids;
 }
 
-function setRefundDue(o: Order, ctx: Ctx): void {
+function setRefundDue(o: Order, ctx: Ctx): number {
   o.refundDue = true;
-  ctx.send(ActorKeys.refunds, { type: 'queue.add', orderId: o.orderId });
   announce(o, 'refunds', ctx);
+  return ctx.send(ActorKeys.refunds, { type: 'queue.add', orderId: o.orderId });
 }
 
 function place(s: OrderState, c: Extract<Command, { type: 'order.place' }>, who: Principal, ctx: Ctx): void {
@@ -144,9 +156,10 @@ function finishPlacing(s: OrderState, ctx: Ctx): void {
   const short = p.items.find((i) => !p.answers[i.sku]!.reserved);
   s.placing = null;
   let reply: Reply;
+  const released: number[] = [];
   if (short) {
     for (const i of p.items) {
-      if (p.answers[i.sku]!.reserved) ctx.send(ActorKeys.sku(i.sku), { type: 'stock.release', orderId: s.orderId });
+      if (p.answers[i.sku]!.reserved) released.push(ctx.send(ActorKeys.sku(i.sku), { type: 'stock.release', orderId: s.orderId }));
     }
     const available = p.answers[short.sku]!.available ?? 0;
     ctx.persist({ order: null, placing: null });
@@ -169,18 +182,26 @@ function finishPlacing(s: OrderState, ctx: Ctx): void {
     save(s, ctx);
     reply = ok(s.order);
   }
-  if (s.placeReply !== null) ctx.answer(s.placeReply, reply);
+  const handle = s.placeReply;
   s.placeReply = null;
+  if (handle !== null && released.length > 0) {
+    // OUT_OF_STOCK is answered once the other holds are released: "nothing stays reserved".
+    s.awaiting = { handle, ids: new Set(released), reply: () => reply };
+    return;
+  }
+  if (handle !== null) ctx.answer(handle, reply);
   ctx.unstashAll();
 }
 
-function pay(s: OrderState, o: Order, c: Extract<Command, { type: 'order.pay' }>, who: Principal, ctx: Ctx): Reply {
+/** Returns the reply, or null when it will be sent later. */
+function pay(s: OrderState, o: Order, c: Extract<Command, { type: 'order.pay' }>, who: Principal, ctx: Ctx): Reply | null {
   if (o.status === 'awaiting_payment') {
     // The deadline is a fact of the order, not of the timer: a payment at or after it is too late
     // even if the timer has not run yet, and then the order expires right here.
     if (ctx.now() >= o.paymentDeadline) {
-      cancel(s, 'timer', 'payment_timeout', ctx);
-      return fail(wireError('ORDER_EXPIRED', 'the payment deadline has passed'));
+      const ids = cancel(s, 'timer', 'payment_timeout', ctx);
+      replyWhenApplied(s, ids, () => fail(wireError('ORDER_EXPIRED', 'the payment deadline has passed')), ctx);
+      return null;
     }
     move(s, 'paid', who.role, ctx);
     o.paymentRef = c.paymentRef;
@@ -205,8 +226,11 @@ function command(s: OrderState, c: Command, who: Principal, ctx: Ctx): void {
     case 'order.get':
     case 'order.subscribe':
       return ctx.reply(ok(o));
-    case 'order.pay':
-      return ctx.reply(pay(s, o, c, who, ctx));
+    case 'order.pay': {
+      const r = pay(s, o, c, who, ctx);
+      if (r) ctx.reply(r);
+      return;
+    }
     case 'order.cancel':
       if (o.status === 'cancelled') return ctx.reply(ok(o));
       if (!CANCELLABLE.has(o.status)) {
@@ -215,7 +239,7 @@ function command(s: OrderState, c: Command, who: Principal, ctx: Ctx): void {
           fail(wireError('CANCEL_REFUSED', `the order is ${o.status}: only a return is possible`, { status: o.status })),
         );
       }
-      return ctx.reply(ok(cancel(s, who.role, who.role === 'admin' ? 'admin' : 'customer', ctx, c.reason)));
+      return replyWhenApplied(s, cancel(s, who.role, who.role === 'admin' ? 'admin' : 'customer', ctx, c.reason), () => ok(o), ctx);
     case 'order.return':
       if (o.status === 'return_requested') return ctx.reply(ok(o));
       if (o.status !== 'delivered') return ctx.reply(invalidState(o, 'order.return'));
@@ -236,10 +260,9 @@ function request(s: OrderState, r: ActorRequest, ctx: Ctx): void {
       if (o.status === 'packed') return ctx.reply(ok(o));
       if (o.status !== 'paid' && o.status !== 'picking') return ctx.reply(invalidState(o, 'wms.packed'));
       move(s, 'packed', r.by, ctx);
-      ctx.send(ActorKeys.carrier, { type: 'queue.add', orderId: o.orderId });
       announce(o, 'carrier', ctx);
       save(s, ctx);
-      return ctx.reply(ok(o));
+      return replyWhenApplied(s, [ctx.send(ActorKeys.carrier, { type: 'queue.add', orderId: o.orderId })], () => ok(o), ctx);
     case 'order.handover':
       // The interceptor's point. From here on cancellation is refused.
       if (o.status === 'cancelled') {
@@ -250,9 +273,8 @@ function request(s: OrderState, r: ActorRequest, ctx: Ctx): void {
       if (o.status !== 'packed') return ctx.reply(invalidState(o, 'tms.ack'));
       move(s, 'dispatched', r.by, ctx);
       o.trackingNo = r.trackingNo;
-      sendToEachSku(o, ctx, () => ({ type: 'stock.ship', orderId: o.orderId }));
       save(s, ctx);
-      return ctx.reply(ok(o));
+      return replyWhenApplied(s, sendToEachSku(o, ctx, () => ({ type: 'stock.ship', orderId: o.orderId })), () => ok(o), ctx);
     case 'order.deliver':
       if (o.status === 'delivered') return ctx.reply(ok(o));
       if (o.status !== 'dispatched') return ctx.reply(invalidState(o, 'tms.delivered'));
@@ -263,17 +285,23 @@ function request(s: OrderState, r: ActorRequest, ctx: Ctx): void {
       if (o.status === 'returned') return ctx.reply(ok(o));
       if (o.status !== 'return_requested') return ctx.reply(invalidState(o, 'return.received'));
       move(s, 'returned', r.by, ctx);
-      sendToEachSku(o, ctx, (i) => ({ type: 'stock.restock', orderId: o.orderId, quantity: i.quantity }));
-      setRefundDue(o, ctx);
+      const ids = sendToEachSku(o, ctx, (i) => ({ type: 'stock.restock', orderId: o.orderId, quantity: i.quantity }));
+      ids.push(setRefundDue(o, ctx));
       save(s, ctx);
-      return ctx.reply(ok(o));
+      return replyWhenApplied(s, ids, () => ok(o), ctx);
     default:
       return ctx.reply(fail(wireError('INTERNAL', `the order actor cannot handle ${r.type}`)));
   }
 }
 
 /** Answers to this order's own requests. */
-function answer(s: OrderState, r: ActorRequest, reply: Reply, from: string, ctx: Ctx): void {
+function answer(s: OrderState, id: number, r: ActorRequest, reply: Reply, from: string, ctx: Ctx): void {
+  const w = s.awaiting;
+  if (w && w.ids.delete(id) && w.ids.size === 0) {
+    s.awaiting = null;
+    ctx.answer(w.handle, w.reply());
+    ctx.unstashAll();
+  }
   if (r.type === 'stock.reserve') {
     if (!s.placing) return; // a late repeat after the placement finished
     const sku = from.slice('sku:'.length);
@@ -302,22 +330,22 @@ export const OrderActor: ActorBehaviour<OrderState, OrderRecord> = {
   kind: 'order',
 
   initial(key) {
-    return { orderId: key.slice('order:'.length), order: null, placing: null, placeReply: null };
+    return { orderId: key.slice('order:'.length), order: null, placing: null, placeReply: null, awaiting: null };
   },
 
   receive(s, msg: Incoming, ctx) {
     switch (msg.kind) {
       case 'command':
-        if (s.placing) ctx.stash();
+        if (s.placing || s.awaiting) ctx.stash();
         else if (msg.command.type === 'queue.list') ctx.reply(fail(wireError('INTERNAL', 'not a queue')));
         else command(s, msg.command, msg.principal, ctx);
         return s;
       case 'request':
-        if (s.placing) ctx.stash();
+        if (s.placing || s.awaiting) ctx.stash();
         else request(s, msg.request, ctx);
         return s;
       case 'reply':
-        answer(s, msg.request, msg.reply, msg.from, ctx);
+        answer(s, msg.id, msg.request, msg.reply, msg.from, ctx);
         return s;
       case 'timer':
         if (msg.name === PAYMENT_TIMER && s.order?.status === 'awaiting_payment') {

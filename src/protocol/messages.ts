@@ -44,7 +44,7 @@ export type InternalCommand = { type: 'queue.list' };
 export type Incoming =
   | { kind: 'command'; command: Command | InternalCommand; principal: Principal }
   | { kind: 'request'; from: string; request: ActorRequest }
-  | { kind: 'reply'; from: string; request: ActorRequest; reply: Reply }
+  | { kind: 'reply'; from: string; id: number; request: ActorRequest; reply: Reply }
   | { kind: 'timer'; name: string };
 
 /** Pushed to the gateway after the change that caused them is durable. */

@@ -188,7 +188,7 @@ export class Shard {
         if (!sent) return;
         cell.outbox.delete(env.re);
         acks.push(env.re);
-        incoming = { kind: 'reply', from: env.from, request: sent.request, reply: env.reply };
+        incoming = { kind: 'reply', from: env.from, id: env.re, request: sent.request, reply: env.reply };
         break;
       }
       case 'timer':
@@ -236,7 +236,9 @@ export class Shard {
         emitReply(to, reply);
       },
       send: (to: string, request: ActorRequest) => {
-        sent.push({ id: cell.nextRequestId++, to, request });
+        const id = cell.nextRequestId++;
+        sent.push({ id, to, request });
+        return id;
       },
       persist: (record) => {
         persisted.push(record);

@@ -27,6 +27,7 @@ export type Op =
   | { k: 'return'; o: number; who: number; reason: boolean }
   | { k: 'received'; o: number }
   | { k: 'adjust'; s: number; delta: number; adj: number }
+  | { k: 'set'; s: number; onHand: number }
   | { k: 'get'; o: number; who: number }
   /** The next lifecycle step of an order, whatever its status (keeps long lifecycles likely). */
   | { k: 'next'; o: number; v: number }
@@ -67,6 +68,7 @@ export function opArb(opts: { clock: boolean; restarts?: boolean }): fc.Arbitrar
     { weight: 3, arbitrary: fc.record({ k: fc.constant('return' as const), o, who: custOrAdmin, reason: fc.boolean() }) },
     { weight: 3, arbitrary: fc.record({ k: fc.constant('received' as const), o }) },
     { weight: 3, arbitrary: fc.record({ k: fc.constant('adjust' as const), s: fc.nat({ max: 2 }), delta: fc.integer({ min: -5, max: 8 }), adj: fc.integer({ min: -1, max: 2 }) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('set' as const), s: fc.nat({ max: 2 }), onHand: fc.nat({ max: 12 }) }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('get' as const), o, who: custOrAdmin }) },
     { weight: 14, arbitrary: fc.record({ k: fc.constant('next' as const), o, v: fc.nat({ max: 5 }) }) },
   ];
@@ -351,6 +353,16 @@ export class Model {
         if (id !== undefined) ids.add(id);
         return this.expectStock(r, sku, ctx);
       }
+      case 'inventory.set': {
+        const sku = a.args.sku as string;
+        const onHand = a.args.onHand as number;
+        const s = this.st(sku);
+        if (onHand < s.reserved) return expectErr('INVALID_ARGUMENT', { field: 'onHand' });
+        // Counted as an adjustment by the difference, for the conservation check.
+        this.adjSum.set(sku, (this.adjSum.get(sku) ?? 0) + onHand - s.onHand);
+        s.onHand = onHand;
+        return this.expectStock(r, sku, ctx);
+      }
       case 'inventory.get':
         return this.expectStock(r, a.args.sku as string, ctx);
       default:
@@ -508,6 +520,8 @@ export function toAction(op: Op, sc: Scenario, names: Names, model: Model, timeo
       if (op.adj >= 0) return { type: 'inventory.adjust', who: 'admin', args: { sku, delta: ADJ_DELTAS[op.adj], adjustmentId: names.adj(sku, op.adj) } };
       return { type: 'inventory.adjust', who: 'admin', args: { sku, delta: op.delta } };
     }
+    case 'set':
+      return { type: 'inventory.set', who: 'admin', args: { sku: names.sku(op.s % sc.initial.length), onHand: op.onHand } };
     case 'get':
       return { type: 'order.get', who: custOrAdmin(op.who), args: { orderId } };
     case 'next': {
