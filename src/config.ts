@@ -23,6 +23,8 @@ export interface ServerConfig {
   snapshotBytes: number;
   /** Actors kept in memory (all shards); idle, snapshotted ones beyond this are passivated. */
   maxActiveActors: number;
+  mailboxSoftLimit: number;
+  mailboxHardLimit: number;
   simulate: boolean;
 }
 
@@ -62,6 +64,8 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     allowedOrigins: (env.ORDO_ALLOWED_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     snapshotBytes: int('ORDO_SNAPSHOT_BYTES', env.ORDO_SNAPSHOT_BYTES, 64 * 1024 * 1024, 4096, 2 ** 40),
     maxActiveActors: int('ORDO_MAX_ACTORS', env.ORDO_MAX_ACTORS, 200_000, 64, 100_000_000),
+    mailboxSoftLimit: int('ORDO_MAILBOX_SOFT_LIMIT', env.ORDO_MAILBOX_SOFT_LIMIT, 1_000, 1, 10_000_000),
+    mailboxHardLimit: int('ORDO_MAILBOX_HARD_LIMIT', env.ORDO_MAILBOX_HARD_LIMIT, 10_000, 1, 10_000_000),
     simulate: values.simulate ?? false,
   };
 }

@@ -22,6 +22,8 @@ async function main(): Promise<void> {
     shards: config.shards,
     snapshotBytes: config.snapshotBytes,
     maxActiveActors: config.maxActiveActors,
+    mailboxSoftLimit: config.mailboxSoftLimit,
+    mailboxHardLimit: config.mailboxHardLimit,
     log,
     onFatal: () => process.exit(70),
   });

@@ -10,6 +10,13 @@ export interface HostStats {
   commits: number;
   framesWritten: number;
   lastCommitMs: number;
+  known: number;
+  passivated: number;
+  snapshots: number;
+  softLimitHits: number;
+  overloaded: number;
+  restarts: number;
+  deadLetters: number;
 }
 
 /** Everything /metrics exposes (Prometheus text format, prom-client). */
@@ -80,5 +87,12 @@ export class GatewayMetrics {
     perHost('ordo_journal_commits', 'Group commits (one write + fdatasync per shard) since start', (s) => s.commits);
     perHost('ordo_journal_records', 'Journal records written since start', (s) => s.framesWritten);
     perHost('ordo_journal_last_commit_ms', 'Duration of the latest group commit', (s) => s.lastCommitMs);
+    perHost('ordo_actors_known', 'Actors with durable state, in memory or passivated', (s) => s.known);
+    perHost('ordo_actors_passivated', 'Actors moved out of memory since start', (s) => s.passivated);
+    perHost('ordo_snapshots', 'Shard snapshots since start', (s) => s.snapshots);
+    perHost('ordo_mailbox_soft_limit_hits', 'Times an actor mailbox reached its soft limit', (s) => s.softLimitHits);
+    perHost('ordo_mailbox_overloaded', 'Commands refused OVERLOADED at a mailbox hard limit', (s) => s.overloaded);
+    perHost('ordo_actor_restarts', 'Actors restarted from durable state after a behaviour threw', (s) => s.restarts);
+    perHost('ordo_dead_letters', 'Messages set aside after failing three times in a row', (s) => s.deadLetters);
   }
 }

@@ -22,6 +22,9 @@ export interface RuntimeOptions {
   snapshotBytes?: number;
   /** Actors kept in memory across all shards (default 200,000); idle snapshotted ones beyond are passivated. */
   maxActiveActors?: number;
+  /** Mailbox depth counted as a warning (default 1,000) and at which commands get OVERLOADED (default 10,000). */
+  mailboxSoftLimit?: number;
+  mailboxHardLimit?: number;
   log: Logger;
   /** Called when a worker reports an unrecoverable error (a failed journal write). */
   onFatal?: (message: string) => void;
@@ -93,6 +96,8 @@ export class ActorRuntime {
         dataDir: this.opts.dataDir,
         snapshotBytes: this.opts.snapshotBytes ?? 64 * 1024 * 1024,
         maxActiveActorsPerShard: Math.max(16, Math.ceil((this.opts.maxActiveActors ?? 200_000) / this.shardCount)),
+        mailboxSoftLimit: this.opts.mailboxSoftLimit,
+        mailboxHardLimit: this.opts.mailboxHardLimit,
       };
       const worker = new Worker(new URL('./shard-worker.js', import.meta.url), { workerData: config });
       const control = new MessageChannel();

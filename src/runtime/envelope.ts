@@ -4,11 +4,15 @@ import type { Principal } from '../protocol/model.js';
 import type { OrderQuery, OrderPage } from './order-query.js';
 
 /** A message on its way to an actor, as it crosses threads (plain data, structured-clonable). */
-export type Envelope =
+export type Envelope = (
   | { t: 'cmd'; to: string; cid: number; command: Command | InternalCommand; principal: Principal }
   | { t: 'req'; to: string; from: string; id: number; request: ActorRequest }
   | { t: 'rep'; to: string; from: string; re: number; reply: Reply }
-  | { t: 'timer'; to: string; name: string };
+  | { t: 'timer'; to: string; name: string }
+) & {
+  /** How many times handling this message has thrown (supervision retries, then dead-letters). */
+  attempts?: number;
+};
 
 /** What a shard hands back to the gateway. */
 export type GatewayOutput =

@@ -110,6 +110,14 @@ export class FileShardStore implements ShardStore {
     return e && structuredClone(e);
   }
 
+  async readTail(key: string): Promise<JournalRecord[]> {
+    const out: JournalRecord[] = [];
+    await this.journal.scan(this.manifest.replayFrom, (r) => {
+      if (r.k === key) out.push(r);
+    });
+    return out;
+  }
+
   async beginSnapshot(): Promise<number> {
     await mkdir(this.snapDir, { recursive: true });
     return this.journal.rotate();

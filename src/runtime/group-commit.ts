@@ -9,6 +9,9 @@ import type { Shard } from './shard.js';
  */
 export class GroupCommit {
   private inFlight: Promise<void> | null = null;
+  private started = 0;
+  private finished = 0;
+  private durableWaiters: { target: number; fn: () => void }[] = [];
   commits = 0;
   framesWritten = 0;
   lastCommitMs = 0;
@@ -47,19 +50,24 @@ export class GroupCommit {
     }
     if (writes.length === 0) {
       if (outputs.length) this.release(outputs);
+      // Nothing pending and nothing in flight: everything produced so far is durable.
+      this.runDurableWaiters(Infinity);
       return;
     }
     const started = this.now();
+    const seq = ++this.started;
     const written = this.afterDurable ? batches : null;
     this.inFlight = Promise.all(writes).then(
       () => {
         if (written) this.afterDurable?.(written);
+        this.finished = seq;
         this.commits++;
         this.framesWritten += frames;
         this.lastCommitMs = this.now() - started;
         this.inFlight = null;
         this.release(outputs);
         this.onCommitted?.();
+        this.runDurableWaiters(this.finished);
         this.kick();
       },
       (err) => {
@@ -68,6 +76,24 @@ export class GroupCommit {
         this.onFatal(err);
       },
     );
+  }
+
+  /** Calls `fn` once everything produced so far (including what is not yet taken) is durable. */
+  whenDurable(fn: () => void): void {
+    if (this.inFlight) {
+      this.durableWaiters.push({ target: this.started + 1, fn });
+      return;
+    }
+    this.kick();
+    if (!this.inFlight) return fn();
+    this.durableWaiters.push({ target: this.started, fn });
+  }
+
+  private runDurableWaiters(upTo: number): void {
+    if (this.durableWaiters.length === 0) return;
+    const due = this.durableWaiters.filter((w) => w.target <= upTo);
+    this.durableWaiters = this.durableWaiters.filter((w) => w.target > upTo);
+    for (const w of due) w.fn();
   }
 
   /**

@@ -112,6 +112,28 @@ export class FileJournal implements ShardJournal {
     }
   }
 
+  /** Reads the good frames without changing the file (stops at the first incomplete or bad one). */
+  async scan(onRecord: (rec: JournalRecord) => void): Promise<void> {
+    let data: Buffer;
+    try {
+      const fh = await open(this.path, 'r');
+      try {
+        data = await fh.readFile();
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    for (let off = 0; ; ) {
+      const f = readFrame(data, off);
+      if (f.kind !== 'frame') return;
+      onRecord(JSON.parse(f.payload.toString('utf8')) as JournalRecord);
+      off = f.next;
+    }
+  }
+
   /**
    * A bad frame is a torn tail (a crash mid-write) when it is the last frame in the file or
    * nothing but zeros follows it; anything else is corruption in the middle.

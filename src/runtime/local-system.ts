@@ -8,6 +8,7 @@ import { MemoryShardStore } from './memory-shard-store.js';
 import { fetchPage, mergePages, type OrderPage, type OrderQuery } from './order-query.js';
 import { shardOf } from './placement.js';
 import { Shard } from './shard.js';
+import type { AnyBehaviour } from '../actors/index.js';
 
 /**
  * Every shard in one thread, on a simulated clock and in-memory stores: the same Shard code as
@@ -30,6 +31,7 @@ export class LocalSystem {
     readonly clock: SimulatedClock,
     readonly stores: MemoryShardStore[],
     maxActiveActors: number,
+    extraBehaviours?: ReadonlyMap<string, AnyBehaviour>,
   ) {
     const n = stores.length;
     this.shards = stores.map(
@@ -44,6 +46,8 @@ export class LocalSystem {
           onFatal: (err) => {
             throw err;
           },
+          afterDurable: (fn) => this.commit.whenDurable(fn),
+          extraBehaviours,
         }),
     );
     this.commit = new GroupCommit(
@@ -55,9 +59,11 @@ export class LocalSystem {
     );
   }
 
-  static async create(opts: { shards?: number; clock?: SimulatedClock; stores?: MemoryShardStore[]; maxActiveActors?: number } = {}): Promise<LocalSystem> {
+  static async create(
+    opts: { shards?: number; clock?: SimulatedClock; stores?: MemoryShardStore[]; maxActiveActors?: number; extraBehaviours?: ReadonlyMap<string, AnyBehaviour> } = {},
+  ): Promise<LocalSystem> {
     const stores = opts.stores ?? Array.from({ length: opts.shards ?? 4 }, () => new MemoryShardStore());
-    const sys = new LocalSystem(opts.clock ?? new SimulatedClock(), stores, opts.maxActiveActors ?? 20_000);
+    const sys = new LocalSystem(opts.clock ?? new SimulatedClock(), stores, opts.maxActiveActors ?? 20_000, opts.extraBehaviours);
     for (const s of sys.shards) await s.recover();
     for (const s of sys.shards) s.start();
     await sys.settle();

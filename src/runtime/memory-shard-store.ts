@@ -39,6 +39,24 @@ export class MemoryShardStore implements ShardStore {
     return e && structuredClone(e);
   }
 
+  async readTail(key: string): Promise<JournalRecord[]> {
+    const out: JournalRecord[] = [];
+    await this.recoverTail((r) => {
+      if (r.k === key) out.push(r);
+    });
+    return out;
+  }
+
+  private async recoverTail(onRecord: (rec: JournalRecord) => void): Promise<void> {
+    for (const [n, frames] of [...this.segments].sort((a, b) => a[0] - b[0])) {
+      if (n < this.replayFrom) continue;
+      for (const f of frames) {
+        const r = readFrame(f, 0);
+        if (r.kind === 'frame') onRecord(JSON.parse(r.payload.toString('utf8')) as JournalRecord);
+      }
+    }
+  }
+
   async beginSnapshot(): Promise<number> {
     this.current++;
     this.segments.set(this.current, []);

@@ -54,6 +54,13 @@ export class SegmentedJournal {
     return total;
   }
 
+  /** Reads segments `from` on without changing anything (an actor's restart re-reads its records). */
+  async scan(from: number, onRecord: (rec: JournalRecord) => void): Promise<void> {
+    for (const n of (await this.segments()).filter((x) => x >= from)) {
+      await new FileJournal(join(this.dir, segmentName(n))).scan(onRecord);
+    }
+  }
+
   async append(frames: Buffer[]): Promise<void> {
     if (!this.current) this.current = new FileJournal(join(this.dir, segmentName(this.currentNo)), this.onWarn);
     let n = 0;

@@ -1,3 +1,4 @@
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
@@ -18,6 +19,8 @@ export interface HostConfig {
   snapshotBytes: number;
   /** Actors kept in memory per shard before idle, snapshotted ones are passivated. */
   maxActiveActorsPerShard: number;
+  mailboxSoftLimit?: number;
+  mailboxHardLimit?: number;
 }
 
 /** Messages between the main thread and a shard host, and between hosts. */
@@ -74,6 +77,13 @@ export class ShardHost {
           store: new FileShardStore(shardDir(config.dataDir, s), 64, (m) => log.warn(m)),
           maxActiveActors: config.maxActiveActorsPerShard,
           onFatal: (err) => this.fatal('snapshot or reactivation failed', err),
+          afterDurable: (fn) => this.commit.whenDurable(fn),
+          onDeadLetter: (letter) => {
+            log.error({ actor: letter.key, from: letter.from, error: letter.error }, 'message dead-lettered after three failures');
+            void appendFile(join(shardDir(config.dataDir, s), 'dead-letters.jsonl'), JSON.stringify(letter) + '\n').catch(() => {});
+          },
+          mailboxHardLimit: config.mailboxHardLimit,
+          mailboxSoftLimit: config.mailboxSoftLimit,
           isLocal: (key) => shardOf(key, config.shardCount) === s,
           onWork: () => this.schedule(),
           onActorError: (key, message, err) =>
@@ -220,6 +230,10 @@ export class ShardHost {
   }
 
   /** Control plane (comlink): read-only views for operators and /metrics. */
+  deadLetters() {
+    return [...this.shards.values()].flatMap((s) => s.deadLetters);
+  }
+
   async inspect(key: string) {
     return (await this.shards.get(shardOf(key, this.config.shardCount))?.inspect(key)) ?? null;
   }
@@ -232,7 +246,15 @@ export class ShardHost {
     let known = 0;
     let passivated = 0;
     let snapshots = 0;
+    let softLimitHits = 0;
+    let overloaded = 0;
+    let restarts = 0;
+    let deadLetters = 0;
     for (const s of this.shards.values()) {
+      softLimitHits += s.softLimitHits;
+      overloaded += s.overloaded;
+      restarts += s.restarts;
+      deadLetters += s.deadLetters.length;
       known += s.directory.size;
       passivated += s.cells.passivated;
       snapshots += s.snapshots;
@@ -251,6 +273,10 @@ export class ShardHost {
       known,
       passivated,
       snapshots,
+      softLimitHits,
+      overloaded,
+      restarts,
+      deadLetters,
       commits: this.commit.commits,
       framesWritten: this.commit.framesWritten,
       lastCommitMs: this.commit.lastCommitMs,

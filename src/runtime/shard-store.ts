@@ -15,6 +15,8 @@ export interface ShardStore {
   append(frames: Buffer[]): Promise<void>;
   /** An actor's snapshotted state, to reactivate it. */
   loadActor(key: string): Promise<SnapshotEntry | undefined>;
+  /** An actor's journal records since its snapshot (to restart it from durable state after a fault). */
+  readTail(key: string): Promise<JournalRecord[]>;
   /** Rotates the journal: records appended after this belong to the next snapshot. Returns the rotation point. */
   beginSnapshot(): Promise<number>;
   /** Merges changed actors into one partition's files (`null` deletes an actor). */

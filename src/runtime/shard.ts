@@ -21,6 +21,16 @@ export interface ShardOptions {
   maxActiveActors?: number;
   /** A snapshot failed or a reactivation could not read its snapshot: fail-stop. */
   onFatal?(err: unknown): void;
+  /** Runs `fn` once everything this shard produced so far is durable (the host's group commit). */
+  afterDurable?(fn: () => void): void;
+  /** A message that threw three times in a row, set aside. */
+  onDeadLetter?(letter: DeadLetter): void;
+  /** Client commands queued for one actor past which it answers OVERLOADED (default 10,000). */
+  mailboxHardLimit?: number;
+  /** Queue depth that is counted as a warning sign (default 1,000). */
+  mailboxSoftLimit?: number;
+  /** Test-only: behaviours for kinds the product does not have (e.g. an actor that throws). */
+  extraBehaviours?: ReadonlyMap<string, import('../actors/index.js').AnyBehaviour>;
   /** True when `key` lives on this very shard (same journal): such messages skip the output gate. */
   isLocal(key: string): boolean;
   /** Called when this shard has new work to run. */
@@ -71,6 +81,11 @@ export class Shard {
   snapshotting = false;
   snapshots = 0;
   lastSnapshot: SnapshotStats | null = null;
+  /** Times a mailbox passed its soft limit; commands refused at the hard limit; actor restarts. */
+  softLimitHits = 0;
+  overloaded = 0;
+  restarts = 0;
+  readonly deadLetters: DeadLetter[] = [];
 
   constructor(
     readonly id: number,
@@ -85,7 +100,11 @@ export class Shard {
     return this.opts.store;
   }
 
-  /** Puts a message in its actor's mailbox. Unknown actor kinds are answered, never thrown. */
+  /**
+   * Puts a message in its actor's mailbox. Unknown actor kinds are answered, never thrown. A client
+   * command finding the mailbox at its hard limit is answered OVERLOADED; messages between actors
+   * are always taken (they are bounded by their senders' outboxes, and dropping one would stall a step).
+   */
   deliver(env: Envelope): void {
     const cell = this.cellFor(env.to);
     if (!cell) {
@@ -93,6 +112,13 @@ export class Shard {
       if (env.t === 'cmd') this.batch.outputs.push({ t: 'res', cid: env.cid, reply });
       return;
     }
+    const depth = cell.mailbox.length;
+    if (env.t === 'cmd' && depth >= (this.opts.mailboxHardLimit ?? 10_000)) {
+      this.overloaded++;
+      this.batch.outputs.push({ t: 'res', cid: env.cid, reply: { ok: false, error: wireError('OVERLOADED', 'this actor has too many commands queued; retry later') } });
+      return;
+    }
+    if (depth === (this.opts.mailboxSoftLimit ?? 1_000)) this.softLimitHits++;
     cell.mailbox.push(env);
     this.schedule(cell);
   }
@@ -112,13 +138,17 @@ export class Shard {
   private cellFor(key: string): ActorCell | undefined {
     let cell = this.cells.get(key);
     if (!cell) {
-      const b = behaviourFor(key);
+      const b = this.behaviourFor(key);
       if (!b) return undefined;
       cell = new ActorCell(key, b);
       this.cells.set(key, cell);
       if (this.directory.has(key)) this.reactivate(cell);
     }
     return cell;
+  }
+
+  private behaviourFor(key: string) {
+    return this.opts.extraBehaviours?.get(key.split(':')[0]!) ?? behaviourFor(key);
   }
 
   /** Reloads a passivated actor; its messages wait in the mailbox until it is back. */
@@ -152,10 +182,11 @@ export class Shard {
     while (n < budget) {
       const cell = this.ready.shift();
       if (!cell) break;
-      for (let k = 0; k < this.throughput && cell.mailbox.length > 0; k++, n++) {
+      for (let k = 0; k < this.throughput && cell.mailbox.length > 0 && !cell.loading; k++, n++) {
         this.turn(cell, cell.mailbox.shift()!);
       }
-      if (cell.mailbox.length > 0) this.ready.push(cell);
+      // A cell that started restarting leaves the ready queue; it is scheduled again once back.
+      if (cell.mailbox.length > 0 && !cell.loading) this.ready.push(cell);
       else cell.scheduled = false;
     }
     this.messagesHandled += n;
@@ -268,15 +299,7 @@ export class Shard {
     try {
       cell.state = cell.behaviour.receive(cell.state, incoming, ctx);
     } catch (err) {
-      // A bug in a behaviour: its effects are dropped, the sender is answered, the shard goes on.
-      // TODO(supervision): restart the actor from its durable state instead of keeping the state
-      // the failed turn may have half-changed.
-      const { message } = describe(env);
-      this.opts.onActorError(cell.key, message, err);
-      if (target) emitReply(target, { ok: false, error: wireError('INTERNAL', 'internal error') });
-      this.batch.outputs.push(...outputs.filter((o) => o.t === 'res' || o.t === 'rep'));
-      if (acks.length) this.batch.frames.push(encodeRecord({ k: self, a: acks }));
-      cell.addLog({ at: now, ...describe(env), decisions: ['threw: effects dropped'], outcome: 'INTERNAL' });
+      this.fail(cell, env, target, acks, err, now);
       return;
     }
 
@@ -307,6 +330,76 @@ export class Shard {
       cell.stashed = [];
     }
     cell.addLog({ at: now, ...describe(env), decisions, outcome: stashThis ? 'stashed' : replied });
+  }
+
+  /**
+   * Supervision. A behaviour threw: the turn's effects are dropped, a client is answered INTERNAL,
+   * and the actor is restarted from its durable state (snapshot + journal) once everything it
+   * wrote before is durable. A message from another actor is tried again after the restart; the
+   * third failure in a row moves it to the dead letters (and its sender is answered INTERNAL), so
+   * one poisonous message never blocks a mailbox.
+   */
+  private fail(cell: ActorCell, env: Envelope, target: ReplyTarget | null, acks: number[], err: unknown, now: number): void {
+    const { from, message } = describe(env);
+    this.opts.onActorError(cell.key, message, err);
+    const internal: Reply = { ok: false, error: wireError('INTERNAL', 'internal error') };
+    const attempts = (env.attempts ?? 0) + 1;
+    let outcome = 'INTERNAL';
+    if (env.t === 'cmd') {
+      this.batch.outputs.push({ t: 'res', cid: env.cid, reply: internal });
+    } else if (attempts >= 3) {
+      const letter: DeadLetter = { at: now, key: cell.key, from, message: env, error: err instanceof Error ? err.message : String(err) };
+      this.deadLetters.push(letter);
+      if (this.deadLetters.length > 1000) this.deadLetters.shift();
+      this.opts.onDeadLetter?.(letter);
+      if (target?.t === 'actor') this.route({ t: 'rep', to: target.to, from: cell.key, re: target.re, reply: internal });
+      // A dead-lettered answer counts as received, or it would be asked for again forever.
+      if (acks.length) this.batch.frames.push(encodeRecord({ k: cell.key, a: acks }));
+      outcome = 'dead-lettered';
+    } else {
+      // Tried again on the restarted actor (an answer too: its ack was not written, so the
+      // restarted actor still has the request in its outbox).
+      env.attempts = attempts;
+      cell.mailbox.unshiftAll([env]);
+      outcome = `retry ${attempts}`;
+    }
+    cell.addLog({ at: now, from, message, decisions: ['threw: effects dropped, restarting from durable state'], outcome });
+    this.restart(cell);
+  }
+
+  private restart(cell: ActorCell): void {
+    this.restarts++;
+    cell.loading = true;
+    const reload = () => {
+      void (async () => {
+        const fresh = new ActorCell(cell.key, cell.behaviour);
+        try {
+          const entry = await this.opts.store.loadActor(cell.key);
+          if (entry) this.applySnapshot(fresh, entry);
+          const tail = await this.opts.store.readTail(cell.key);
+          for (const rec of tail) this.apply(fresh, rec);
+          fresh.version = tail.length > 0 ? cell.snapshotted + 1 : cell.snapshotted;
+          fresh.snapshotted = cell.snapshotted;
+        } catch (err) {
+          this.opts.onFatal?.(err);
+          return;
+        }
+        // Whoever was promised a later answer by the old incarnation gets INTERNAL now.
+        for (const to of cell.kept.values()) {
+          const reply: Reply = { ok: false, error: wireError('INTERNAL', 'internal error') };
+          if (to.t === 'client') this.batch.outputs.push({ t: 'res', cid: to.cid, reply });
+          else this.route({ t: 'rep', to: to.to, from: cell.key, re: to.re, reply });
+        }
+        fresh.mailbox.unshiftAll([...cell.stashed, ...cell.mailbox.toArray()]);
+        fresh.log.push(...cell.log);
+        this.cells.set(cell.key, fresh);
+        this.noteDirectory(fresh);
+        if (fresh.mailbox.length > 0) this.schedule(fresh);
+        this.opts.onWork();
+      })();
+    };
+    if (this.opts.afterDurable) this.opts.afterDurable(reload);
+    else reload();
   }
 
   /**
@@ -344,7 +437,7 @@ export class Shard {
     const P = this.opts.store.partitions;
     keys.sort((a, b) => partitionOf(a, P) - partitionOf(b, P));
     for (const key of keys) {
-      const b = behaviourFor(key);
+      const b = this.behaviourFor(key);
       if (!b) throw new Error(`journal of shard ${this.id} names an unknown actor type: ${key}`);
       const cell = new ActorCell(key, b);
       if (this.directory.has(key)) {
@@ -419,7 +512,7 @@ export class Shard {
     let cell = this.cells.peek(key);
     if (!cell || cell.loading) {
       if (!this.directory.has(key)) return null;
-      const b = behaviourFor(key);
+      const b = this.behaviourFor(key);
       const entry = await this.opts.store.loadActor(key);
       if (!b || !entry) return null;
       cell = new ActorCell(key, b);
@@ -513,6 +606,14 @@ export interface SnapshotStats {
   ms: number;
   /** The longest time the snapshot held the thread (serialising one partition). */
   longestSliceMs: number;
+}
+
+export interface DeadLetter {
+  at: number;
+  key: string;
+  from: string;
+  message: Envelope;
+  error: string;
 }
 
 export interface ActorInspection {
