@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { RawData, WebSocket } from 'ws';
 import type { Logger } from '../logger.js';
 import type { Command } from '../protocol/commands.js';
@@ -79,9 +80,11 @@ export class ClientConnection {
 
   private onFrame(data: RawData, isBinary: boolean): void {
     if (isBinary) return this.refuse(null, wireError('BAD_FRAME', 'frames must be UTF-8 JSON text, not binary'));
+    const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    if (!isUtf8(bytes)) return this.refuse(null, wireError('BAD_FRAME', 'the frame is not valid UTF-8'));
     let frame: unknown;
     try {
-      frame = JSON.parse(data.toString());
+      frame = JSON.parse(bytes.toString('utf8'));
     } catch {
       return this.refuse(null, wireError('BAD_FRAME', 'the frame is not valid JSON'));
     }

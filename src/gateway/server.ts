@@ -59,7 +59,9 @@ export class Gateway {
   constructor(private readonly opts: GatewayOptions) {
     this.metrics = new GatewayMetrics(() => opts.runtime.stats(), () => opts.runtime.inFlight);
     opts.runtime.onEvent((e) => this.hub.publish(e));
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    // UTF-8 is checked by the connection, not by ws: ws would close the socket (1007) on a bad
+    // byte, while PROTOCOL.md wants BAD_FRAME and the connection kept open.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, skipUTF8Validation: true });
     this.http = createServer((req, res) => {
       void this.onHttp(req.url ?? '/', req.method ?? 'GET').then(({ status, type, body }) => {
         res.writeHead(status, { 'Content-Type': type });

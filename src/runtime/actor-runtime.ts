@@ -33,29 +33,35 @@ export interface RuntimeOptions {
 type Waiter = (value: unknown) => void;
 
 interface HostHandle {
+  index: number;
   worker: Worker;
   control: Remote<HostControl>;
   outbox: (Envelope | ShardQuery)[];
+  /** Until a (re)started host has recovered its shards, what is sent to it waits here. */
+  ready: boolean;
 }
 
 /**
  * The main thread's handle on the actor system: it starts the shard hosts, routes each command to
  * the worker that owns the target actor's shard (batched per event-loop turn), and hands replies
- * and events back to the gateway.
+ * and events back to the gateway. A host thread that dies is replaced and its shards recovered
+ * from their journals; commands it had not answered are answered INTERNAL (never acknowledged,
+ * so nothing acknowledged is lost), and its peers re-send what they had asked of it.
  *
  * @example
  *   const rt = await ActorRuntime.start({ dataDir: './data', log });
  *   const reply = await rt.execute('sku:A', { type: 'inventory.get', sku: 'A' }, { role: 'admin' });
  */
 export class ActorRuntime {
-  private readonly hosts: HostHandle[] = [];
-  private readonly waiting = new Map<number, Waiter>();
-  private pendingInit: { worker: Worker; control: MessagePort }[] = [];
+  private hosts: HostHandle[] = [];
+  private readonly waiting = new Map<number, { resolve: Waiter; worker: number }>();
   private nextCid = 1;
   private flushScheduled = false;
   private readonly eventListeners: ((e: ActorEvent) => void)[] = [];
   state: 'recovering' | 'ready' | 'stopping' | 'stopped' = 'recovering';
   recovery: RecoveryStats | null = null;
+  /** Host threads replaced after dying, since start. */
+  replacedHosts = 0;
 
   private constructor(
     readonly shardCount: number,
@@ -76,62 +82,12 @@ export class ActorRuntime {
   }
 
   async start(): Promise<RecoveryStats> {
-    const workers = Math.max(1, Math.min(this.opts.workers ?? availableParallelism(), this.shardCount));
-    await this.spawn(workers);
-    return this.recovery!;
-  }
-
-  get workerCount(): number {
-    return this.hosts.length;
-  }
-
-  private async spawn(count: number): Promise<void> {
+    const count = Math.max(1, Math.min(this.opts.workers ?? availableParallelism(), this.shardCount));
     const started = performance.now();
-    const recovered: Promise<RecoveryStats>[] = [];
-    for (let index = 0; index < count; index++) {
-      const config: HostConfig = {
-        index,
-        workerCount: count,
-        shardCount: this.shardCount,
-        dataDir: this.opts.dataDir,
-        snapshotBytes: this.opts.snapshotBytes ?? 64 * 1024 * 1024,
-        maxActiveActorsPerShard: Math.max(16, Math.ceil((this.opts.maxActiveActors ?? 200_000) / this.shardCount)),
-        mailboxSoftLimit: this.opts.mailboxSoftLimit,
-        mailboxHardLimit: this.opts.mailboxHardLimit,
-      };
-      const worker = new Worker(new URL('./shard-worker.js', import.meta.url), { workerData: config });
-      const control = new MessageChannel();
-      this.hosts.push({ worker, control: Comlink.wrap<HostControl>(nodeEndpoint(control.port1)), outbox: [] });
-      recovered.push(
-        new Promise((resolve, reject) => {
-          worker.on('message', (m: FromHost) => {
-            if (m.t === 'recovered') resolve(m.stats);
-            else this.onHostMessage(m);
-          });
-          worker.once('error', reject);
-          worker.on('error', (err) => this.fatal(`shard host ${index} crashed: ${err.message}`));
-          worker.on('exit', (code) => {
-            if (this.state !== 'stopped' && this.state !== 'stopping') this.fatal(`shard host ${index} exited (${code})`);
-          });
-        }),
-      );
-      this.pendingInit.push({ worker, control: control.port2 });
-    }
-    // Every pair of hosts gets its own channel: actor messages between threads never pass through main.
-    const peers: (MessagePort | null)[][] = this.hosts.map(() => this.hosts.map(() => null));
-    for (let a = 0; a < count; a++) {
-      for (let b = a + 1; b < count; b++) {
-        const ch = new MessageChannel();
-        peers[a]![b] = ch.port1;
-        peers[b]![a] = ch.port2;
-      }
-    }
-    this.pendingInit.forEach(({ worker, control }, i) => {
-      const ports = peers[i]!.filter((p): p is NonNullable<typeof p> => p !== null);
-      worker.postMessage({ t: 'init', peers: peers[i], control }, [...ports, control]);
-    });
-    this.pendingInit = [];
-    const stats = await Promise.all(recovered);
+    const peers = pairChannels(count);
+    const launched = Array.from({ length: count }, (_, i) => this.launch(i, count, peers[i]!));
+    this.hosts = launched.map((l) => l.handle);
+    const stats = await Promise.all(launched.map((l) => l.recovered));
     this.recovery = stats.reduce(
       (a, s) => ({
         shards: a.shards + s.shards,
@@ -143,8 +99,88 @@ export class ActorRuntime {
       }),
       { shards: 0, actors: 0, records: 0, timers: 0, truncatedBytes: 0, ms: 0 },
     );
-    for (const h of this.hosts) h.worker.postMessage({ t: 'start' } satisfies ToHost);
+    // Timers and outbox re-sends start only once every shard is back, wherever it lives.
+    for (const h of this.hosts) {
+      h.ready = true;
+      h.worker.postMessage({ t: 'start' } satisfies ToHost);
+      this.scheduleFlush();
+    }
     this.state = 'ready';
+    return this.recovery;
+  }
+
+  get workerCount(): number {
+    return this.hosts.length;
+  }
+
+  private launch(index: number, count: number, peers: (MessagePort | null)[]): { handle: HostHandle; recovered: Promise<RecoveryStats> } {
+    const config: HostConfig = {
+      index,
+      workerCount: count,
+      shardCount: this.shardCount,
+      dataDir: this.opts.dataDir,
+      snapshotBytes: this.opts.snapshotBytes ?? 64 * 1024 * 1024,
+      maxActiveActorsPerShard: Math.max(16, Math.ceil((this.opts.maxActiveActors ?? 200_000) / this.shardCount)),
+      mailboxSoftLimit: this.opts.mailboxSoftLimit,
+      mailboxHardLimit: this.opts.mailboxHardLimit,
+    };
+    const worker = new Worker(new URL('./shard-worker.js', import.meta.url), { workerData: config });
+    const control = new MessageChannel();
+    const handle: HostHandle = { index, worker, control: Comlink.wrap<HostControl>(nodeEndpoint(control.port1)), outbox: [], ready: false };
+    const recovered = new Promise<RecoveryStats>((resolve, reject) => {
+      worker.on('message', (m: FromHost) => {
+        if (m.t === 'recovered') resolve(m.stats);
+        else this.onHostMessage(m);
+      });
+      worker.on('error', (err) => {
+        reject(err);
+        this.opts.log.error({ err, host: index }, 'shard host thread failed');
+      });
+      worker.on('exit', (code) => {
+        if (this.state === 'ready' && this.hosts[index] === handle) void this.replace(index, code);
+      });
+    });
+    const ports = peers.filter((p): p is MessagePort => p !== null);
+    worker.postMessage({ t: 'init', peers, control: control.port2 }, [...ports, control.port2]);
+    return { handle, recovered };
+  }
+
+  /** A host thread died: answer what it owed, start a new one on the same shards, rewire its peers. */
+  private async replace(index: number, code: number): Promise<void> {
+    this.opts.log.error({ host: index, code }, 'shard host thread exited; replacing it and recovering its shards');
+    const dead = this.hosts[index]!;
+    dead.control[Comlink.releaseProxy]();
+    for (const [cid, w] of this.waiting) {
+      if (w.worker !== index) continue;
+      this.waiting.delete(cid);
+      w.resolve({ ok: false, error: wireError('INTERNAL', 'the shard restarted; the command was not applied or its answer was lost: retry it') });
+    }
+    const count = this.hosts.length;
+    const peers: (MessagePort | null)[] = Array.from({ length: count }, () => null);
+    for (let other = 0; other < count; other++) {
+      if (other === index) continue;
+      const ch = new MessageChannel();
+      peers[other] = ch.port1;
+      this.hosts[other]!.worker.postMessage({ t: 'peer', index, port: ch.port2 } satisfies ToHost, [ch.port2]);
+    }
+    const { handle, recovered } = this.launch(index, count, peers);
+    handle.outbox = dead.outbox;
+    this.hosts[index] = handle;
+    try {
+      await recovered;
+    } catch (err) {
+      this.fatal(`shard host ${index} could not be restarted: ${(err as Error).message}`);
+      return;
+    }
+    this.replacedHosts++;
+    handle.ready = true;
+    handle.worker.postMessage({ t: 'start' } satisfies ToHost);
+    this.scheduleFlush();
+  }
+
+  /** Fault injection for drills and tests: kills one host thread as a crash would. */
+  async terminateHost(index: number): Promise<void> {
+    await this.hosts[index]!.worker.terminate();
   }
 
   private onHostMessage(m: FromHost): void {
@@ -163,13 +199,13 @@ export class ActorRuntime {
     const w = this.waiting.get(o.cid);
     if (!w) return;
     this.waiting.delete(o.cid);
-    w(o.t === 'res' ? o.reply : o.page);
+    w.resolve(o.t === 'res' ? o.reply : o.page);
   }
 
   private fatal(message: string): void {
     this.opts.log.fatal(message);
     // Whoever is waiting gets an answer; nothing unacknowledged is lost, recovery replays the journal.
-    for (const w of this.waiting.values()) w({ ok: false, error: wireError('INTERNAL', 'the runtime stopped') });
+    for (const w of this.waiting.values()) w.resolve({ ok: false, error: wireError('INTERNAL', 'the runtime stopped') });
     this.waiting.clear();
     this.opts.onFatal?.(message);
   }
@@ -188,9 +224,10 @@ export class ActorRuntime {
       return Promise.resolve({ ok: false, error: wireError('OVERLOADED', `the runtime is ${this.state}`) });
     }
     const cid = this.nextCid++;
+    const worker = workerOf(shardOf(key, this.shardCount), this.hosts.length);
     return new Promise<Reply>((resolve) => {
-      this.waiting.set(cid, resolve as Waiter);
-      this.enqueue(workerOf(shardOf(key, this.shardCount), this.hosts.length), { t: 'cmd', to: key, cid, command, principal });
+      this.waiting.set(cid, { resolve: resolve as Waiter, worker });
+      this.enqueue(worker, { t: 'cmd', to: key, cid, command, principal });
     });
   }
 
@@ -199,8 +236,9 @@ export class ActorRuntime {
     const pages: Promise<OrderPage>[] = [];
     for (let shard = 0; shard < this.shardCount; shard++) {
       const cid = this.nextCid++;
-      pages.push(new Promise((resolve) => this.waiting.set(cid, resolve as Waiter)));
-      this.enqueue(workerOf(shard, this.hosts.length), { t: 'query', shard, cid, query: q });
+      const worker = workerOf(shard, this.hosts.length);
+      pages.push(new Promise((resolve) => this.waiting.set(cid, { resolve: resolve as Waiter, worker })));
+      this.enqueue(worker, { t: 'query', shard, cid, query: q });
     }
     const all = await Promise.all(pages);
     if (all.some((p) => !Array.isArray(p?.found))) throw new Error('order.list: a shard did not answer');
@@ -212,6 +250,10 @@ export class ActorRuntime {
 
   private enqueue(worker: number, item: Envelope | ShardQuery): void {
     this.hosts[worker]!.outbox.push(item);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -221,7 +263,7 @@ export class ActorRuntime {
   private flush(): void {
     this.flushScheduled = false;
     for (const h of this.hosts) {
-      if (h.outbox.length === 0) continue;
+      if (h.outbox.length === 0 || !h.ready) continue;
       h.worker.postMessage({ t: 'batch', items: h.outbox } satisfies ToHost);
       h.outbox = [];
     }
@@ -267,4 +309,17 @@ export class ActorRuntime {
     }
     this.state = 'stopped';
   }
+}
+
+/** One MessageChannel per pair of hosts: actor messages between threads never pass through main. */
+function pairChannels(count: number): (MessagePort | null)[][] {
+  const peers: (MessagePort | null)[][] = Array.from({ length: count }, () => Array.from({ length: count }, () => null));
+  for (let a = 0; a < count; a++) {
+    for (let b = a + 1; b < count; b++) {
+      const ch = new MessageChannel();
+      peers[a]![b] = ch.port1;
+      peers[b]![a] = ch.port2;
+    }
+  }
+  return peers;
 }

@@ -26,6 +26,7 @@ export interface HostConfig {
 /** Messages between the main thread and a shard host, and between hosts. */
 export type ToHost =
   | { t: 'batch'; items: (Envelope | ShardQuery)[] }
+  | { t: 'peer'; index: number; port: MessagePort }
   | { t: 'start' }
   | { t: 'stop' };
 export type FromHost =
@@ -60,6 +61,8 @@ export class ShardHost {
   private readonly commit: GroupCommit;
   private scheduled = false;
   private stopping = false;
+  /** Messages that arrive before this host's shards are recovered wait here (a replaced host's peers start at once). */
+  private early: (Envelope | ShardQuery)[] | null = [];
 
   constructor(
     readonly config: HostConfig,
@@ -134,6 +137,27 @@ export class ShardHost {
     for (const p of ports) p?.on('message', (m: Envelope[]) => this.receive(m));
   }
 
+  /**
+   * A peer host was replaced (its thread died). Whatever was sent to it and not answered may be
+   * lost, so every unanswered request to its shards is sent again; receivers ignore repeats.
+   */
+  replacePeer(index: number, port: MessagePort): void {
+    this.peers[index]?.close();
+    this.peers[index] = port;
+    port.on('message', (m: Envelope[]) => this.receive(m));
+    this.toPeer[index] = [];
+    for (const shard of this.shards.values()) {
+      for (const cell of shard.cells.values()) {
+        for (const e of cell.outbox.values()) {
+          if (workerOf(shardOf(e.to, this.config.shardCount), this.config.workerCount) === index) {
+            this.toPeer[index]!.push({ t: 'req', to: e.to, from: cell.key, id: e.id, request: e.request });
+          }
+        }
+      }
+    }
+    this.flush();
+  }
+
   async recover(): Promise<RecoveryStats> {
     const started = performance.now();
     const stats: RecoveryStats = { shards: this.shards.size, actors: 0, records: 0, timers: 0, truncatedBytes: 0, ms: 0 };
@@ -151,10 +175,17 @@ export class ShardHost {
   /** Called once every host has recovered: timers arm, unanswered requests are re-sent. */
   start(): void {
     for (const shard of this.shards.values()) shard.start();
+    const early = this.early ?? [];
+    this.early = null;
+    this.receive(early);
     this.schedule();
   }
 
   receive(items: (Envelope | ShardQuery)[]): void {
+    if (this.early) {
+      for (const item of items) this.early.push(item);
+      return;
+    }
     for (const item of items) {
       if (item.t === 'query') this.shards.get(item.shard)?.queryOrders(item.cid, item.query);
       else this.route(item);

@@ -28,6 +28,7 @@ port.once('message', (init: Init) => {
   );
   port.on('message', (m: ToHost) => {
     if (m.t === 'batch') host.receive(m.items);
+    else if (m.t === 'peer') host.replacePeer(m.index, m.port);
     else if (m.t === 'start') host.start();
     else if (m.t === 'stop') {
       void host.stop().then(() => {
