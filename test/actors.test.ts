@@ -13,7 +13,7 @@ test('placing reserves every item and the SKU logs say so', async () => {
   assert.deepEqual(await shop.getStock('A'), { sku: 'A', onHand: 5, reserved: 2, available: 3 });
   assert.deepEqual(await shop.getStock('B'), { sku: 'B', onHand: 2, reserved: 1, available: 1 });
   const skuLog = shop.log('sku:A');
-  assert.ok(skuLog.some((e) => e.message === 'stock.reserve' && e.from === 'order:o1' && e.decisions[0] === 'reserved 2 for o1'));
+  assert.ok(skuLog.some((e) => e.message === 'stock.reserve' && e.from === 'order:o1' && e.decisions[0] === 'reserved 2 for o1 (tentative)'));
 });
 
 test('a short SKU refuses the whole order and the other holds are compensated', async () => {
@@ -172,6 +172,23 @@ test('a restart rebuilds orders, stock, timers and unanswered requests from the 
   await after.sys.advance(10_000);
   assert.equal((await after.order('o1'))!.status, 'cancelled');
   assert.equal((await after.getStock('A')).reserved, 1);
+});
+
+test('holds are confirmed once the order is written; a hold whose order never was is dropped', async () => {
+  const shop = await Shop.open();
+  await shop.stock('A', 5);
+  expectOrder(await shop.place('o1', [{ sku: 'A', quantity: 2 }]));
+  const sku = shop.sys.shardFor('sku:A').cells.peek('sku:A')!.state as { tentative: Map<string, number> };
+  assert.equal(sku.tentative.size, 0, 'the order confirmed its hold');
+  assert.ok(shop.log('sku:A').some((e) => e.message === 'stock.confirm' && e.from === 'order:o1'));
+  // A hold from a placement that died before its order was written (as after a crash).
+  shop.sys.shardFor('sku:A').deliver({ t: 'req', to: 'sku:A', from: 'order:ghost', id: 1, request: { type: 'stock.reserve', orderId: 'ghost', quantity: 3 } });
+  await shop.sys.settle();
+  assert.equal((await shop.getStock('A')).reserved, 5);
+  await shop.sys.advance(2_000);
+  assert.equal((await shop.getStock('A')).reserved, 2, 'the ghost hold was dropped after verification');
+  // The SKU asked the order and acted on its answer (the empty order actor itself left memory).
+  assert.ok(shop.log('sku:A').some((e) => e.from === 'order:ghost' && e.message === 'reply ok' && e.decisions.some((d) => d.startsWith('dropped 3 held for ghost'))));
 });
 
 test.run();

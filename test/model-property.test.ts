@@ -6,7 +6,7 @@ import type { OrdoClient } from '../src/client/ordo-client.js';
 import type { Command } from '../src/protocol/commands.js';
 import type { Order, Principal, Stock } from '../src/protocol/model.js';
 import { LocalSystem } from '../src/runtime/local-system.js';
-import { type Action, type Executor, type Names, type Reply, runScenario, scenarioArb, TIMEOUTS, type Who } from './helpers/order-model.js';
+import { type Action, type Executor, type Names, type Reply, type RuntimeEvent, runScenario, scenarioArb, TIMEOUTS, type Who } from './helpers/order-model.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 /**
@@ -70,6 +70,12 @@ class LocalExecutor implements Executor {
     return this.sys.ask(actorKey(a), toCommand(a), PRINCIPALS[a.who]) as Promise<Reply>;
   }
 
+  async sendMany(actions: Action[]): Promise<Reply[]> {
+    const sent = actions.map((a) => this.sys.send(actorKey(a), toCommand(a), PRINCIPALS[a.who]) as Promise<Reply>);
+    await this.sys.settle();
+    return Promise.all(sent);
+  }
+
   now(): number {
     return this.sys.clock.now();
   }
@@ -90,6 +96,11 @@ class LocalExecutor implements Executor {
   async restart(): Promise<void> {
     this.collectErrors();
     this.sys = await this.sys.restart({ maxActiveActors: this.maxActiveActors });
+    // A restart after a settled system re-sends nothing and changes nothing: it publishes nothing.
+  }
+
+  drainEvents(): RuntimeEvent[] {
+    return this.sys.events.splice(0) as RuntimeEvent[];
   }
 
   collectErrors(): void {
@@ -132,7 +143,7 @@ const LOCAL_NAMES: Names = {
   adj: (sku, i) => `adj-${sku}-${i}`,
 };
 
-const LOCAL_RUNS = Number(process.env.MODEL_RUNS ?? 250);
+const LOCAL_RUNS = Number(process.env.MODEL_RUNS ?? 300);
 
 test(`in-process LocalSystem follows the reference model (${LOCAL_RUNS} runs)`, async () => {
   const stats = new Map<string, number>();
@@ -140,7 +151,7 @@ test(`in-process LocalSystem follows the reference model (${LOCAL_RUNS} runs)`, 
   let steps = 0;
   const started = Date.now();
   await fc.assert(
-    fc.asyncProperty(scenarioArb({ clock: true, restarts: true, maxOps: 40 }), async (sc) => {
+    fc.asyncProperty(scenarioArb({ clock: true, restarts: true, bursts: true, maxOps: 40 }), async (sc) => {
       runs++;
       steps += sc.ops.length;
       const ex = new LocalExecutor(await LocalSystem.create({ shards: 4, maxActiveActors: sc.maxActive }), sc.maxActive);
@@ -185,6 +196,7 @@ function socketExecutor(): Executor {
   const admin = clients.admin;
   return {
     send: (a) => clients[a.who].call(a.type, a.args) as Promise<Reply>,
+    sendMany: (actions) => Promise.all(actions.map((a) => clients[a.who].call(a.type, a.args) as Promise<Reply>)),
     now: () => Date.now(),
     async readOrder(orderId) {
       const r = await admin.call('order.get', { orderId });
@@ -217,7 +229,7 @@ function socketExecutor(): Executor {
   };
 }
 
-const SOCKET_RUNS = Number(process.env.MODEL_SOCKET_RUNS ?? 15);
+const SOCKET_RUNS = Number(process.env.MODEL_SOCKET_RUNS ?? 20);
 
 test(`the real server over sockets follows the reference model (${SOCKET_RUNS} runs)`, async () => {
   const stats = new Map<string, number>();
@@ -225,7 +237,7 @@ test(`the real server over sockets follows the reference model (${SOCKET_RUNS} r
   let steps = 0;
   const started = Date.now();
   await fc.assert(
-    fc.asyncProperty(scenarioArb({ clock: false, maxOps: 25 }), async (sc) => {
+    fc.asyncProperty(scenarioArb({ clock: false, bursts: true, maxOps: 25 }), async (sc) => {
       runs++;
       steps += sc.ops.length;
       // One server for every run (and every shrink): each run gets its own ids.

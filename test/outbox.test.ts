@@ -47,28 +47,49 @@ async function crashDuring(dataDir: string, crashAfter: string, step: (c: OrdoCl
 const place = (orderId: string) => (c: OrdoClient) =>
   c.call('order.place', { orderId, customerId: 'c', items: [{ sku: 'a', quantity: 2 }, { sku: 'b', quantity: 3 }] });
 
-// order:1 intent durable, no SKU asked; sku:1 a hold durable, unanswered; order:2 one answer durable;
-// order:3 the placed order durable, the client not yet answered. (Counts are per worker thread.)
-for (const point of ['order:1', 'sku:1', 'order:2', 'order:3']) {
-  test(`a kill during a two-SKU placement (after ${point} is durable) leaves the order complete or cleanly absent`, async () => {
-    const dataDir = await tempDir('ordo-outbox-');
-    try {
-      await seed(dataDir, async () => {});
-      const orderId = `o-${point.replace(':', '-')}`;
-      // The placement is re-driven from the order's journaled intent after the restart.
-      const { order, admin, stop } = await crashDuring(dataDir, point, place(orderId), (o) => o !== undefined, orderId);
-      assert.ok(order, 'the placement, journaled before the crash, completed after the restart');
-      assert.equal(order.status, 'awaiting_payment');
-      const { stock } = await checkInvariants(admin, INITIAL, [orderId]);
-      assert.equal(stock.a!.reserved, 2);
-      assert.equal(stock.b!.reserved, 3);
-      await admin.close();
-      await stop();
-    } finally {
-      await rm(dataDir, { recursive: true, force: true });
-    }
-  });
-}
+test('a kill after a SKU journaled its hold, before the order was written: the order is cleanly absent, the hold dropped', async () => {
+  const dataDir = await tempDir('ordo-outbox-');
+  try {
+    await seed(dataDir, async () => {});
+    const orderId = 'o-sku-1';
+    // sku:1 — a tentative hold is durable; the order never heard of it and wrote nothing.
+    const { order, admin, stop } = await crashDuring(dataDir, 'sku:1', place(orderId), () => false, orderId);
+    assert.equal(order, undefined, 'an unacknowledged placement left no order');
+    // The SKU asks the order about its unconfirmed hold, learns it does not exist, and drops it.
+    await until(async () => {
+      const a = (await admin.call('inventory.get', { sku: 'a' })).stock as { reserved: number };
+      const b = (await admin.call('inventory.get', { sku: 'b' })).stock as { reserved: number };
+      return a.reserved === 0 && b.reserved === 0;
+    }, 10_000);
+    await checkInvariants(admin, INITIAL, [orderId]);
+    // And the id is free: the client's retry succeeds.
+    assert.ok((await admin.call('order.place', { orderId, customerId: 'c', items: [{ sku: 'a', quantity: 2 }] })).ok);
+    await admin.close();
+    await stop();
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a kill after the order was written, before the client heard: the order is complete, its holds confirmed', async () => {
+  const dataDir = await tempDir('ordo-outbox-');
+  try {
+    await seed(dataDir, async () => {});
+    const orderId = 'o-order-1';
+    const { order, admin, stop } = await crashDuring(dataDir, 'order:1', place(orderId), (o) => o !== undefined, orderId);
+    assert.equal(order?.status, 'awaiting_payment');
+    const { stock } = await checkInvariants(admin, INITIAL, [orderId]);
+    assert.equal(stock.a!.reserved, 2);
+    assert.equal(stock.b!.reserved, 3);
+    // The holds stay after verification (wait past the verification delay).
+    await pause(2_500);
+    await checkInvariants(admin, INITIAL, [orderId]);
+    await admin.close();
+    await stop();
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
 
 test('a kill between a reservation and a refusal on the other SKU leaks nothing', async () => {
   const dataDir = await tempDir('ordo-outbox-');
@@ -92,7 +113,7 @@ test('a kill between a reservation and a refusal on the other SKU leaks nothing'
   }
 });
 
-async function until(probe: () => Promise<boolean>, ms = 5000): Promise<void> {
+async function until(probe: () => Promise<boolean>, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await probe())) {
     if (Date.now() > end) throw new Error('timed out');

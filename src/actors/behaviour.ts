@@ -17,8 +17,12 @@ export interface ActorContext<R> {
   /** Keeps the current sender's reply for a later turn (not durable: a client re-sends after a crash). */
   defer(): ReplyHandle;
   answer(handle: ReplyHandle, reply: Reply): void;
-  /** Sends a request to another actor through this actor's durable outbox; returns its id. */
-  send(to: string, request: ActorRequest): number;
+  /**
+   * Sends a request to another actor through this actor's durable outbox; returns its id.
+   * With `{ journal: false }` the request is kept in memory only: for a step that is re-derived
+   * rather than replayed after a crash (a placement the client will re-send).
+   */
+  send(to: string, request: ActorRequest, opts?: { journal?: boolean }): number;
   /** Records a change of durable state; `restore` replays it after a restart. */
   persist(record: R): void;
   /** Arms (or moves) a named durable timer; it fires as a `timer` message at or after `at`. */

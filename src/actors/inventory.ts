@@ -16,6 +16,16 @@ export interface InventoryState {
   reserved: number;
   /** orderId → reserved quantity, for orders between placement and dispatch or cancel. */
   holds: Map<string, number>;
+  /**
+   * Holds not yet confirmed by their order (orderId → when taken). An order confirms once it is
+   * durable; a hold still tentative after VERIFY_AFTER_MS is checked with its order (a crash may
+   * have lost the placement), and dropped if the order does not know it.
+   */
+  tentative: Map<string, number>;
+  /** When the verification timer is due, if armed. */
+  verifyAt: number | null;
+  /** Tentative holds whose order has been asked (not asked twice). */
+  asked: Set<string>;
   /** Orders whose return was put back on hand, so a redelivered restock is applied once. */
   restocked: Set<string>;
   /** `inventory.adjust` ids already applied. */
@@ -26,12 +36,20 @@ export interface InventoryState {
 export interface InventoryRecord {
   onHand: number;
   reserved: number;
-  hold?: [orderId: string, quantity: number];
+  /** A hold taken (quantity > 0, tentative when the third element is set) or dropped (0). */
+  hold?: [orderId: string, quantity: number, tentativeSince?: number];
+  /** A tentative hold made firm by its order. */
+  confirm?: string;
+  verifyAt?: number | null;
   restocked?: string;
   adjustment?: string;
   /** Snapshot form: the whole state at once. */
-  all?: { holds: [string, number][]; restocked: string[]; adjustments: string[] };
+  all?: { holds: [string, number][]; restocked: string[]; adjustments: string[]; tentative?: [string, number][] };
 }
+
+/** How long a hold may stay unconfirmed before the SKU asks its order about it. */
+export const VERIFY_AFTER_MS = 2_000;
+export const VERIFY_TIMER = 'verify';
 
 export function stockOf(s: InventoryState): Stock {
   return { sku: s.sku, onHand: s.onHand, reserved: s.reserved, available: s.onHand - s.reserved };
@@ -39,6 +57,26 @@ export function stockOf(s: InventoryState): Stock {
 
 function totals(s: InventoryState): InventoryRecord {
   return { onHand: s.onHand, reserved: s.reserved };
+}
+
+/** Asks the orders of long-unconfirmed holds whether they exist; re-arms while any remain. */
+function verifyHolds(s: InventoryState, ctx: ActorContext<InventoryRecord>): InventoryState {
+  const now = ctx.now();
+  let next: number | null = null;
+  for (const [orderId, since] of s.tentative) {
+    if (s.asked.has(orderId)) continue;
+    if (now - since >= VERIFY_AFTER_MS) {
+      s.asked.add(orderId);
+      ctx.send(`order:${orderId}`, { type: 'order.verify', orderId });
+    } else {
+      next = Math.min(next ?? Infinity, since + VERIFY_AFTER_MS);
+    }
+  }
+  if (s.tentative.size > 0 && next === null) next = now + VERIFY_AFTER_MS;
+  s.verifyAt = next;
+  if (next !== null) ctx.setTimer(VERIFY_TIMER, next);
+  ctx.persist({ ...totals(s), verifyAt: next });
+  return s;
 }
 
 export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
@@ -50,6 +88,9 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
       onHand: 0,
       reserved: 0,
       holds: new Map(),
+      tentative: new Map(),
+      verifyAt: null,
+      asked: new Set(),
       restocked: new Set(),
       adjustments: new Set(),
     };
@@ -100,6 +141,25 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
           return s;
       }
     }
+    if (msg.kind === 'timer' && msg.name === VERIFY_TIMER) return verifyHolds(s, ctx);
+    if (msg.kind === 'reply' && msg.request.type === 'order.verify') {
+      const orderId = msg.request.orderId;
+      s.asked.delete(orderId);
+      if (!s.tentative.has(orderId)) return s;
+      if (msg.reply.ok && msg.reply.keep) {
+        s.tentative.delete(orderId);
+        ctx.persist({ ...totals(s), confirm: orderId });
+        ctx.note(`hold of ${orderId} confirmed by verification`);
+      } else {
+        const q = s.holds.get(orderId) ?? 0;
+        s.holds.delete(orderId);
+        s.tentative.delete(orderId);
+        s.reserved -= q;
+        ctx.persist({ ...totals(s), hold: [orderId, 0] });
+        ctx.note(`dropped ${q} held for ${orderId}: the order was never written`);
+      }
+      return s;
+    }
     if (msg.kind !== 'request') return s;
     const r = msg.request;
     switch (r.type) {
@@ -116,9 +176,25 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
         }
         s.reserved += r.quantity;
         s.holds.set(r.orderId, r.quantity);
-        ctx.persist({ ...totals(s), hold: [r.orderId, r.quantity] });
-        ctx.note(`reserved ${r.quantity} for ${r.orderId}`);
+        const now = ctx.now();
+        s.tentative.set(r.orderId, now);
+        const rec: InventoryRecord = { ...totals(s), hold: [r.orderId, r.quantity, now] };
+        if (s.verifyAt === null) {
+          s.verifyAt = now + VERIFY_AFTER_MS;
+          ctx.setTimer(VERIFY_TIMER, s.verifyAt);
+          rec.verifyAt = s.verifyAt;
+        }
+        ctx.persist(rec);
+        ctx.note(`reserved ${r.quantity} for ${r.orderId} (tentative)`);
         ctx.reply({ ok: true, reserved: true });
+        return s;
+      }
+      case 'stock.confirm': {
+        if (s.tentative.delete(r.orderId)) {
+          s.asked.delete(r.orderId);
+          ctx.persist({ ...totals(s), confirm: r.orderId });
+        }
+        ctx.reply({ ok: true });
         return s;
       }
       case 'stock.release':
@@ -126,6 +202,8 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
         const q = s.holds.get(r.orderId);
         if (q !== undefined) {
           s.holds.delete(r.orderId);
+          s.tentative.delete(r.orderId);
+          s.asked.delete(r.orderId);
           s.reserved -= q;
           // Shipping: the goods leave the warehouse, so they leave onHand together with the hold.
           if (r.type === 'stock.ship') s.onHand -= q;
@@ -155,14 +233,19 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
     s.onHand = rec.onHand;
     s.reserved = rec.reserved;
     if (rec.hold) {
-      const [orderId, q] = rec.hold;
+      const [orderId, q, since] = rec.hold;
       if (q > 0) s.holds.set(orderId, q);
       else s.holds.delete(orderId);
+      if (q > 0 && since !== undefined) s.tentative.set(orderId, since);
+      else s.tentative.delete(orderId);
     }
+    if (rec.confirm !== undefined) s.tentative.delete(rec.confirm);
+    if (rec.verifyAt !== undefined) s.verifyAt = rec.verifyAt;
     if (rec.restocked !== undefined) s.restocked.add(rec.restocked);
     if (rec.adjustment !== undefined) s.adjustments.add(rec.adjustment);
     if (rec.all) {
       s.holds = new Map(rec.all.holds);
+      s.tentative = new Map(rec.all.tentative ?? []);
       s.restocked = new Set(rec.all.restocked);
       s.adjustments = new Set(rec.all.adjustments);
     }
@@ -170,10 +253,17 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
   },
 
   snapshot(s) {
-    return [{ onHand: s.onHand, reserved: s.reserved, all: { holds: [...s.holds], restocked: [...s.restocked], adjustments: [...s.adjustments] } }];
+    return [
+      {
+        onHand: s.onHand,
+        reserved: s.reserved,
+        verifyAt: s.verifyAt,
+        all: { holds: [...s.holds], tentative: [...s.tentative], restocked: [...s.restocked], adjustments: [...s.adjustments] },
+      },
+    ];
   },
 
   isEmpty(s) {
-    return s.onHand === 0 && s.reserved === 0 && s.holds.size === 0 && s.restocked.size === 0 && s.adjustments.size === 0;
+    return s.onHand === 0 && s.reserved === 0 && s.holds.size === 0 && s.restocked.size === 0 && s.adjustments.size === 0 && s.verifyAt === null;
   },
 };

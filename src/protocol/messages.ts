@@ -10,6 +10,7 @@ import type { Feed, Order, Principal, Role, Stock } from './model.js';
 export type ActorRequest =
   // order → inventory (one SKU each)
   | { type: 'stock.reserve'; orderId: string; quantity: number }
+  | { type: 'stock.confirm'; orderId: string }
   | { type: 'stock.release'; orderId: string }
   | { type: 'stock.ship'; orderId: string }
   | { type: 'stock.restock'; orderId: string; quantity: number }
@@ -21,7 +22,9 @@ export type ActorRequest =
   | { type: 'order.pack'; orderId: string; by: Role }
   | { type: 'order.receive_return'; orderId: string; by: Role }
   | { type: 'order.handover'; orderId: string; trackingNo: string; by: Role }
-  | { type: 'order.deliver'; orderId: string; by: Role };
+  | { type: 'order.deliver'; orderId: string; by: Role }
+  // inventory → order: "do you still want the hold I gave you?" (for holds never confirmed)
+  | { type: 'order.verify'; orderId: string };
 
 /** Every answer, to a client or to an actor, has this shape. */
 export type Reply = ({ ok: true } & ReplyResult) | { ok: false; error: WireError };
@@ -35,6 +38,8 @@ export interface ReplyResult {
   /** stock.reserve: what the SKU could still offer when it refused. */
   available?: number;
   reserved?: boolean;
+  /** order.verify: whether the order keeps its hold. */
+  keep?: boolean;
 }
 
 /** Commands that the gateway sends to actors but clients cannot: reads of the feeds' queues. */

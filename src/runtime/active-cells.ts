@@ -16,6 +16,7 @@ export class ActiveCells {
     this.lru = new LRUCache<string, ActorCell>({
       max,
       dispose: (cell, key, reason) => {
+        // Only evictions by the cap matter here; explicit deletes and replacements are not passivations.
         if (reason !== 'evict') return;
         if (this.canLeave(cell)) this.passivated++;
         else this.pinned.set(key, cell);
@@ -50,6 +51,11 @@ export class ActiveCells {
   *values(): IterableIterator<ActorCell> {
     yield* this.lru.values();
     yield* this.pinned.values();
+  }
+
+  delete(key: string): void {
+    this.lru.delete(key);
+    this.pinned.delete(key);
   }
 
   /** Lets pinned actors that have become idle and clean leave memory. */

@@ -27,7 +27,11 @@ export class ActorCell {
   readonly mailbox = new Fifo<Envelope>();
   /** Requests sent and not yet answered, by id; re-sent after a restart. */
   readonly outbox = new Map<number, OutboxEntry>();
-  nextRequestId = 1;
+  /**
+   * Request ids grow across incarnations (they start from the clock when nothing durable says
+   * more), so a late answer to a request of a previous incarnation can never match a new one.
+   */
+  nextRequestId = Date.now() * 1000;
   readonly kept = new Map<number, ReplyTarget>();
   nextHandle = 1;
   stashed: Envelope[] = [];
@@ -36,6 +40,8 @@ export class ActorCell {
   scheduled = false;
   /** Being reloaded from its snapshot; messages wait in the mailbox meanwhile. */
   loading = false;
+  /** Records of this actor written to a batch and not yet durable (its output gate is closed while > 0). */
+  unsettled = 0;
   /** Counts durable changes; `snapshotted` is the count the latest snapshot holds. Equal = clean. */
   version = 0;
   snapshotted = 0;

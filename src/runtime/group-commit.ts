@@ -1,5 +1,5 @@
 import type { Output } from './envelope.js';
-import type { Shard } from './shard.js';
+import type { Batch, Shard } from './shard.js';
 
 /**
  * Group commit for the shards of one thread: whatever the shards produced since the last write
@@ -39,8 +39,10 @@ export class GroupCommit {
     const outputs: Output[] = [];
     let frames = 0;
     const batches: Buffer[][] = [];
+    const taken: [Shard, Batch][] = [];
     for (const shard of this.shards()) {
       const b = shard.takeBatch();
+      if (b.cells.length) taken.push([shard, b]);
       if (b.frames.length) {
         batches.push(b.frames);
         writes.push(shard.store.append(b.frames));
@@ -65,6 +67,7 @@ export class GroupCommit {
         this.framesWritten += frames;
         this.lastCommitMs = this.now() - started;
         this.inFlight = null;
+        for (const [shard, b] of taken) shard.settle(b);
         this.release(outputs);
         this.onCommitted?.();
         this.runDurableWaiters(this.finished);

@@ -19,6 +19,8 @@ export interface OutboxEntry {
   id: number;
   to: string;
   request: import('../protocol/messages.js').ActorRequest;
+  /** Sent with `{ journal: false }`: never written, so its answer needs no acknowledgement record. */
+  volatile?: true;
 }
 
 export interface ReplayStats {

@@ -127,6 +127,13 @@ export class LocalSystem {
     for (let rounds = 0; rounds < 100_000; rounds++) {
       let ran = 0;
       for (const s of this.shards) ran += s.run();
+      for (const s of this.shards) {
+        const now = s.takeImmediate();
+        if (now.length) {
+          ran += now.length;
+          this.release(now);
+        }
+      }
       await this.commit.flush();
       // Reactivations read the (memory) store asynchronously: give them a turn.
       await new Promise((r) => setImmediate(r));

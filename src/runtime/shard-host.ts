@@ -112,7 +112,9 @@ export class ShardHost {
   private maybeSnapshot(): void {
     if (this.stopping) return;
     for (const shard of this.shards.values()) {
-      if (shard.snapshotting || shard.store.bytesSinceSnapshot < this.config.snapshotBytes) continue;
+      // Also when too many changed actors are pinned in memory waiting for a snapshot to let them go.
+      const crowded = shard.cells.size > this.config.maxActiveActorsPerShard * 1.25;
+      if (shard.snapshotting || (shard.store.bytesSinceSnapshot < this.config.snapshotBytes && !crowded)) continue;
       void this.snapshot(shard).catch(() => {});
     }
   }
@@ -214,6 +216,13 @@ export class ShardHost {
       if (shard.hasWork()) more = true;
     }
     this.commit.kick();
+    for (const shard of this.shards.values()) {
+      const now = shard.takeImmediate();
+      if (now.length) {
+        this.release(now);
+        if (shard.hasWork()) more = true;
+      }
+    }
     this.flush();
     if (more) this.schedule();
   }

@@ -45,6 +45,8 @@ export interface ShardOptions {
 export interface Batch {
   frames: Buffer[];
   outputs: Output[];
+  /** Actors with records in `frames` (one entry per record): settled once the write is durable. */
+  cells: ActorCell[];
 }
 
 function describe(env: Envelope): { from: string; message: string } {
@@ -75,7 +77,9 @@ export class Shard {
   readonly directory = new Map<string, unknown>();
   private readonly ready = new Fifo<ActorCell>();
   readonly timers: TimerIndex;
-  private batch: Batch = { frames: [], outputs: [] };
+  private batch: Batch = { frames: [], outputs: [], cells: [] };
+  /** Outputs that depend on nothing unwritten: they leave without waiting for a commit. */
+  private immediate: Output[] = [];
   private readonly throughput: number;
   messagesHandled = 0;
   snapshotting = false;
@@ -187,7 +191,13 @@ export class Shard {
       }
       // A cell that started restarting leaves the ready queue; it is scheduled again once back.
       if (cell.mailbox.length > 0 && !cell.loading) this.ready.push(cell);
-      else cell.scheduled = false;
+      else {
+        cell.scheduled = false;
+        // An actor with nothing at all (an unknown SKU read, a refused placement) leaves at once.
+        if (cell.behaviour.isEmpty(cell.state) && cell.canLeaveMemory() && !this.directory.has(cell.key) && !this.timers.has(cell.key)) {
+          this.cells.delete(cell.key);
+        }
+      }
     }
     this.messagesHandled += n;
     return n;
@@ -196,8 +206,20 @@ export class Shard {
   /** Hands over what was produced since the last call. */
   takeBatch(): Batch {
     const b = this.batch;
-    this.batch = { frames: [], outputs: [] };
+    this.batch = { frames: [], outputs: [], cells: [] };
     return b;
+  }
+
+  /** The batch's records are durable: its actors have that much less unwritten state. */
+  settle(b: Batch): void {
+    for (const c of b.cells) c.unsettled--;
+  }
+
+  /** Outputs that may leave now (see `turn`). */
+  takeImmediate(): Output[] {
+    const out = this.immediate;
+    this.immediate = [];
+    return out;
   }
 
   private turn(cell: ActorCell, env: Envelope): void {
@@ -218,7 +240,7 @@ export class Shard {
         // Already answered: a repeat caused by a redelivery after a restart.
         if (!sent) return;
         cell.outbox.delete(env.re);
-        acks.push(env.re);
+        if (!sent.volatile) acks.push(env.re);
         incoming = { kind: 'reply', from: env.from, id: env.re, request: sent.request, reply: env.reply };
         break;
       }
@@ -229,6 +251,7 @@ export class Shard {
 
     const persisted: unknown[] = [];
     const sent: OutboxEntry[] = [];
+    const sentUnjournaled: OutboxEntry[] = [];
     const timerChanges: Record<string, number | null> = {};
     let timersChanged = false;
     const outputs: Output[] = [];
@@ -266,9 +289,10 @@ export class Shard {
         cell.kept.delete(h);
         emitReply(to, reply);
       },
-      send: (to: string, request: ActorRequest) => {
+      send: (to: string, request: ActorRequest, opts?: { journal?: boolean }) => {
         const id = cell.nextRequestId++;
-        sent.push({ id, to, request });
+        if (opts?.journal === false) sentUnjournaled.push({ id, to, request, volatile: true });
+        else sent.push({ id, to, request });
         return id;
       },
       persist: (record) => {
@@ -305,6 +329,7 @@ export class Shard {
 
     if (stashThis) cell.stashed.push(env);
     for (const e of sent) cell.outbox.set(e.id, e);
+    for (const e of sentUnjournaled) cell.outbox.set(e.id, e);
     for (const [name, at] of Object.entries(timerChanges)) {
       if (at === null) this.timers.cancel(self, name);
       else this.timers.set(self, name, at);
@@ -317,14 +342,23 @@ export class Shard {
       if (timersChanged) rec.t = timerChanges;
       // Encoded now, not at commit: the frame must be this turn's state, not a later one.
       this.batch.frames.push(encodeRecord(rec));
+      this.batch.cells.push(cell);
+      cell.unsettled++;
       cell.version++;
       this.noteDirectory(cell);
     }
-    for (const e of sent) this.route({ t: 'req', to: e.to, from: self, id: e.id, request: e.request });
+    // The output gate is per actor: a turn of an actor with no unwritten change (nothing of its own
+    // pending or in flight, nothing written now) depends on nothing a crash could undo, so its
+    // outputs leave at once. Anything else waits for the commit. Replies of one actor stay in order.
+    const free = cell.unsettled === 0;
+    for (const e of sent) this.route({ t: 'req', to: e.to, from: self, id: e.id, request: e.request }, free);
+    for (const e of sentUnjournaled) this.route({ t: 'req', to: e.to, from: self, id: e.id, request: e.request }, free);
     for (const o of outputs) {
-      if (o.t === 'rep') this.route(o);
+      if (o.t === 'rep') this.route(o, free);
+      else if (free) this.immediate.push(o);
       else this.batch.outputs.push(o);
     }
+    if (free && this.immediate.length === 1) this.opts.onWork();
     if (unstash && cell.stashed.length) {
       cell.mailbox.unshiftAll(cell.stashed);
       cell.stashed = [];
@@ -407,8 +441,9 @@ export class Shard {
    * after the sender's in the same log, so a crash can never keep the effect and lose the cause.
    * Anything else waits in the batch for the journal write.
    */
-  private route(env: Envelope): void {
+  private route(env: Envelope, free = false): void {
     if (this.opts.isLocal(env.to)) this.deliver(env);
+    else if (free) this.immediate.push(env);
     else this.batch.outputs.push(env);
   }
 

@@ -39,3 +39,19 @@ export async function checkInvariants(admin: OrdoClient, initial: Record<string,
   }
   return { orders, stock };
 }
+
+/**
+ * The same check, retried until it holds or `ms` pass: after a crash, holds of placements that
+ * were never acknowledged are dropped only once their SKU has verified them with the order.
+ */
+export async function eventuallyInvariants(admin: OrdoClient, initial: Record<string, number>, orderIds: string[], ms = 10_000): ReturnType<typeof checkInvariants> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return await checkInvariants(admin, initial, orderIds);
+    } catch (err) {
+      if (Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}

@@ -34,7 +34,9 @@ export type Op =
   | { k: 'advance'; ms: number }
   | { k: 'skew'; ms: number }
   | { k: 'snapshot' }
-  | { k: 'restart' };
+  | { k: 'restart' }
+  /** Commands sent at once and settled together (in-process only): checked for linearizability. */
+  | { k: 'burst'; ops: Op[] };
 
 export interface Action {
   type: string;
@@ -47,7 +49,7 @@ export const TIMEOUTS = [100, 1_000, 5_000, 60_000];
 const ADJ_DELTAS = [5, -2, 3];
 const CUSTOMERS: Who[] = ['alice', 'bob'];
 
-export function opArb(opts: { clock: boolean; restarts?: boolean }): fc.Arbitrary<Op> {
+export function opArb(opts: { clock: boolean; restarts?: boolean; bursts?: boolean }): fc.Arbitrary<Op> {
   const o = fc.nat({ max: 4 });
   const custOrAdmin = fc.nat({ max: 2 }); // 0 alice, 1 bob, 2 admin
   // s = 3 is a SKU nobody stocked (rare); other indices wrap onto the scenario's SKUs.
@@ -76,6 +78,10 @@ export function opArb(opts: { clock: boolean; restarts?: boolean }): fc.Arbitrar
     arbs.push({ weight: 3, arbitrary: fc.record({ k: fc.constant('advance' as const), ms: fc.constantFrom(1, 99, 100, 900, 1_000, 4_000, 60_000) }) });
     arbs.push({ weight: 1, arbitrary: fc.record({ k: fc.constant('skew' as const), ms: fc.constantFrom(100, 1_000, 5_000) }) });
   }
+  if (opts.bursts) {
+    const inner = fc.oneof(...arbs);
+    arbs.push({ weight: 4, arbitrary: fc.record({ k: fc.constant('burst' as const), ops: fc.array(inner, { minLength: 2, maxLength: 3 }) }) });
+  }
   if (opts.restarts) {
     arbs.push({ weight: 1, arbitrary: fc.constant({ k: 'snapshot' as const }) });
     arbs.push({ weight: 1, arbitrary: fc.constant({ k: 'restart' as const }) });
@@ -92,7 +98,7 @@ export interface Scenario {
   ops: Op[];
 }
 
-export function scenarioArb(opts: { clock: boolean; restarts?: boolean; maxOps: number }): fc.Arbitrary<Scenario> {
+export function scenarioArb(opts: { clock: boolean; restarts?: boolean; bursts?: boolean; maxOps: number }): fc.Arbitrary<Scenario> {
   return fc.record({
     initial: fc.array(fc.integer({ min: 0, max: 12 }), { minLength: 2, maxLength: 3 }),
     orders: fc.integer({ min: 3, max: 5 }),
@@ -154,6 +160,11 @@ export class Model {
   /** The time window of the step being checked: [lo, hi] (equal on a simulated clock). */
   lo = 0;
   hi = 0;
+  /**
+   * Whether paid → picking happens within the payment's step (sequential commands). In a burst
+   * of concurrent commands it is a step of its own (`pick`), which other commands may precede.
+   */
+  immediatePicking = true;
 
   constructor(
     readonly initial: Record<string, number>,
@@ -163,6 +174,24 @@ export class Model {
       this.stock.set(sku, { onHand: n, reserved: 0 });
       this.adjSum.set(sku, 0);
     }
+  }
+
+  clone(): Model {
+    const m = new Model(this.initial, this.unknownSku);
+    for (const [k, v] of this.stock) m.stock.set(k, { ...v });
+    for (const [k, o] of this.orders) m.orders.set(k, this.snapshot(o));
+    for (const [k, v] of this.adjSum) m.adjSum.set(k, v);
+    for (const [k, v] of this.adjIds) m.adjIds.set(k, new Set(v));
+    m.lo = this.lo;
+    m.hi = this.hi;
+    m.immediatePicking = this.immediatePicking;
+    return m;
+  }
+
+  /** The runtime's own hand-over of a paid order to the warehouse. */
+  pick(orderId: string): void {
+    const o = this.orders.get(orderId);
+    if (o?.status === 'paid') this.push(o, 'picking', 'system');
   }
 
   private st(sku: string): { onHand: number; reserved: number } {
@@ -260,7 +289,7 @@ export class Model {
           o.paymentRef = ref;
           expectOk(this.snapshot(o));
           // The runtime hands a paid order to the warehouse by itself, settled before the reply.
-          this.push(o, 'picking', 'system');
+          if (this.immediatePicking) this.push(o, 'picking', 'system');
           return;
         }
         if (o.status === 'cancelled') {
@@ -459,10 +488,47 @@ export interface Executor {
    * it is settled before the reply; over a socket it follows the reply asynchronously.
    */
   afterPay?(orderId: string): Promise<void>;
+  /** The runtime's published events since the last call (in-process only). */
+  drainEvents?(): RuntimeEvent[];
+  /** Sends several actions at once and resolves with their replies (in-process only). */
+  sendMany?(actions: Action[]): Promise<Reply[]>;
   readOrder(orderId: string): Promise<Order | null>;
   readStock(sku: string): Promise<Stock>;
   /** Puts the initial stock in place. */
   setStock(sku: string, onHand: number): Promise<void>;
+}
+
+export type RuntimeEvent =
+  | { type: 'order.updated'; order: Order; rev: number }
+  | { type: 'feed'; feed: string; order: Order };
+
+/**
+ * The events one step must publish: one `order.updated` per new history entry (rev = history
+ * length, in order), a `warehouse` feed event per order entering picking, a `carrier` one per
+ * order entering packed, and a `refunds` one when refundDue becomes true.
+ */
+function checkEvents(events: RuntimeEvent[], before: Map<string, { len: number; refundDue: boolean }>, model: Model, ctx: string): void {
+  const got = events.map((e) => (e.type === 'order.updated' ? `updated ${e.order.orderId} rev ${e.rev} ${e.order.status}` : `feed ${e.feed} ${e.order.orderId}`));
+  const want: string[] = [];
+  for (const o of model.orders.values()) {
+    const b = before.get(o.orderId) ?? { len: 0, refundDue: false };
+    for (let r = b.len + 1; r <= o.history.length; r++) {
+      const st = o.history[r - 1]!.status;
+      want.push(`updated ${o.orderId} rev ${r} ${st}`);
+      if (st === 'picking') want.push(`feed warehouse ${o.orderId}`);
+      if (st === 'packed') want.push(`feed carrier ${o.orderId}`);
+    }
+    if (o.refundDue && !b.refundDue) want.push(`feed refunds ${o.orderId}`);
+  }
+  // Per order, updates come in revision order; across orders and feeds any order is fine.
+  for (const e of events) {
+    if (e.type !== 'order.updated') continue;
+    assert.equal(e.order.history.length, e.rev, `${ctx}: event rev ${e.rev} vs history length ${e.order.history.length}`);
+  }
+  const perOrder = new Map<string, number[]>();
+  for (const e of events) if (e.type === 'order.updated') perOrder.set(e.order.orderId, [...(perOrder.get(e.order.orderId) ?? []), e.rev]);
+  for (const [id, revs] of perOrder) assert.deepEqual(revs, [...revs].sort((a, b) => a - b), `${ctx}: order.updated events of ${id} out of order`);
+  assert.deepEqual([...got].sort(), [...want].sort(), `${ctx}: published events`);
 }
 
 export interface Names {
@@ -551,6 +617,7 @@ export function toAction(op: Op, sc: Scenario, names: Names, model: Model, timeo
     case 'skew':
     case 'snapshot':
     case 'restart':
+    case 'burst':
       return null;
   }
 }
@@ -570,12 +637,21 @@ export async function runScenario(
   const initial: Record<string, number> = {};
   sc.initial.forEach((n, i) => (initial[names.sku(i)] = n));
   for (const [sku, n] of Object.entries(initial)) await ex.setStock(sku, n);
-  const model = new Model(initial, names.unknownSku);
+  let model = new Model(initial, names.unknownSku);
   const orderIds = Array.from({ length: sc.orders }, (_, i) => names.order(i));
   const skus = [...Object.keys(initial), names.unknownSku];
+  ex.drainEvents?.();
+  const readState = async () => {
+    const orders = new Map<string, Order | null>();
+    for (const id of orderIds) orders.set(id, await ex.readOrder(id));
+    const stock = new Map<string, Stock>();
+    for (const sku of skus) stock.set(sku, await ex.readStock(sku));
+    return { orders, stock };
+  };
   for (let stepNo = 0; stepNo < sc.ops.length; stepNo++) {
     const op = sc.ops[stepNo]!;
     let ctx = `step ${stepNo} ${JSON.stringify(op)}`;
+    const before = new Map([...model.orders.values()].map((o) => [o.orderId, { len: o.history.length, refundDue: o.refundDue }]));
     if (op.k === 'advance' || op.k === 'skew' || op.k === 'snapshot' || op.k === 'restart') count(op.k);
     if (op.k === 'advance') {
       if (!ex.advance) continue;
@@ -591,6 +667,26 @@ export async function runScenario(
     } else if (op.k === 'restart') {
       if (!ex.restart) continue;
       await ex.restart();
+    } else if (op.k === 'burst') {
+      if (!ex.sendMany) continue;
+      const actions = burstActions(op.ops, sc, names, model, opts.timeouts);
+      ctx += ` → concurrently: ${actions.map(describeAction).join(' | ')}`;
+      const lo = ex.now();
+      const replies = await ex.sendMany(actions);
+      for (let i = 0; i < actions.length; i++) {
+        const a = actions[i]!;
+        const r = replies[i]!;
+        assert.ok(r.ok === true || (r.error && typeof r.error.code === 'string'), `${ctx}: malformed reply ${JSON.stringify(r)}`);
+        if (a.type === 'order.pay' && r.ok && (r.order as Order).status === 'paid' && ex.afterPay) await ex.afterPay(a.args.orderId as string);
+      }
+      model.lo = lo;
+      model.hi = opts.exactTime ? lo : ex.now();
+      const events = ex.drainEvents ? ex.drainEvents() : null;
+      const { orders, stock } = await readState();
+      model = linearize(model, actions, replies, events, before, orders, stock, ctx);
+      count(`burst of ${actions.length}`);
+      for (let i = 0; i < actions.length; i++) count(`${actions[i]!.type} → ${replies[i]!.ok ? 'ok' : replies[i]!.error!.code} (in a burst)`);
+      continue;
     } else {
       const a = toAction(op, sc, names, model, opts.timeouts)!;
       ctx += ` → ${describeAction(a)}`;
@@ -607,11 +703,94 @@ export async function runScenario(
       }
       count(`${a.type} → ${r.ok ? 'ok' : r.error!.code}`);
     }
-    const orders = new Map<string, Order | null>();
-    for (const id of orderIds) orders.set(id, await ex.readOrder(id));
-    const stock = new Map<string, Stock>();
-    for (const sku of skus) stock.set(sku, await ex.readStock(sku));
+    if (ex.drainEvents) checkEvents(ex.drainEvents(), before, model, ctx);
+    const { orders, stock } = await readState();
     model.checkState(orders, stock, `${ctx} (state after)`);
   }
   for (const o of model.orders.values()) count(`final status ${o.status}${o.reason ? ` (${o.reason})` : ''}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bursts: concurrent commands, checked for linearizability
+
+const STOCK_CHANGING = new Set(['order.place', 'order.cancel', 'inventory.adjust', 'inventory.set', 'return.received']);
+
+/**
+ * The actions of a burst. A placement reserves its SKUs one by one and compensates on a refusal
+ * ("all or nothing, no lock"), so next to another command that changes what is available it may
+ * legitimately see a state no serial order produces; such pairs are not sent together: a burst
+ * holds either placements (of one orderId) and commands that leave `available` alone, or no
+ * placement at all.
+ */
+function burstActions(ops: Op[], sc: Scenario, names: Names, model: Model, timeouts: number[]): Action[] {
+  const out: Action[] = [];
+  for (const op of ops) {
+    const a = toAction(op, sc, names, model, timeouts);
+    if (!a) continue;
+    const o = a.args.orderId === undefined ? undefined : model.orders.get(a.args.orderId as string);
+    const changesStock = STOCK_CHANGING.has(a.type) || (a.type === 'order.pay' && o?.status === 'awaiting_payment' && model.lo >= o.paymentDeadline);
+    const places = out.filter((x) => x.type === 'order.place');
+    const others = out.filter((x) => x.type !== 'order.place' && (STOCK_CHANGING.has(x.type) || x.type === 'order.pay'));
+    if (a.type === 'order.place') {
+      if (others.length > 0 || places.some((p) => p.args.orderId !== a.args.orderId)) continue;
+    } else if (changesStock && places.length > 0) continue;
+    out.push(a);
+  }
+  return out;
+}
+
+function permutations<T>(items: T[]): T[][] {
+  if (items.length <= 1) return [items];
+  const out: T[][] = [];
+  items.forEach((x, i) => {
+    for (const rest of permutations([...items.slice(0, i), ...items.slice(i + 1)])) out.push([x, ...rest]);
+  });
+  return out;
+}
+
+/**
+ * Finds a serial order of the burst's commands (with the runtime's own paid → picking step after
+ * each payment, anywhere later) that explains every reply, the events and the resulting state.
+ * Returns the model after it; fails, listing why each order was rejected, if there is none.
+ */
+function linearize(
+  model: Model,
+  actions: Action[],
+  replies: Reply[],
+  events: RuntimeEvent[] | null,
+  before: Map<string, { len: number; refundDue: boolean }>,
+  orders: Map<string, Order | null>,
+  stock: Map<string, Stock>,
+  ctx: string,
+): Model {
+  type Item = { a: number } | { pick: number };
+  const items: Item[] = actions.map((_, i) => ({ a: i }));
+  actions.forEach((a, i) => {
+    if (a.type === 'order.pay') items.push({ pick: i });
+  });
+  const rejected: string[] = [];
+  for (const perm of permutations(items)) {
+    // The hand-over follows its payment.
+    const pos = new Map(perm.map((it, k) => ['a' in it ? `a${it.a}` : `p${it.pick}`, k]));
+    if (perm.some((it) => 'pick' in it && pos.get(`p${it.pick}`)! < pos.get(`a${it.pick}`)!)) continue;
+    const m = model.clone();
+    m.immediatePicking = false;
+    const label = perm.map((it) => ('a' in it ? `${it.a}` : `pick(${it.pick})`)).join(',');
+    try {
+      for (const it of perm) {
+        if ('a' in it) m.step(actions[it.a]!, replies[it.a]!, `${ctx} [serial order ${label}]`);
+        else m.pick(actions[it.pick]!.args.orderId as string);
+      }
+      if (events) checkEvents(events, before, m, `${ctx} [serial order ${label}]`);
+      m.checkState(orders, stock, `${ctx} [serial order ${label}] (state after)`);
+    } catch (err) {
+      if (!(err instanceof assert.AssertionError)) throw err;
+      rejected.push(`  ${label}: ${err.message.split('\n')[0]}`);
+      continue;
+    }
+    m.immediatePicking = true;
+    return m;
+  }
+  const got = actions.map((a, i) => `  ${describeAction(a)} → ${JSON.stringify(replies[i]).slice(0, 300)}`).join('\n');
+  return assert.fail(`${ctx}: no serial order of the concurrent commands explains the replies and the state.\nreplies:\n${got}\nserial orders tried:\n${rejected.join('\n')}`);
 }
