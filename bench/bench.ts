@@ -1,0 +1,251 @@
+/**
+ * `npm run bench [-- options]`: drives ordo (and the bare ws ceiling) over real sockets and prints
+ * one table: throughput, its ratio to the ceiling measured in the same run, latency percentiles,
+ * and whether the invariants held. Exits non-zero when any invariant failed.
+ *
+ * @example
+ *   npm run bench -- --duration 5 --scenarios ceiling,spread,hot
+ *   node dist/bench/bench.js --smoke --json
+ */
+import { cpus, loadavg } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Presets, SingleBar } from 'cli-progress';
+import { type BenchOptions, DEFAULT_OPTIONS, type ProgressSink, runScenario, SCENARIOS, type ScenarioName, type ScenarioResult } from './scenarios.js';
+import { liveServers } from './server-process.js';
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  node: string;
+  platform: string;
+  /** 1-minute load average when the bench started: other work on the machine skews every figure. */
+  loadAtStart: number;
+  /** The same when it finished: a rise means something else ran during the bench. */
+  loadAtEnd: number;
+}
+
+export interface BenchReport {
+  ok: boolean;
+  machine: Machine;
+  options: BenchOptions & { scenarios: ScenarioName[] };
+  results: ScenarioResult[];
+}
+
+/** --smoke: small enough for the test suite, big enough to exercise every invariant check. */
+export const SMOKE_OPTIONS: BenchOptions = {
+  ...DEFAULT_OPTIONS,
+  durationS: 1,
+  warmupS: 0,
+  connections: 8,
+  skus: 100,
+  maxOrders: 400,
+  flashOrders: 2000,
+  flashStock: 100,
+};
+
+export function machine(): Machine {
+  const c = cpus();
+  return { cpu: c[0]?.model.trim() ?? 'unknown CPU', cores: c.length, node: process.version, platform: `${process.platform}-${process.arch}`, loadAtStart: loadavg()[0], loadAtEnd: loadavg()[0] };
+}
+
+/**
+ * Runs the scenarios one after the other (never concurrently: each would steal the other's CPU),
+ * the ceiling first so that every later scenario can state its ratio to it.
+ */
+export async function runBench(
+  options: BenchOptions,
+  scenarios: readonly ScenarioName[] = SCENARIOS,
+  ui: { progress?: (name: ScenarioName) => ProgressSink; log?: (line: string) => void } = {},
+): Promise<BenchReport> {
+  const host = machine();
+  if (host.loadAtStart > host.cores / 2) ui.log?.(`warning: load average ${host.loadAtStart.toFixed(2)} on ${host.cores} cores before the bench started: other work will skew the figures`);
+  const ordered = [...scenarios].sort((a, b) => SCENARIOS.indexOf(a) - SCENARIOS.indexOf(b));
+  const results: ScenarioResult[] = [];
+  let ceiling: number | null = null;
+  for (const name of ordered) {
+    ui.log?.(`${name}: starting a fresh server`);
+    const r = await runScenario(name, options, ui.progress?.(name));
+    if (name === 'ceiling' && r.error === undefined) ceiling = r.throughput;
+    r.ratio = ceiling && name !== 'ceiling' ? r.throughput / ceiling : name === 'ceiling' && ceiling ? 1 : null;
+    ui.log?.(`${name}: ${Math.round(r.throughput)} replies/s, invariants ${r.ok ? 'OK' : 'FAILED'}`);
+    results.push(r);
+  }
+  host.loadAtEnd = loadavg()[0];
+  return { ok: results.length > 0 && results.every((r) => r.ok), machine: host, options: { ...options, scenarios: ordered }, results };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Printing
+
+const ms = (v: number) => (Number.isFinite(v) ? (v < 10 ? v.toFixed(2) : v.toFixed(1)) : '-');
+const int = (v: number) => Math.round(v).toLocaleString('en-US');
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  const sep = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
+  return [line(rows[0]), sep, ...rows.slice(1).map(line)].join('\n');
+}
+
+/** The details above the table: what each scenario counted, and anything that went wrong. */
+export function formatDetails(report: BenchReport): string {
+  const out: string[] = [];
+  for (const r of report.results) {
+    out.push(`${r.scenario}:`);
+    if (r.error) out.push(`  ERROR: ${r.error}`);
+    if (r.measuredSeconds > 0) out.push(`  measured ${int(r.measuredReplies)} replies in ${r.measuredSeconds.toFixed(2)} s; latency p50 ${ms(r.latency.p50)} / p90 ${ms(r.latency.p90)} / p99 ${ms(r.latency.p99)} / p99.9 ${ms(r.latency.p999)} / max ${ms(r.latency.max)} ms`);
+    if (r.measuredSeconds > 0) out.push(`  CPU in the window: generator ${r.cpu.client.toFixed(2)} cores, server ${r.cpu.server === null ? 'n/a' : r.cpu.server.toFixed(2)} cores (of ${report.machine.cores})`);
+    const outcomes = Object.entries(r.outcomes).map(([k, v]) => `${k} ${int(v)}`).join(', ');
+    if (outcomes) out.push(`  replies: ${outcomes}`);
+    if (r.scenario === 'flash' && r.figures.accepted !== undefined) out.push(`  accepted ${int(r.figures.accepted)} of ${int(r.figures.orders)} orders on ${int(r.figures.stock)} units (OUT_OF_STOCK ${int(r.figures.outOfStock)})`);
+    if (r.scenario === 'lifecycle' && r.figures.lifecycles !== undefined) {
+      out.push(`  ${int(r.figures.lifecycles)} lifecycles completed; ${r.figures.lifecyclesPerSecond.toFixed(1)} lifecycles/s in the measured window`);
+      const order = ['order.place', 'order.pay', 'wms.packed', 'tms.ack', 'tms.delivered', 'lifecycle'];
+      const steps = Object.entries(r.steps).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b));
+      for (const [step, s] of steps) out.push(`    ${step.padEnd(14)} n=${int(s.count).padStart(8)}  p50 ${ms(s.p50).padStart(6)}  p99 ${ms(s.p99).padStart(6)}  max ${ms(s.max).padStart(7)} ms`);
+    }
+    for (const c of r.checks) out.push(`  [${c.ok ? 'ok' : 'FAILED'}] ${c.name}: ${c.detail}`);
+    for (const n of r.notes) out.push(`  note: ${n}`);
+    for (const l of r.server.firstLogLines) out.push(`    server: ${l.length > 300 ? `${l.slice(0, 300)}…` : l}`);
+    if (r.server.rssBytes !== null) out.push(`  server RSS at the end: ${int(r.server.rssBytes / 2 ** 20)} MiB`);
+  }
+  return out.join('\n');
+}
+
+export function formatTable(report: BenchReport): string {
+  const rows = [['scenario', 'throughput/s', 'ratio to ceiling', 'p50 ms', 'p99 ms', 'max ms', 'invariants']];
+  for (const r of report.results) {
+    rows.push([
+      r.scenario,
+      r.error ? '-' : int(r.throughput),
+      r.ratio === null ? 'n/a' : `${r.ratio.toFixed(3)} ×`,
+      ms(r.latency.p50),
+      ms(r.latency.p99),
+      ms(r.latency.max),
+      r.ok ? 'OK' : 'FAILED',
+    ]);
+  }
+  const m = report.machine;
+  const o = report.options;
+  return [
+    table(rows),
+    `machine: ${m.cpu}, ${m.cores} cores, node ${m.node} (${m.platform}), load average ${m.loadAtStart.toFixed(2)} at start, ${m.loadAtEnd.toFixed(2)} at end; ${o.connections} connections × ${o.inflight} in flight, ${o.durationS} s measured after ${o.warmupS} s warm-up`,
+  ].join('\n');
+}
+
+function progressBar(name: ScenarioName): ProgressSink {
+  const bar = new SingleBar(
+    { stream: process.stderr, format: `${name.padEnd(9)} [{bar}] {value}/{total} {unit} | {rate} replies/s`, hideCursor: true, clearOnComplete: true, fps: 5 },
+    Presets.shades_classic,
+  );
+  let unit = '';
+  return {
+    start(total, u) {
+      unit = u;
+      bar.start(total, 0, { unit, rate: '0' });
+    },
+    update(value, rate) {
+      bar.update(value, { unit, rate: int(rate) });
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI
+
+const USAGE = `usage: node dist/bench/bench.js [options]
+  --duration <s>        measured seconds per timed scenario (default ${DEFAULT_OPTIONS.durationS})
+  --warmup <s>          unmeasured seconds before it (default ${DEFAULT_OPTIONS.warmupS})
+  --connections <n>     connections (default ${DEFAULT_OPTIONS.connections})
+  --inflight <n>        commands in flight per connection (default ${DEFAULT_OPTIONS.inflight})
+  --scenarios <list>    comma-separated, of ${SCENARIOS.join(',')} (default: all)
+  --flash-orders <n>    orders in flash (default ${DEFAULT_OPTIONS.flashOrders}; stock ${DEFAULT_OPTIONS.flashStock})
+  --skus <n>            SKUs in spread and lifecycle (default ${DEFAULT_OPTIONS.skus})
+  --data-root <dir>     where the fresh data directories go (default: the OS temp dir)
+  --json                print one JSON document instead of the table
+  --smoke               tiny run that checks invariants only (used by the test suite)`;
+
+function positive(name: string, raw: string | undefined, fallback: number, allowZero = false): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw new Error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function parseCli(argv: string[]): { options: BenchOptions; scenarios: ScenarioName[]; json: boolean } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      inflight: { type: 'string' },
+      scenarios: { type: 'string' },
+      'flash-orders': { type: 'string' },
+      skus: { type: 'string' },
+      'data-root': { type: 'string' },
+      json: { type: 'boolean' },
+      smoke: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const base = values.smoke ? SMOKE_OPTIONS : DEFAULT_OPTIONS;
+  const scenarios = (values.scenarios ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of scenarios) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${JSON.stringify(s)}; known: ${SCENARIOS.join(', ')}`);
+  const options: BenchOptions = {
+    ...base,
+    durationS: positive('duration', values.duration, base.durationS),
+    warmupS: positive('warmup', values.warmup, base.warmupS, true),
+    connections: Math.floor(positive('connections', values.connections, base.connections)),
+    inflight: Math.floor(positive('inflight', values.inflight, base.inflight)),
+    flashOrders: Math.floor(positive('flash-orders', values['flash-orders'], base.flashOrders)),
+    skus: Math.floor(positive('skus', values.skus, base.skus)),
+    dataRoot: values['data-root'] ?? base.dataRoot,
+  };
+  return { options, scenarios: scenarios as ScenarioName[], json: values.json ?? false };
+}
+
+async function main(): Promise<void> {
+  let cli: ReturnType<typeof parseCli>;
+  try {
+    cli = parseCli(process.argv.slice(2));
+  } catch (err) {
+    console.error(`bench: ${err instanceof Error ? err.message : err}\n${USAGE}`);
+    process.exit(2);
+  }
+  // An interrupted bench must not leave servers (and their data directories) behind.
+  const interrupt = (signal: NodeJS.Signals) => {
+    void Promise.all([...liveServers].map((s) => s.stop(2000))).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+
+  const interactive = !cli.json && process.stderr.isTTY === true;
+  const report = await runBench(cli.options, cli.scenarios, {
+    progress: interactive ? progressBar : undefined,
+    log: cli.json ? undefined : (l) => console.error(l),
+  });
+  if (cli.json) {
+    console.log(JSON.stringify(report, null, 2));
+  } else {
+    console.log(formatDetails(report));
+    console.log();
+    console.log(formatTable(report));
+  }
+  process.exitCode = report.ok ? 0 : 1;
+  // Everything was closed; should a stray handle remain, it must not keep the bench alive.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main();
+}

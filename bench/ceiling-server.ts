@@ -1,0 +1,89 @@
+/**
+ * The ceiling: a bare ws server that parses each JSON frame and answers it at once with an order
+ * shaped like ordo's, with no validation, no actors, no journal. Whatever ordo reaches is reported
+ * as a fraction of what this reaches on the same machine in the same run, driven by the same
+ * generator; DESIGN.md's targets ("≥ 0.6 × ceiling") are stated in that unit.
+ *
+ * Run as a child process (`node dist/bench/ceiling-server.js --port N`), like ordo, so that both
+ * sides pay the same process boundary and neither shares the generator's event loop.
+ */
+import { createServer } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { WebSocketServer } from 'ws';
+
+interface Frame {
+  id?: unknown;
+  type?: unknown;
+  orderId?: unknown;
+  customerId?: unknown;
+  items?: unknown;
+}
+
+/** Starts the ceiling server; resolves with its port. */
+export function startCeilingServer(port: number, host = '127.0.0.1'): Promise<{ port: number; close(): Promise<void> }> {
+  const http = createServer((req, res) => {
+    // The same readiness probe as ordo's, so the bench waits for both the same way.
+    if (req.url === '/healthz') {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end('{"status":"ready"}');
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  // Same socket settings as ordo's gateway: no compression, 64 KiB frames.
+  const wss = new WebSocketServer({ server: http, path: '/ws', maxPayload: 64 * 1024, perMessageDeflate: false });
+  wss.on('connection', (ws) => {
+    ws.on('message', (data) => {
+      let f: Frame;
+      try {
+        f = JSON.parse(data.toString()) as Frame;
+      } catch {
+        ws.send('{"re":null,"ok":false,"error":{"code":"BAD_FRAME","message":"not JSON"}}');
+        return;
+      }
+      const now = Date.now();
+      // A reply of about the size of ordo's to a fresh order.place (one item, one history entry),
+      // built and serialised per frame as ordo must: a constant string would flatter the ceiling.
+      ws.send(
+        JSON.stringify({
+          re: f.id,
+          ok: true,
+          order: {
+            orderId: f.orderId,
+            customerId: f.customerId,
+            items: f.items,
+            status: 'awaiting_payment',
+            paymentDeadline: now + 900_000,
+            refundDue: false,
+            history: [{ at: now, status: 'awaiting_payment', by: 'admin' }],
+          },
+        }),
+      );
+    });
+  });
+  return new Promise((resolve) => {
+    http.listen(port, host, () => {
+      const addr = http.address();
+      resolve({
+        port: typeof addr === 'object' && addr ? addr.port : port,
+        close: () =>
+          new Promise<void>((r) => {
+            for (const c of wss.clients) c.terminate();
+            wss.close(() => http.close(() => r()));
+          }),
+      });
+    });
+  });
+}
+
+// Entry point when run as a child process.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' } }, strict: true });
+  const srv = await startCeilingServer(Number(values.port ?? 0), values.host ?? '127.0.0.1');
+  console.log(`ceiling listening on ws://127.0.0.1:${srv.port}/ws`);
+  const stop = () => void srv.close().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

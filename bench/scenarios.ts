@@ -1,0 +1,409 @@
+/**
+ * The benchmark's scenarios: what load each one drives, and what must hold afterwards.
+ *
+ * Every scenario starts its own server on a fresh data directory, so that no scenario inherits
+ * another's journal, actors or warm caches, and stops it (and deletes the directory) at the end,
+ * whatever happened. The invariant checks read the server's state back through the protocol
+ * (`inventory.get`) and compare it with what the generator saw acknowledged: a fast run that
+ * oversold or lost an acknowledged order is a failed run, not a fast one.
+ */
+import { OrdoClient } from '../src/client/ordo-client.js';
+import { LIFECYCLE_TOKENS, LifecycleDriver, PlaceDriver } from './drivers.js';
+import { type Driver, Histogram, type LatencySummary, type LoadResult, type Reply, runLoad } from './load-generator.js';
+import { BENCH_TOKENS, type ServerProcess, type StopResult, startCeiling, startOrdo } from './server-process.js';
+
+export const SCENARIOS = ['ceiling', 'spread', 'hot', 'flash', 'lifecycle'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface BenchOptions {
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  /** Commands in flight per connection. */
+  inflight: number;
+  /** SKUs of `spread` (and `lifecycle`). */
+  skus: number;
+  /** Stock per SKU in `spread` and `lifecycle`: enough never to run out. */
+  spreadStock: number;
+  hotStock: number;
+  flashOrders: number;
+  flashStock: number;
+  /** Caps the orders (lifecycles in `lifecycle`) of the timed scenarios; used by --smoke. */
+  maxOrders?: number;
+  /** Where the fresh data directories go (default: the OS temp dir). */
+  dataRoot?: string;
+}
+
+export const DEFAULT_OPTIONS: BenchOptions = {
+  durationS: 10,
+  warmupS: 2,
+  connections: 64,
+  inflight: 1,
+  skus: 1000,
+  spreadStock: 1_000_000,
+  hotStock: 1_000_000,
+  flashOrders: 200_000,
+  flashStock: 10_000,
+};
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface ScenarioResult {
+  scenario: ScenarioName;
+  /** Replies per second inside the measured window. */
+  throughput: number;
+  /** throughput / the ceiling's, when the ceiling ran in the same invocation. */
+  ratio: number | null;
+  measuredReplies: number;
+  measuredSeconds: number;
+  latency: LatencySummary;
+  /** Per command type (lifecycle: per step, plus `lifecycle` end to end). */
+  steps: Record<string, LatencySummary>;
+  /** Replies by outcome: `ok` or the error code. */
+  outcomes: Record<string, number>;
+  /** Scenario-specific figures (accepted orders, lifecycles/s, ...). */
+  figures: Record<string, number>;
+  checks: Check[];
+  ok: boolean;
+  /** Problems seen that are not invariant failures (slow shutdown, server log lines, ...). */
+  notes: string[];
+  /** CPU used in the measured window, in cores (1.0 = one core busy): the generator and the server. */
+  cpu: { client: number; server: number | null };
+  server: { logLines: number; firstLogLines: string[]; rssBytes: number | null; stop: StopResult | null };
+  /** Set when the scenario could not run to the end (start-up failure, exception). */
+  error?: string;
+}
+
+/** Receives a scenario's progress; bench.ts draws it as a bar. */
+export interface ProgressSink {
+  start(total: number, unit: string): void;
+  update(value: number, repliesPerSecond: number): void;
+  stop(): void;
+}
+
+const noProgress: ProgressSink = { start() {}, update() {}, stop() {} };
+
+function check(name: string, ok: boolean, detail: string): Check {
+  return { name, ok, detail };
+}
+
+function fmt(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setup and checks through the protocol
+
+/** Runs `calls` over a few admin connections, all pipelined: set-up and checks are not measured. */
+async function adminCalls<T>(url: string, calls: { type: string; args: Record<string, unknown> }[], map: (r: Reply, i: number) => T): Promise<T[]> {
+  const clients = await Promise.all(Array.from({ length: 4 }, () => OrdoClient.connect(url, BENCH_TOKENS.admin, { keepEvents: false })));
+  try {
+    return await Promise.all(calls.map(async (c, i) => map((await clients[i % clients.length].call(c.type, c.args)) as Reply, i)));
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+}
+
+async function setStock(url: string, skus: string[], onHand: number): Promise<void> {
+  const failed: string[] = [];
+  await adminCalls(url, skus.map((sku) => ({ type: 'inventory.set', args: { sku, onHand } })), (r, i) => {
+    if (!r.ok) failed.push(`${skus[i]}: ${r.error?.code} ${r.error?.message ?? ''}`);
+  });
+  if (failed.length) throw new Error(`inventory.set failed for ${failed.length} SKUs, first: ${failed[0]}`);
+}
+
+interface Stock {
+  sku: string;
+  onHand: number;
+  reserved: number;
+  available: number;
+}
+
+async function getStock(url: string, skus: string[]): Promise<Stock[]> {
+  return adminCalls(url, skus.map((sku) => ({ type: 'inventory.get', args: { sku } })), (r, i) => {
+    if (!r.ok) throw new Error(`inventory.get ${skus[i]} failed: ${r.error?.code} ${r.error?.message ?? ''}`);
+    return r.stock as Stock;
+  });
+}
+
+/** Checks every run shares: each command answered exactly once, over sockets that stayed open. */
+function transportChecks(load: LoadResult): Check[] {
+  const problems: string[] = [];
+  if (load.unanswered) problems.push(`${fmt(load.unanswered)} unanswered`);
+  if (load.unmatched) problems.push(`${fmt(load.unmatched)} replies matching no command`);
+  if (load.replies !== load.sent - load.unanswered) problems.push(`${fmt(load.replies)} replies to ${fmt(load.sent)} commands`);
+  if (load.closedEarly.length) problems.push(`${load.closedEarly.length} sockets closed early (codes ${[...new Set(load.closedEarly)].join(',')})`);
+  if (load.stalled) problems.push('the server stopped answering (stall timeout)');
+  if (load.socketErrors.length) problems.push(`${load.socketErrors.length} socket errors, first: ${load.socketErrors[0]}`);
+  return [check('every command answered once', problems.length === 0, problems.length ? problems.join('; ') : `${fmt(load.sent)} sent, ${fmt(load.replies)} answered`)];
+}
+
+function unexpected(outcomes: Record<string, number>, allowed: string[]): string[] {
+  return Object.entries(outcomes)
+    .filter(([code]) => code !== 'ok' && !allowed.includes(code))
+    .map(([code, n]) => `${code}×${fmt(n)}`);
+}
+
+/**
+ * Stock conservation for place-only runs: per SKU, `reserved` equals the orders acknowledged on it
+ * (quantity 1 each), `onHand` is untouched, `reserved <= onHand`, `available = onHand - reserved`.
+ */
+function stockChecks(stock: Stock[], expectOnHand: number[], expectReserved: ArrayLike<number>, acknowledged: number): Check[] {
+  const reservedSum = stock.reduce((a, s) => a + s.reserved, 0);
+  const bad: string[] = [];
+  let oversold = 0;
+  stock.forEach((s, i) => {
+    if (s.reserved > s.onHand || s.available < 0) oversold++;
+    if (s.reserved !== expectReserved[i] || s.onHand !== expectOnHand[i] || s.available !== s.onHand - s.reserved) {
+      bad.push(`${s.sku}: onHand ${s.onHand} (expected ${expectOnHand[i]}), reserved ${s.reserved} (expected ${expectReserved[i]}), available ${s.available}`);
+    }
+  });
+  return [
+    check('acknowledged == reserved sum', reservedSum === acknowledged, `${stock.length} SKUs: reserved ${fmt(reservedSum)}, acknowledged ${fmt(acknowledged)}`),
+    check('no oversell (reserved <= onHand)', oversold === 0, oversold ? `${oversold} SKUs oversold` : `${stock.length} SKUs`),
+    check('per-SKU counts match', bad.length === 0, bad.length ? `${bad.length} SKUs differ, first: ${bad[0]}` : 'onHand, reserved, available as expected'),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running one scenario
+
+interface Plan {
+  server: () => Promise<ServerProcess>;
+  tokens: string[];
+  setup: (url: string) => Promise<void>;
+  driver: Driver;
+  timed: boolean;
+  /** Progress bar total and unit for count-based runs. */
+  count?: number;
+  verify: (url: string, load: LoadResult) => Promise<{ checks: Check[]; outcomes: Record<string, number>; figures: Record<string, number>; steps?: Record<string, LatencySummary> }>;
+}
+
+function skuNames(prefix: string, n: number): string[] {
+  const width = String(n - 1).length;
+  return Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(width, '0')}`);
+}
+
+function plan(name: ScenarioName, o: BenchOptions): Plan {
+  const timedBudget = o.maxOrders;
+  switch (name) {
+    case 'ceiling': {
+      const driver = new PlaceDriver(skuNames('sku', o.skus), timedBudget);
+      return {
+        server: () => startCeiling(),
+        tokens: [BENCH_TOKENS.admin],
+        setup: async () => {},
+        driver,
+        timed: true,
+        // The ceiling keeps no stock: what can be checked is that every command got its own reply.
+        verify: async (_url, load) => ({
+          checks: [
+            check('all ok', unexpected(driver.outcomes, []).length === 0, unexpected(driver.outcomes, []).join(', ') || `${fmt(driver.accepted)} ok`),
+            check('replies match commands', driver.malformed === 0, `${driver.malformed} malformed`),
+          ],
+          outcomes: driver.outcomes,
+          figures: { accepted: driver.accepted },
+        }),
+      };
+    }
+    case 'spread':
+    case 'hot': {
+      const skus = name === 'spread' ? skuNames('sku', o.skus) : ['hot'];
+      const onHand = name === 'spread' ? o.spreadStock : o.hotStock;
+      const driver = new PlaceDriver(skus, timedBudget);
+      return {
+        server: () => startOrdo({ dataRoot: o.dataRoot }),
+        tokens: [BENCH_TOKENS.admin],
+        setup: (url) => setStock(url, skus, onHand),
+        driver,
+        timed: true,
+        verify: async (url, load) => {
+          const stock = await getStock(url, skus);
+          const bad = unexpected(driver.outcomes, []);
+          return {
+            checks: [
+              // Stock never runs out here, so every refusal is a problem.
+              check('no refusals', bad.length === 0, bad.join(', ') || `${fmt(driver.accepted)} accepted`),
+              check('replies match commands', driver.malformed === 0, `${driver.malformed} malformed`),
+              ...stockChecks(stock, skus.map(() => onHand), driver.acceptedBySku, driver.accepted),
+            ],
+            outcomes: driver.outcomes,
+            figures: { accepted: driver.accepted, skus: skus.length },
+          };
+        },
+      };
+    }
+    case 'flash': {
+      const skus = ['flash'];
+      const driver = new PlaceDriver(skus, o.flashOrders);
+      return {
+        server: () => startOrdo({ dataRoot: o.dataRoot }),
+        tokens: [BENCH_TOKENS.admin],
+        setup: (url) => setStock(url, skus, o.flashStock),
+        driver,
+        timed: false,
+        count: o.flashOrders,
+        verify: async (url, load) => {
+          const [stock] = await getStock(url, skus);
+          const expected = Math.min(o.flashOrders, o.flashStock);
+          const oos = driver.outcomes.OUT_OF_STOCK ?? 0;
+          const bad = unexpected(driver.outcomes, ['OUT_OF_STOCK']);
+          return {
+            checks: [
+              check(`exactly ${fmt(expected)} accepted`, driver.accepted === expected, `accepted ${fmt(driver.accepted)}, OUT_OF_STOCK ${fmt(oos)}`),
+              check('accepted + OUT_OF_STOCK == orders', driver.accepted + oos === o.flashOrders && bad.length === 0, bad.length ? `other outcomes: ${bad.join(', ')}` : `${fmt(driver.accepted)} + ${fmt(oos)} = ${fmt(o.flashOrders)}`),
+              check('replies match commands', driver.malformed === 0, `${driver.malformed} malformed`),
+              check(`reserved == ${fmt(expected)}`, stock.reserved === expected, `reserved ${fmt(stock.reserved)}`),
+              ...stockChecks([stock], [o.flashStock], [driver.accepted], driver.accepted),
+            ],
+            outcomes: driver.outcomes,
+            figures: { accepted: driver.accepted, outOfStock: oos, orders: o.flashOrders, stock: o.flashStock },
+          };
+        },
+      };
+    }
+    case 'lifecycle': {
+      const skus = skuNames('life', o.skus);
+      // Under --smoke, maxOrders caps orders; a lifecycle is five commands, so cap lifecycles at a fifth.
+      const driver = new LifecycleDriver(skus, timedBudget === undefined ? undefined : Math.max(1, Math.ceil(timedBudget / 5)));
+      return {
+        server: () => startOrdo({ dataRoot: o.dataRoot }),
+        tokens: LIFECYCLE_TOKENS,
+        setup: (url) => setStock(url, skus, o.spreadStock),
+        driver,
+        timed: true,
+        verify: async (url, load) => {
+          const stock = await getStock(url, skus);
+          const failures = Object.entries(driver.failures).map(([k, n]) => `${k}×${fmt(n)}`);
+          const shipped = driver.shippedBySku.reduce((a, b) => a + b, 0);
+          const onHandSum = stock.reduce((a, s) => a + s.onHand, 0);
+          const reservedSum = stock.reduce((a, s) => a + s.reserved, 0);
+          const held = driver.heldBySku.reduce((a, b) => a + b, 0);
+          // A sample of delivered orders read back: delivered, and never cancelled on the way.
+          const sample = await adminCalls(url, driver.deliveredIds.map((orderId) => ({ type: 'order.get', args: { orderId } })), (r) => {
+            const ord = r.order as { status?: string; history?: { status: string }[] } | undefined;
+            return r.ok && ord?.status === 'delivered' && !ord.history?.some((h) => h.status === 'cancelled');
+          });
+          const badSample = sample.filter((x) => !x).length;
+          const steps: Record<string, LatencySummary> = {};
+          for (const [k, h] of load.steps) steps[k] = h.summary();
+          steps.lifecycle = driver.lifecycleLatency.summary();
+          return {
+            checks: [
+              check('every lifecycle completed', failures.length === 0 && driver.completed === driver.started, failures.length ? `failed steps: ${failures.join(', ')}` : `${fmt(driver.completed)} of ${fmt(driver.started)} delivered`),
+              check('replies show the expected status', driver.unexpectedStatus === 0, `${driver.unexpectedStatus} unexpected`),
+              check('onHand dropped by the delivered quantities', onHandSum === skus.length * o.spreadStock - shipped, `onHand ${fmt(onHandSum)}, expected ${fmt(skus.length * o.spreadStock - shipped)} (${fmt(shipped)} dispatched)`),
+              check('reserved back to 0 for delivered orders', reservedSum === held, `reserved ${fmt(reservedSum)}, expected ${fmt(held)} (orders left before dispatch)`),
+              ...stockChecks(stock, skus.map((_, i) => o.spreadStock - driver.shippedBySku[i]), driver.heldBySku, held).slice(1),
+              check('sampled delivered orders read back delivered', badSample === 0, `${sample.length - badSample} of ${sample.length} ok`),
+            ],
+            outcomes: driver.outcomes,
+            figures: {
+              lifecycles: driver.completed,
+              lifecyclesPerSecond: driver.completedMeasured / load.measuredSeconds,
+            },
+            steps,
+          };
+        },
+      };
+    }
+  }
+}
+
+/** Runs one scenario on its own server; never throws (a failure is a failed result). */
+export async function runScenario(name: ScenarioName, o: BenchOptions, progress: ProgressSink = noProgress): Promise<ScenarioResult> {
+  const result: ScenarioResult = {
+    scenario: name,
+    throughput: 0,
+    ratio: null,
+    measuredReplies: 0,
+    measuredSeconds: 0,
+    latency: new Histogram().summary(),
+    steps: {},
+    outcomes: {},
+    figures: {},
+    checks: [],
+    ok: false,
+    notes: [],
+    cpu: { client: 0, server: null },
+    server: { logLines: 0, firstLogLines: [], rssBytes: null, stop: null },
+  };
+  const p = plan(name, o);
+  let server: ServerProcess | null = null;
+  try {
+    server = await p.server();
+    await p.setup(server.url);
+    const total = p.timed ? o.warmupS + o.durationS : (p.count ?? 0);
+    progress.start(total, p.timed ? 's' : 'orders');
+    let lastReplies = 0;
+    let lastAt = 0;
+    let rate = 0;
+    const srv = server;
+    let serverCpuAtStart: number | null = null;
+    let serverCpuUsed: number | null = null;
+    const load = await runLoad(
+      {
+        url: server.url,
+        tokens: p.tokens,
+        connections: o.connections,
+        inflight: o.inflight,
+        warmupMs: p.timed ? o.warmupS * 1000 : 0,
+        durationMs: p.timed ? o.durationS * 1000 : undefined,
+        onProgress: ({ elapsedMs, replies }) => {
+          if (elapsedMs - lastAt >= 500) {
+            rate = ((replies - lastReplies) * 1000) / (elapsedMs - lastAt);
+            lastReplies = replies;
+            lastAt = elapsedMs;
+          }
+          progress.update(p.timed ? Math.min(total, Math.round(elapsedMs / 100) / 10) : replies, rate);
+        },
+        onMeasure: (edge) => {
+          const now = srv.cpuSeconds();
+          if (edge === 'start') serverCpuAtStart = now;
+          else if (now !== null && serverCpuAtStart !== null) serverCpuUsed = now - serverCpuAtStart;
+        },
+      },
+      p.driver,
+    );
+    progress.stop();
+    result.throughput = load.throughput;
+    result.measuredReplies = load.measuredReplies;
+    result.measuredSeconds = load.measuredSeconds;
+    result.latency = load.latency.summary();
+    result.cpu = { client: load.clientCpuCores, server: serverCpuUsed === null ? null : serverCpuUsed / load.measuredSeconds };
+    for (const [k, h] of load.steps) result.steps[k] = h.summary();
+    // Recorded before the checks read the server back, so that they survive a server that died.
+    result.checks = transportChecks(load);
+    let v: Awaited<ReturnType<Plan['verify']>>;
+    try {
+      v = await p.verify(server.url, load);
+    } catch (err) {
+      throw new Error(`reading the server back for the invariant checks: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    result.checks.push(...v.checks);
+    result.outcomes = v.outcomes;
+    result.figures = v.figures;
+    if (v.steps) result.steps = v.steps;
+    result.server.rssBytes = await server.rss();
+  } catch (err) {
+    progress.stop();
+    result.error = err instanceof Error ? err.message : String(err);
+  } finally {
+    if (server) {
+      const stop = await server.stop();
+      result.server.stop = stop;
+      result.server.logLines = server.output.length;
+      result.server.firstLogLines = server.output.slice(0, 10);
+      if (stop.exitedEarly) result.checks.push(check('server stayed up', false, `exited during the run: code ${stop.code}, signal ${stop.signal}`));
+      if (stop.killed) result.notes.push('server did not exit within 5 s of SIGTERM and was killed');
+      else if (!stop.exitedEarly && stop.code !== 0) result.notes.push(`server exited with code ${stop.code} (signal ${stop.signal}) after SIGTERM`);
+      if (server.output.length) result.notes.push(`server printed ${server.output.length} log line(s) at level warn or above`);
+    }
+  }
+  result.ok = result.error === undefined && result.checks.length > 0 && result.checks.every((c) => c.ok);
+  return result;
+}

@@ -1,0 +1,222 @@
+/**
+ * Spawns the server under test as a child process, waits until it is healthy, and stops it.
+ *
+ * A child process rather than an in-process server: the generator and the server must not share
+ * an event loop, or the generator's work would be billed to the server (and vice versa). The
+ * ceiling server runs the same way, so both sides of the ratio pay the same process boundary.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The tokens every benchmarked ordo server is started with (ORDO_TOKENS). */
+export const BENCH_TOKENS = {
+  admin: 'bench-admin',
+  payments: 'bench-pay',
+  warehouse: 'bench-wh',
+  carrier: 'bench-car',
+} as const;
+
+const ORDO_TOKENS = JSON.stringify({
+  [BENCH_TOKENS.admin]: { role: 'admin' },
+  [BENCH_TOKENS.payments]: { role: 'payments' },
+  [BENCH_TOKENS.warehouse]: { role: 'warehouse' },
+  [BENCH_TOKENS.carrier]: { role: 'carrier' },
+});
+
+export interface ServerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface StopResult extends ServerExit {
+  /** It did not exit within the grace period after SIGTERM and was killed. */
+  killed: boolean;
+  /** It had exited on its own before we asked it to stop (a crash). */
+  exitedEarly: boolean;
+}
+
+export interface ServerProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly pid: number;
+  /** The data directory (ordo) or null (ceiling). */
+  readonly dataDir: string | null;
+  /** Every line the child printed on stdout and stderr but its "listening" line (at ORDO_LOG_LEVEL=warn: the problems). */
+  readonly output: string[];
+  /** Set once the child has exited, whoever caused it. */
+  exit: ServerExit | null;
+  /** Resident set size of the child in bytes (Linux /proc), or null where unavailable. */
+  rss(): Promise<number | null>;
+  /** CPU seconds the child (all its threads) has used so far (Linux /proc), or null. Synchronous, for exact window edges. */
+  cpuSeconds(): number | null;
+  /** SIGTERM, then SIGKILL after `graceMs`; removes the data directory. */
+  stop(graceMs?: number): Promise<StopResult>;
+}
+
+/** A port that was free a moment ago (bind to 0, read it, release it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function healthStatus(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path: '/healthz', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+  });
+}
+
+interface SpawnSpec {
+  script: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  dataDir: string | null;
+  readyTimeoutMs: number;
+}
+
+/** The readiness announcement is expected output, not a problem worth reporting. */
+const READY_LINE = /^(ordo|ceiling) listening on /;
+
+/** Servers started and not yet stopped: the CLI stops them if it is interrupted. */
+export const liveServers = new Set<ServerProcess>();
+
+async function spawnServer(spec: SpawnSpec): Promise<ServerProcess> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, [spec.script, '--port', String(port), ...spec.args], {
+    env: spec.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const collect = (stream: NodeJS.ReadableStream | null) => {
+    let rest = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop() ?? '';
+      // Bounded: a server that logs in a loop must not grow the bench's memory.
+      for (const l of lines) if (l.trim() && !READY_LINE.test(l) && output.length < 10_000) output.push(l);
+    });
+    stream?.on('end', () => {
+      if (rest.trim() && !READY_LINE.test(rest)) output.push(rest);
+    });
+  };
+  collect(child.stdout);
+  collect(child.stderr);
+  let stopping = false;
+  const handle: ServerProcess = {
+    url: `ws://127.0.0.1:${port}/ws`,
+    port,
+    pid: child.pid ?? -1,
+    dataDir: spec.dataDir,
+    output,
+    exit: null,
+    async rss() {
+      try {
+        const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+        const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+        return m ? Number(m[1]) * 1024 : null;
+      } catch {
+        return null;
+      }
+    },
+    cpuSeconds() {
+      try {
+        // Fields 14 and 15 of /proc/PID/stat (utime, stime) in clock ticks; the name field may
+        // contain spaces, so count from the closing parenthesis. USER_HZ is 100 on Linux.
+        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return (Number(f[11]) + Number(f[12])) / 100;
+      } catch {
+        return null;
+      }
+    },
+    async stop(graceMs = 5000) {
+      const exitedEarly = handle.exit !== null && !stopping;
+      stopping = true;
+      liveServers.delete(handle);
+      let killed = false;
+      if (handle.exit === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => {
+          if (handle.exit === null) {
+            killed = true;
+            child.kill('SIGKILL');
+          }
+        }, graceMs);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (spec.dataDir) await rm(spec.dataDir, { recursive: true, force: true });
+      return { ...(handle.exit as ServerExit), killed, exitedEarly };
+    },
+  };
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      handle.exit = { code, signal };
+      resolve();
+    });
+  });
+
+  // Poll /healthz rather than trusting the "listening" line: ordo listens before it has replayed
+  // its journal and answers 503 until it takes commands.
+  const deadline = Date.now() + spec.readyTimeoutMs;
+  for (;;) {
+    if (handle.exit !== null) {
+      if (spec.dataDir) await rm(spec.dataDir, { recursive: true, force: true });
+      throw new Error(`server exited during start-up (code ${handle.exit.code}, signal ${handle.exit.signal}):\n${output.slice(-20).join('\n')}`);
+    }
+    if ((await healthStatus(port)) === 200) {
+      liveServers.add(handle);
+      return handle;
+    }
+    if (Date.now() > deadline) {
+      await handle.stop();
+      throw new Error(`server not healthy after ${spec.readyTimeoutMs} ms:\n${output.slice(-20).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The compiled entry points, found next to this file (dist/bench → dist/src), whatever the cwd. */
+const ORDO_MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+const CEILING_MAIN = fileURLToPath(new URL('./ceiling-server.js', import.meta.url));
+
+/**
+ * A fresh ordo server: its own free port and a new empty data directory, removed by `stop()`.
+ *
+ * @example
+ *   const srv = await startOrdo();
+ *   try { ... } finally { await srv.stop(); }
+ */
+export async function startOrdo(opts: { dataRoot?: string; readyTimeoutMs?: number } = {}): Promise<ServerProcess> {
+  const dataDir = await mkdtemp(join(opts.dataRoot ?? tmpdir(), 'ordo-bench-'));
+  return spawnServer({
+    script: ORDO_MAIN,
+    args: ['--data', dataDir],
+    env: { ...process.env, ORDO_TOKENS, ORDO_LOG_LEVEL: 'warn' },
+    dataDir,
+    readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
+  });
+}
+
+/** The bare ws ceiling server (ceiling-server.ts) as a child process. */
+export async function startCeiling(opts: { readyTimeoutMs?: number } = {}): Promise<ServerProcess> {
+  return spawnServer({ script: CEILING_MAIN, args: [], env: { ...process.env }, dataDir: null, readyTimeoutMs: opts.readyTimeoutMs ?? 10_000 });
+}
