@@ -12,7 +12,15 @@ import { startServer, type TestServer } from './helpers/server.js';
 /**
  * Model-based property test: random interleavings of every lifecycle command, stock adjustments
  * and clock moves over 3–5 orders and 2–3 SKUs, each reply and the whole state checked against a
- * reference model of PROTOCOL.md after every step (see helpers/order-model.ts).
+ * reference model of PROTOCOL.md after every step (see helpers/order-model.ts): reply ok/code (and
+ * status, sku, available, field), every order field and its history, stock per SKU, conservation
+ * (reserved = Σ live orders; onHand = initial + adjustments − shipped + returned), available ≥ 0,
+ * never both cancelled and dispatched. In-process also: the published events, snapshots, restarts
+ * on the same stores, passivation (1–3 actors in memory) and time skew (deadline passed, timer not
+ * yet run). Bursts of 2–3 concurrent commands must be explained by some serial order.
+ *
+ * Reproduce a failure with MODEL_SEED=<seed>; scale with MODEL_RUNS / MODEL_SOCKET_RUNS;
+ * MODEL_STATS=1 prints outcome coverage.
  */
 
 const PRINCIPALS: Record<Who, Principal> = {

@@ -5,6 +5,8 @@
 // must stay open (frames over 64 KiB: closed with 1009). Frames that may be valid are sent with
 // fresh sandbox ids; every other frame targets a seeded SKU and order, which must end exactly as
 // they started. Object.prototype must not be polluted and /healthz must be 200 at the end.
+// Reproduce a failure with FUZZ_SEED=<seed>; FUZZ_SCALE multiplies the case counts; FUZZ_STATS=1
+// prints the outcomes per kind of frame.
 import { test } from 'uvu';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';

@@ -112,8 +112,9 @@ export class ShardHost {
   private maybeSnapshot(): void {
     if (this.stopping) return;
     for (const shard of this.shards.values()) {
-      // Also when too many changed actors are pinned in memory waiting for a snapshot to let them go.
-      const crowded = shard.cells.size > this.config.maxActiveActorsPerShard * 1.25;
+      // Also when many changed actors are pinned in memory waiting for a snapshot to let them go —
+      // but not too often: a snapshot rewrites every changed partition whole.
+      const crowded = shard.cells.size > this.config.maxActiveActorsPerShard * 2 && shard.store.bytesSinceSnapshot > this.config.snapshotBytes / 8;
       if (shard.snapshotting || (shard.store.bytesSinceSnapshot < this.config.snapshotBytes && !crowded)) continue;
       void this.snapshot(shard).catch(() => {});
     }

@@ -35,7 +35,7 @@ export type Op =
   | { k: 'skew'; ms: number }
   | { k: 'snapshot' }
   | { k: 'restart' }
-  /** Commands sent at once and settled together (in-process only): checked for linearizability. */
+  /** Commands sent at once (2–3, concurrently): checked for linearizability. */
   | { k: 'burst'; ops: Op[] };
 
 export interface Action {
@@ -490,7 +490,7 @@ export interface Executor {
   afterPay?(orderId: string): Promise<void>;
   /** The runtime's published events since the last call (in-process only). */
   drainEvents?(): RuntimeEvent[];
-  /** Sends several actions at once and resolves with their replies (in-process only). */
+  /** Sends several actions at once and resolves with their replies. */
   sendMany?(actions: Action[]): Promise<Reply[]>;
   readOrder(orderId: string): Promise<Order | null>;
   readStock(sku: string): Promise<Stock>;
