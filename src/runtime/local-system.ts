@@ -32,6 +32,7 @@ export class LocalSystem {
     readonly stores: MemoryShardStore[],
     maxActiveActors: number,
     extraBehaviours?: ReadonlyMap<string, AnyBehaviour>,
+    mailboxHardLimit?: number,
   ) {
     const n = stores.length;
     this.shards = stores.map(
@@ -48,6 +49,7 @@ export class LocalSystem {
           },
           afterDurable: (fn) => this.commit.whenDurable(fn),
           extraBehaviours,
+          mailboxHardLimit,
         }),
     );
     this.commit = new GroupCommit(
@@ -60,10 +62,17 @@ export class LocalSystem {
   }
 
   static async create(
-    opts: { shards?: number; clock?: SimulatedClock; stores?: MemoryShardStore[]; maxActiveActors?: number; extraBehaviours?: ReadonlyMap<string, AnyBehaviour> } = {},
+    opts: {
+      shards?: number;
+      clock?: SimulatedClock;
+      stores?: MemoryShardStore[];
+      maxActiveActors?: number;
+      extraBehaviours?: ReadonlyMap<string, AnyBehaviour>;
+      mailboxHardLimit?: number;
+    } = {},
   ): Promise<LocalSystem> {
     const stores = opts.stores ?? Array.from({ length: opts.shards ?? 4 }, () => new MemoryShardStore());
-    const sys = new LocalSystem(opts.clock ?? new SimulatedClock(), stores, opts.maxActiveActors ?? 20_000, opts.extraBehaviours);
+    const sys = new LocalSystem(opts.clock ?? new SimulatedClock(), stores, opts.maxActiveActors ?? 20_000, opts.extraBehaviours, opts.mailboxHardLimit);
     for (const s of sys.shards) await s.recover();
     for (const s of sys.shards) s.start();
     await sys.settle();
