@@ -14,6 +14,18 @@ export interface ChildServer {
   kill(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
+const children = new Set<ChildProcess>();
+// A test file that fails or is stopped must not leave servers behind.
+process.once('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(sig, () => {
+    for (const c of children) c.kill('SIGKILL');
+    process.exit(1);
+  });
+}
+
 /** The real server as a child process (`node dist/src/main.js`), for kill -9 and SIGTERM tests. */
 export function spawnServer(dataDir: string, env: Record<string, string> = {}, args: string[] = []): Promise<ChildServer> {
   const proc = spawn(process.execPath, [MAIN, '--port', '0', '--data', dataDir, '--workers', '2', ...args], {
@@ -21,7 +33,13 @@ export function spawnServer(dataDir: string, env: Record<string, string> = {}, a
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
-  const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  children.add(proc);
+  const exited = new Promise<number | string>((resolve) =>
+    proc.once('exit', (code, signal) => {
+      children.delete(proc);
+      resolve(code ?? signal ?? -1);
+    }),
+  );
   return new Promise((resolve, reject) => {
     let buf = '';
     const onData = (d: Buffer) => {
