@@ -9,6 +9,9 @@ import type { Batch, Shard } from './shard.js';
  */
 export class GroupCommit {
   private inFlight: Promise<void> | null = null;
+  /** Held by `exclusive` (a journal rotation): no commit starts meanwhile. */
+  private locked = false;
+  private readonly exclusiveQueue: (() => void)[] = [];
   private started = 0;
   private finished = 0;
   private durableWaiters: { target: number; fn: () => void }[] = [];
@@ -34,7 +37,14 @@ export class GroupCommit {
 
   /** Starts a commit of everything pending unless one is already running (it will pick this up). */
   kick(): void {
-    if (this.inFlight) return;
+    if (this.inFlight || this.locked) return;
+    // A waiting rotation goes first, or a busy stream of commits would starve it forever.
+    const exclusive = this.exclusiveQueue.shift();
+    if (exclusive) {
+      this.locked = true;
+      exclusive();
+      return;
+    }
     const writes: Promise<void>[] = [];
     const outputs: Output[] = [];
     let frames = 0;
@@ -83,7 +93,7 @@ export class GroupCommit {
 
   /** Calls `fn` once everything produced so far (including what is not yet taken) is durable. */
   whenDurable(fn: () => void): void {
-    if (this.inFlight) {
+    if (this.inFlight || this.locked) {
       this.durableWaiters.push({ target: this.started + 1, fn });
       return;
     }
@@ -104,16 +114,14 @@ export class GroupCommit {
    * (a snapshot rotating a journal to a new segment).
    */
   async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    while (this.inFlight) await this.inFlight;
-    const p = fn();
-    this.inFlight = p.then(
-      () => {},
-      () => {},
-    );
+    await new Promise<void>((granted) => {
+      this.exclusiveQueue.push(granted);
+      this.kick();
+    });
     try {
-      return await p;
+      return await fn();
     } finally {
-      this.inFlight = null;
+      this.locked = false;
       this.kick();
     }
   }
@@ -123,6 +131,10 @@ export class GroupCommit {
     for (;;) {
       if (this.inFlight) {
         await this.inFlight;
+        continue;
+      }
+      if (this.locked) {
+        await new Promise((r) => setTimeout(r, 1));
         continue;
       }
       this.kick();

@@ -17,8 +17,14 @@ interface Entry {
  */
 export class TimerIndex {
   private readonly heap: Entry[] = [];
-  /** key → name → due time; the heap may hold stale entries, this map is the truth. */
-  private readonly due = new Map<string, Map<string, number>>();
+  /**
+   * `key␁name` → due time; the heap may hold stale entries, this map is the truth. Flat on
+   * purpose: a million orders with one timer each cost a million map entries, not a million maps.
+   */
+  private readonly due = new Map<string, number>();
+  /** key → its timer names (almost always one, kept as a plain string then). */
+  private readonly names = new Map<string, string | string[]>();
+  private count = 0;
   private armed: { handle: unknown; at: number } | null = null;
   private running = false;
 
@@ -28,9 +34,7 @@ export class TimerIndex {
   ) {}
 
   get size(): number {
-    let n = 0;
-    for (const m of this.due.values()) n += m.size;
-    return n;
+    return this.count;
   }
 
   /** Starts firing; before this, timers are only collected (during recovery). */
@@ -46,26 +50,41 @@ export class TimerIndex {
   }
 
   set(key: string, name: string, at: number): void {
-    let m = this.due.get(key);
-    if (!m) this.due.set(key, (m = new Map()));
-    m.set(name, at);
+    const id = `${key}\u0001${name}`;
+    if (!this.due.has(id)) {
+      this.count++;
+      const n = this.names.get(key);
+      if (n === undefined) this.names.set(key, name);
+      else if (typeof n === 'string') this.names.set(key, [n, name]);
+      else n.push(name);
+    }
+    this.due.set(id, at);
     this.push({ at, key, name });
     if (this.running && (!this.armed || at < this.armed.at)) this.rearm();
   }
 
   cancel(key: string, name: string): void {
-    const m = this.due.get(key);
-    if (!m) return;
-    m.delete(name);
-    if (m.size === 0) this.due.delete(key);
+    if (!this.due.delete(`${key}\u0001${name}`)) return;
+    this.count--;
+    const n = this.names.get(key);
+    if (n === name || n === undefined) this.names.delete(key);
+    else if (Array.isArray(n)) {
+      const rest = n.filter((x) => x !== name);
+      if (rest.length === 1) this.names.set(key, rest[0]!);
+      else this.names.set(key, rest);
+    }
   }
 
   has(key: string): boolean {
-    return this.due.has(key);
+    return this.names.has(key);
   }
 
   timersOf(key: string): Record<string, number> {
-    return Object.fromEntries(this.due.get(key) ?? []);
+    const n = this.names.get(key);
+    if (n === undefined) return {};
+    const out: Record<string, number> = {};
+    for (const name of typeof n === 'string' ? [n] : n) out[name] = this.due.get(`${key}\u0001${name}`)!;
+    return out;
   }
 
   private rearm(): void {
@@ -94,7 +113,7 @@ export class TimerIndex {
   }
 
   private isStale(e: Entry): boolean {
-    return this.due.get(e.key)?.get(e.name) !== e.at;
+    return this.due.get(`${e.key}\u0001${e.name}`) !== e.at;
   }
 
   private dropStale(): void {
