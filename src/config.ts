@@ -62,7 +62,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     maxBufferedBytes: int('ORDO_MAX_BUFFERED_BYTES', env.ORDO_MAX_BUFFERED_BYTES, 8 * 1024 * 1024, 65536, 2 ** 31),
     pingIntervalMs: int('ORDO_PING_INTERVAL_MS', env.ORDO_PING_INTERVAL_MS, 30_000, 100, 3_600_000),
     allowedOrigins: (env.ORDO_ALLOWED_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-    snapshotBytes: int('ORDO_SNAPSHOT_BYTES', env.ORDO_SNAPSHOT_BYTES, 64 * 1024 * 1024, 4096, 2 ** 40),
+    snapshotBytes: int('ORDO_SNAPSHOT_BYTES', env.ORDO_SNAPSHOT_BYTES, 16 * 1024 * 1024, 4096, 2 ** 40),
     maxActiveActors: int('ORDO_MAX_ACTORS', env.ORDO_MAX_ACTORS, 200_000, 64, 100_000_000),
     mailboxSoftLimit: int('ORDO_MAILBOX_SOFT_LIMIT', env.ORDO_MAILBOX_SOFT_LIMIT, 1_000, 1, 10_000_000),
     mailboxHardLimit: int('ORDO_MAILBOX_HARD_LIMIT', env.ORDO_MAILBOX_HARD_LIMIT, 10_000, 1, 10_000_000),

@@ -16,7 +16,7 @@ export interface LogEntry {
 }
 
 /** How many log entries an actor keeps in memory; the journal keeps every change. */
-export const LOG_LIMIT = 64;
+export const LOG_LIMIT = 16;
 
 /**
  * The runtime's side of one actor: its state, its mailbox (one message at a time), its durable

@@ -18,7 +18,7 @@ export interface RuntimeOptions {
   workers?: number;
   /** Shards of a new data directory (default 8); an existing directory keeps its own. */
   shards?: number;
-  /** Journal bytes per shard that trigger a snapshot (default 64 MiB). */
+  /** Journal bytes per shard that trigger a snapshot (default 16 MiB). */
   snapshotBytes?: number;
   /** Actors kept in memory across all shards (default 200,000); idle snapshotted ones beyond are passivated. */
   maxActiveActors?: number;
@@ -119,7 +119,7 @@ export class ActorRuntime {
       workerCount: count,
       shardCount: this.shardCount,
       dataDir: this.opts.dataDir,
-      snapshotBytes: this.opts.snapshotBytes ?? 64 * 1024 * 1024,
+      snapshotBytes: this.opts.snapshotBytes ?? 16 * 1024 * 1024,
       maxActiveActorsPerShard: Math.max(16, Math.ceil((this.opts.maxActiveActors ?? 200_000) / this.shardCount)),
       mailboxSoftLimit: this.opts.mailboxSoftLimit,
       mailboxHardLimit: this.opts.mailboxHardLimit,

@@ -41,12 +41,12 @@ export class FileShardStore implements ShardStore {
   private readonly snapDir: string;
   private manifest: Manifest;
   /** Parsed partitions, most recently used first: reactivations come in bursts per partition. */
-  private readonly dataCache = new LRUCache<number, PartitionData>({ max: 8 });
-  private readonly dirCache = new Map<number, PartitionDirectory>();
+  private readonly dataCache = new LRUCache<number, PartitionData>({ max: 4 });
 
   constructor(
     readonly dir: string,
-    readonly partitions = 64,
+    /** For a new shard; an existing one keeps the count its manifest records. */
+    public partitions = 256,
     onWarn: (msg: string) => void = () => {},
   ) {
     this.journal = new SegmentedJournal(dir, onWarn);
@@ -77,16 +77,16 @@ export class FileShardStore implements ShardStore {
   async recover(onDirectory: (key: string, e: DirectoryEntry) => void, onRecord: (rec: JournalRecord) => void): Promise<ReplayStats> {
     const m = await this.readJson<Manifest | null>(join(this.snapDir, 'manifest.json'), null).catch(() => null);
     if (m) {
-      if (m.partitions !== this.partitions) throw new Error(`${this.snapDir}: snapshots were made with ${m.partitions} partitions`);
+      if (!Number.isInteger(m.partitions) || m.partitions < 1) throw new Error(`${this.snapDir}/manifest.json is damaged`);
+      this.partitions = m.partitions;
       this.manifest = m;
     }
     const names = await readdir(this.snapDir).catch(() => [] as string[]);
     for (const name of names) {
-      const match = /^p(\d{3})\.dir\.json$/.exec(name);
+      const match = /^p(\d{3,})\.dir\.json$/.exec(name);
       if (!match) continue;
       const p = Number(match[1]);
       const dir = await this.readJson<PartitionDirectory>(join(this.snapDir, name), {});
-      this.dirCache.set(p, dir);
       for (const [k, e] of Object.entries(dir)) onDirectory(k, e);
     }
     return this.journal.replay(this.manifest.replayFrom, onRecord);
@@ -125,7 +125,9 @@ export class FileShardStore implements ShardStore {
 
   async writePartition(p: number, changes: Map<string, { data: SnapshotEntry; dir: DirectoryEntry } | null>): Promise<void> {
     const data = { ...(await this.partitionData(p)) };
-    const dir = { ...(this.dirCache.get(p) ?? (await this.readJson<PartitionDirectory>(this.file(p, 'dir'), {}))) };
+    // Read back rather than cached: a copy of every actor's directory entry in memory would cost
+    // as much as the shard's directory itself.
+    const dir = await this.readJson<PartitionDirectory>(this.file(p, 'dir'), {});
     for (const [k, c] of changes) {
       if (c === null) {
         delete data[k];
@@ -138,7 +140,6 @@ export class FileShardStore implements ShardStore {
     await this.writeJson(this.file(p, 'data'), data);
     await this.writeJson(this.file(p, 'dir'), dir);
     this.dataCache.set(p, data);
-    this.dirCache.set(p, dir);
   }
 
   async commitSnapshot(rotationPoint: number): Promise<void> {

@@ -77,7 +77,7 @@ export class ShardHost {
         s,
         new Shard(s, {
           clock,
-          store: new FileShardStore(shardDir(config.dataDir, s), 64, (m) => log.warn(m)),
+          store: new FileShardStore(shardDir(config.dataDir, s), 256, (m) => log.warn(m)),
           maxActiveActors: config.maxActiveActorsPerShard,
           onFatal: (err) => this.fatal('snapshot or reactivation failed', err),
           afterDurable: (fn) => this.commit.whenDurable(fn),
@@ -114,7 +114,7 @@ export class ShardHost {
     for (const shard of this.shards.values()) {
       // Also when many changed actors are pinned in memory waiting for a snapshot to let them go —
       // but not too often: a snapshot rewrites every changed partition whole.
-      const crowded = shard.cells.size > this.config.maxActiveActorsPerShard * 2 && shard.store.bytesSinceSnapshot > this.config.snapshotBytes / 8;
+      const crowded = shard.cells.size > this.config.maxActiveActorsPerShard * 2 && shard.store.bytesSinceSnapshot > this.config.snapshotBytes / 4;
       if (shard.snapshotting || (shard.store.bytesSinceSnapshot < this.config.snapshotBytes && !crowded)) continue;
       void this.snapshot(shard).catch(() => {});
     }
