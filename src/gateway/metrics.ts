@@ -17,6 +17,7 @@ export interface HostStats {
   overloaded: number;
   restarts: number;
   deadLetters: number;
+  heapUsedBytes: number;
 }
 
 /** Everything /metrics exposes (Prometheus text format, prom-client). */
@@ -93,6 +94,7 @@ export class GatewayMetrics {
     perHost('ordo_mailbox_soft_limit_hits', 'Times an actor mailbox reached its soft limit', (s) => s.softLimitHits);
     perHost('ordo_mailbox_overloaded', 'Commands refused OVERLOADED at a mailbox hard limit', (s) => s.overloaded);
     perHost('ordo_actor_restarts', 'Actors restarted from durable state after a behaviour threw', (s) => s.restarts);
+    perHost('ordo_worker_heap_used_bytes', 'JavaScript heap in use by the shard host thread', (s) => s.heapUsedBytes);
     perHost('ordo_dead_letters', 'Messages set aside after failing three times in a row', (s) => s.deadLetters);
   }
 }

@@ -318,6 +318,7 @@ export class ShardHost {
       overloaded,
       restarts,
       deadLetters,
+      heapUsedBytes: process.memoryUsage().heapUsed,
       commits: this.commit.commits,
       framesWritten: this.commit.framesWritten,
       lastCommitMs: this.commit.lastCommitMs,
