@@ -133,30 +133,31 @@ export class ClientConnection {
       }
     }
     if (command.type === 'order.subscribe') {
-      if (this.orderSubs.has(command.orderId)) return runCommand(runtime, command, this.principal);
-      const sub = new Subscription(this);
-      this.orderSubs.set(command.orderId, sub);
-      hub.addOrder(command.orderId, sub);
-      const reply = await runCommand(runtime, command, this.principal);
-      if (!reply.ok) {
-        hub.removeOrder(command.orderId, sub);
-        this.orderSubs.delete(command.orderId);
-      }
-      return reply;
+      const key = command.orderId;
+      return this.subscribed(command, this.orderSubs, key, (sub) => hub.addOrder(key, sub), (sub) => hub.removeOrder(key, sub));
     }
     if (command.type === 'feed.subscribe') {
-      if (this.feedSubs.has(command.feed)) return runCommand(runtime, command, this.principal);
-      const sub = new Subscription(this);
-      this.feedSubs.set(command.feed, sub);
-      hub.addFeed(command.feed, sub);
-      const reply = await runCommand(runtime, command, this.principal);
-      if (!reply.ok) {
-        hub.removeFeed(command.feed, sub);
-        this.feedSubs.delete(command.feed);
-      }
-      return reply;
+      const key = command.feed;
+      return this.subscribed(command, this.feedSubs, key, (sub) => hub.addFeed(key, sub), (sub) => hub.removeFeed(key, sub));
     }
     return runCommand(runtime, command, this.principal);
+  }
+
+  /**
+   * A subscription is registered before its first reply is asked for (so no change between the
+   * two is missed) and holds its events until that reply went out; a refused one is removed.
+   */
+  private async subscribed<K>(command: Command, subs: Map<K, Subscription>, key: K, add: (s: Subscription) => void, remove: (s: Subscription) => void): Promise<Reply> {
+    if (subs.has(key)) return runCommand(this.deps.runtime, command, this.principal);
+    const sub = new Subscription(this);
+    subs.set(key, sub);
+    add(sub);
+    const reply = await runCommand(this.deps.runtime, command, this.principal);
+    if (!reply.ok) {
+      remove(sub);
+      subs.delete(key);
+    }
+    return reply;
   }
 
   private isSubscribed(c: Command): boolean {

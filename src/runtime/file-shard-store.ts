@@ -1,10 +1,10 @@
-import { mkdir, open, readdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
 import type { JournalRecord, ReplayStats } from './journal.js';
-import { syncDirectory } from './journal.js';
+import { fsyncPath } from './journal.js';
 import { SegmentedJournal } from './segmented-journal.js';
 import { type DirectoryEntry, partitionOf, type ShardStore, type SnapshotEntry } from './shard-store.js';
 
@@ -18,15 +18,6 @@ type PartitionData = Record<string, SnapshotEntry>;
 type PartitionDirectory = Record<string, DirectoryEntry>;
 
 const compact = { parse: JSON.parse, stringify: (v: unknown) => JSON.stringify(v) };
-
-async function fsyncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.datasync();
-  } finally {
-    await fh.close();
-  }
-}
 
 /**
  * Segment files plus snapshots per partition, written with lowdb (temp file + atomic rename),
@@ -71,7 +62,7 @@ export class FileShardStore implements ShardStore {
   private async writeJson<T>(path: string, data: T): Promise<void> {
     const db = new Low<T>(new DataFile<T>(path, compact), data);
     await db.write();
-    await fsyncFile(path);
+    await fsyncPath(path);
   }
 
   async recover(onDirectory: (key: string, e: DirectoryEntry) => void, onRecord: (rec: JournalRecord) => void): Promise<ReplayStats> {
@@ -143,10 +134,10 @@ export class FileShardStore implements ShardStore {
   }
 
   async commitSnapshot(rotationPoint: number): Promise<void> {
-    await syncDirectory(this.snapDir).catch(() => {});
+    await fsyncPath(this.snapDir).catch(() => {});
     this.manifest = { replayFrom: rotationPoint, partitions: this.partitions };
     await this.writeJson(join(this.snapDir, 'manifest.json'), this.manifest);
-    await syncDirectory(this.snapDir);
+    await fsyncPath(this.snapDir);
     await this.journal.removeBefore(rotationPoint);
   }
 

@@ -156,7 +156,7 @@ export class FileJournal implements ShardJournal {
       const existed = await stat(this.path).then(() => true, () => false);
       this.fh = await open(this.path, 'a');
       // A new file's directory entry must be durable too, or a crash could lose the whole file.
-      if (!existed) await syncDirectory(dirname(this.path));
+      if (!existed) await fsyncPath(dirname(this.path));
     }
     await this.fh.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
     await this.fh.datasync();
@@ -168,33 +168,12 @@ export class FileJournal implements ShardJournal {
   }
 }
 
-export async function syncDirectory(dir: string): Promise<void> {
-  const d = await open(dir, 'r');
+/** fsync of a file or a directory (a directory's entries — new or renamed files — are durable only then). */
+export async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
   try {
-    await d.sync();
+    await fh.sync();
   } finally {
-    await d.close();
+    await fh.close();
   }
-}
-
-/** A journal kept in memory, for tests of actors and shards without a disk. */
-export class MemoryJournal implements ShardJournal {
-  readonly frames: Buffer[] = [];
-
-  async replay(onRecord: (rec: JournalRecord) => void): Promise<ReplayStats> {
-    let bytes = 0;
-    for (const f of this.frames) {
-      const r = readFrame(f, 0);
-      if (r.kind !== 'frame') throw new Error('memory journal holds a bad frame');
-      onRecord(JSON.parse(r.payload.toString('utf8')) as JournalRecord);
-      bytes += f.length;
-    }
-    return { records: this.frames.length, bytes, truncated: 0 };
-  }
-
-  async append(frames: Buffer[]): Promise<void> {
-    this.frames.push(...frames);
-  }
-
-  async close(): Promise<void> {}
 }

@@ -1,6 +1,6 @@
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileJournal, type JournalRecord, type ReplayStats, syncDirectory } from './journal.js';
+import { FileJournal, fsyncPath, type JournalRecord, type ReplayStats } from './journal.js';
 
 const SEGMENT = /^segment-(\d{8})\.log$/;
 
@@ -89,7 +89,7 @@ export class SegmentedJournal {
       await unlink(join(this.dir, segmentName(s)));
       removed++;
     }
-    if (removed) await syncDirectory(this.dir);
+    if (removed) await fsyncPath(this.dir);
     return removed;
   }
 
