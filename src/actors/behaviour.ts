@@ -51,4 +51,6 @@ export interface ActorBehaviour<S, R> {
   snapshot(state: S): R[];
   /** A small summary kept in memory for every actor, loaded or not (orders: for `order.list`). */
   summary?(state: S): unknown;
+  /** True when `record` alone rebuilds the whole state (recovery then need not read the snapshot). */
+  isFullState?(record: R): boolean;
 }

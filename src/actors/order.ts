@@ -379,6 +379,9 @@ export const OrderActor: ActorBehaviour<OrderState, OrderRecord> = {
     return [{ order: s.order, placing: s.placing }];
   },
 
+  /** Every order record is the whole order. */
+  isFullState: () => true,
+
   /** [customerId, status, placedAt]: enough to filter and sort `order.list` without loading the order. */
   summary(s): OrderSummary | undefined {
     const o = s.order;

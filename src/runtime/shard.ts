@@ -467,6 +467,7 @@ export class Shard {
         else tail.set(rec.k, [rec]);
       },
     );
+    const busySet = new Set(busy);
     const keys = [...new Set([...busy, ...tail.keys()])];
     // By partition, so each partition's snapshot file is read once.
     const P = this.opts.store.partitions;
@@ -475,11 +476,14 @@ export class Shard {
       const b = this.behaviourFor(key);
       if (!b) throw new Error(`journal of shard ${this.id} names an unknown actor type: ${key}`);
       const cell = new ActorCell(key, b);
-      if (this.directory.has(key)) {
+      const recs = tail.get(key);
+      // A tail that holds a whole-state record (every order record) makes the snapshot moot,
+      // unless the snapshot also holds unanswered requests: then it is read for those.
+      const rebuiltByTail = !busySet.has(key) && recs !== undefined && recs.some((rec) => rec.r?.some((r) => b.isFullState?.(r)));
+      if (this.directory.has(key) && !rebuiltByTail) {
         const entry = await this.opts.store.loadActor(key);
         if (entry) this.applySnapshot(cell, entry);
       }
-      const recs = tail.get(key);
       if (recs) {
         for (const rec of recs) this.apply(cell, rec);
         cell.version = 1; // changed since the last snapshot
