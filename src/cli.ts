@@ -32,7 +32,7 @@ function plain(_k: string, v: unknown): unknown {
 }
 
 async function inspect(dataDir: string, key: string): Promise<number> {
-  const meta = await openDataDir(dataDir, 8);
+  const meta = await openDataDir(dataDir, 8, { create: false });
   const id = shardOf(key, meta.shards);
   const shard = new Shard(id, {
     clock: systemClock,

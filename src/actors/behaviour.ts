@@ -4,9 +4,11 @@ import type { ActorEvent, ActorRequest, Incoming, Reply } from '../protocol/mess
 export type ReplyHandle = number;
 
 /**
- * Everything an actor may do. It only records effects; the runtime carries them out after the
- * turn's journal records are durable (replies, cross-shard messages and events wait for the write).
- * There is no I/O and no clock here other than `now()`, so behaviours run the same in tests.
+ * Everything an actor may do. It only records effects; the runtime carries them out once nothing
+ * they depend on can be undone by a crash: replies, events and messages to other shards wait for
+ * the actor's unwritten records (the per-actor output gate); messages to actors of the same shard
+ * go at once (their effects are journaled after their cause in the same log). If the turn throws,
+ * none of its effects happen. There is no I/O and no clock here other than `now()`.
  */
 export interface ActorContext<R> {
   readonly self: string;

@@ -43,10 +43,13 @@ export interface Placing {
   answers: Map<string, { reserved: boolean; available?: number }>;
 }
 
-/** The journal record of an order: its whole durable state, which is small. */
+/**
+ * The journal record of an order: its whole durable state, which is small. `placing` is always
+ * null (a placement in progress is never written: see `place`); the field stays for the format.
+ */
 export interface OrderRecord {
   order: Order | null;
-  placing: Placing | null;
+  placing: null;
 }
 
 export const PAYMENT_TIMER = 'payment';
@@ -77,7 +80,7 @@ function visibleTo(o: Order, who: Principal): boolean {
 type Ctx = ActorContext<OrderRecord>;
 
 function save(s: OrderState, ctx: Ctx): void {
-  ctx.persist({ order: s.order, placing: s.placing });
+  ctx.persist({ order: s.order, placing: null });
   if (s.order) ctx.publish({ type: 'order.updated', order: orderView(s.order), rev: s.order.history.length });
 }
 
@@ -367,7 +370,8 @@ export const OrderActor: ActorBehaviour<OrderState, OrderRecord> = {
 
   restore(s, rec) {
     s.order = rec.order;
-    s.placing = rec.placing;
+    // A placement in progress lives in memory only (its client re-sends after a crash).
+    s.placing = null;
     return s;
   },
 
@@ -376,7 +380,7 @@ export const OrderActor: ActorBehaviour<OrderState, OrderRecord> = {
   },
 
   snapshot(s) {
-    return [{ order: s.order, placing: s.placing }];
+    return [{ order: s.order, placing: null }];
   },
 
   /** Every order record is the whole order. */

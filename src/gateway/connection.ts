@@ -181,20 +181,23 @@ export class ClientConnection {
   }
 
   private send(frame: object): void {
-    if (this.closed) return;
+    if (this.closed || this.tooFarBehind()) return;
     this.ws.send(JSON.stringify(frame));
+  }
+
+  /** A client that does not read what it is sent (replies or events) is cut off (1008). */
+  private tooFarBehind(): boolean {
+    if (this.ws.bufferedAmount <= this.deps.limits.maxBufferedBytes) return false;
+    this.deps.metrics.slowConsumers.inc();
+    this.deps.log.warn({ role: this.principal.role, buffered: this.ws.bufferedAmount }, 'client not reading; disconnected');
+    this.ws.close(1008, 'too much unread data');
+    this.onClose();
+    return true;
   }
 
   /** An event for this connection. A subscriber that does not read is cut off before it can grow our memory. */
   pushEvent(frame: string): void {
-    if (this.closed) return;
-    if (this.ws.bufferedAmount > this.deps.limits.maxBufferedBytes) {
-      this.deps.metrics.slowConsumers.inc();
-      this.deps.log.warn({ role: this.principal.role, buffered: this.ws.bufferedAmount }, 'slow subscriber disconnected');
-      this.ws.close(1008, 'too many unread events');
-      this.onClose();
-      return;
-    }
+    if (this.closed || this.tooFarBehind()) return;
     this.deps.metrics.events.inc();
     this.ws.send(frame);
   }

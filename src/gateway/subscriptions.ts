@@ -35,13 +35,10 @@ export class SubscriptionHub {
   }
 
   removeFeed(feed: Feed, s: Subscriber): void {
-    this.feeds.get(feed)?.delete(s);
-  }
-
-  get orderSubscriptions(): number {
-    let n = 0;
-    for (const s of this.orders.values()) n += s.size;
-    return n;
+    const set = this.feeds.get(feed);
+    if (!set) return;
+    set.delete(s);
+    if (set.size === 0) this.feeds.delete(feed);
   }
 
   /** Fans one durable change out to its subscribers. */

@@ -45,6 +45,8 @@ export class ActiveCells {
   }
 
   set(key: string, cell: ActorCell): void {
+    // A new incarnation (after a restart) replaces a pinned old one too.
+    this.pinned.delete(key);
     this.lru.set(key, cell);
   }
 

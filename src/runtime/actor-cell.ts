@@ -58,6 +58,11 @@ export class ActorCell {
     if (this.log.length > LOG_LIMIT) this.log.splice(0, this.log.length - LOG_LIMIT);
   }
 
+  /** Holds nothing durable and owes nothing: deleted from the directory and from snapshots. */
+  get isGone(): boolean {
+    return this.behaviour.isEmpty(this.state) && ![...this.outbox.values()].some((e) => !e.volatile);
+  }
+
   get dirty(): boolean {
     return this.version !== this.snapshotted;
   }
@@ -66,6 +71,7 @@ export class ActorCell {
   canLeaveMemory(): boolean {
     return (
       !this.dirty &&
+      this.unsettled === 0 &&
       !this.loading &&
       !this.scheduled &&
       this.mailbox.length === 0 &&

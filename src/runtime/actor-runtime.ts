@@ -164,7 +164,8 @@ export class ActorRuntime {
       this.hosts[other]!.worker.postMessage({ t: 'peer', index, port: ch.port2 } satisfies ToHost, [ch.port2]);
     }
     const { handle, recovered } = this.launch(index, count, peers);
-    handle.outbox = dead.outbox;
+    // Whatever was still queued for the dead host was answered INTERNAL above: not sent again.
+    dead.outbox = [];
     this.hosts[index] = handle;
     try {
       await recovered;

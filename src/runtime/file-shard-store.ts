@@ -134,7 +134,7 @@ export class FileShardStore implements ShardStore {
   }
 
   async commitSnapshot(rotationPoint: number): Promise<void> {
-    await fsyncPath(this.snapDir).catch(() => {});
+    await fsyncPath(this.snapDir);
     this.manifest = { replayFrom: rotationPoint, partitions: this.partitions };
     await this.writeJson(join(this.snapDir, 'manifest.json'), this.manifest);
     await fsyncPath(this.snapDir);

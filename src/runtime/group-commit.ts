@@ -31,10 +31,6 @@ export class GroupCommit {
   /** Test-only: sees each commit's frames once durable, before any output is released. */
   afterDurable: ((frames: Buffer[][]) => void) | null = null;
 
-  get busy(): boolean {
-    return this.inFlight !== null;
-  }
-
   /** Starts a commit of everything pending unless one is already running (it will pick this up). */
   kick(): void {
     if (this.inFlight || this.locked) return;

@@ -1,4 +1,4 @@
-import { encodeRecord, type JournalRecord, type ReplayStats } from './journal.js';
+import type { JournalRecord, ReplayStats } from './journal.js';
 import { readFrame } from './journal-format.js';
 import type { DirectoryEntry, ShardStore, SnapshotEntry } from './shard-store.js';
 
@@ -82,9 +82,4 @@ export class MemoryShardStore implements ShardStore {
   }
 
   async close(): Promise<void> {}
-
-  /** Test helper: the journal as records (all live segments). */
-  encodeForTest(rec: JournalRecord): Buffer {
-    return encodeRecord(rec);
-  }
 }

@@ -24,10 +24,6 @@ export class SegmentedJournal {
     private readonly onWarn: (msg: string) => void = () => {},
   ) {}
 
-  get segment(): number {
-    return this.currentNo;
-  }
-
   async segments(): Promise<number[]> {
     await mkdir(this.dir, { recursive: true });
     const names = await readdir(this.dir);

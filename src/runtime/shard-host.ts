@@ -149,16 +149,19 @@ export class ShardHost {
     this.peers[index] = port;
     port.on('message', (m: Envelope[]) => this.receive(m));
     this.toPeer[index] = [];
-    for (const shard of this.shards.values()) {
-      for (const cell of shard.cells.values()) {
-        for (const e of cell.outbox.values()) {
-          if (workerOf(shardOf(e.to, this.config.shardCount), this.config.workerCount) === index) {
-            this.toPeer[index]!.push({ t: 'req', to: e.to, from: cell.key, id: e.id, request: e.request });
+    // Only once what is pending here is durable: a re-sent request must not outrun its cause.
+    this.commit.whenDurable(() => {
+      for (const shard of this.shards.values()) {
+        for (const cell of shard.cells.values()) {
+          for (const e of cell.outbox.values()) {
+            if (workerOf(shardOf(e.to, this.config.shardCount), this.config.workerCount) === index) {
+              this.toPeer[index]!.push({ t: 'req', to: e.to, from: cell.key, id: e.id, request: e.request });
+            }
           }
         }
       }
-    }
-    this.flush();
+      this.flush();
+    });
   }
 
   async recover(): Promise<RecoveryStats> {

@@ -2,7 +2,6 @@ import type { ActorContext, ReplyHandle } from '../actors/behaviour.js';
 import { behaviourFor } from '../actors/index.js';
 import { wireError } from '../protocol/errors.js';
 import type { ActorEvent, ActorRequest, Incoming, Reply } from '../protocol/messages.js';
-import type { Order } from '../protocol/model.js';
 import type { OrderSummary } from '../actors/order.js';
 import { ActiveCells } from './active-cells.js';
 import { ActorCell, type ReplyTarget } from './actor-cell.js';
@@ -84,7 +83,6 @@ export class Shard {
   messagesHandled = 0;
   snapshotting = false;
   snapshots = 0;
-  lastSnapshot: SnapshotStats | null = null;
   /** Times a mailbox passed its soft limit; commands refused at the hard limit; actor restarts. */
   softLimitHits = 0;
   overloaded = 0;
@@ -176,7 +174,7 @@ export class Shard {
 
   /** Keeps the in-memory directory in step with an actor's latest state. */
   private noteDirectory(cell: ActorCell): void {
-    if (cell.behaviour.isEmpty(cell.state) && cell.outbox.size === 0) this.directory.delete(cell.key);
+    if (cell.isGone) this.directory.delete(cell.key);
     else this.directory.set(cell.key, cell.behaviour.summary?.(cell.state) ?? 1);
   }
 
@@ -255,6 +253,8 @@ export class Shard {
     const timerChanges: Record<string, number | null> = {};
     let timersChanged = false;
     const outputs: Output[] = [];
+    const keptAdded = new Map<number, ReplyTarget>();
+    const keptAnswered = new Set<number>();
     const decisions: string[] = [];
     let replied: string | undefined;
     let stashThis = false;
@@ -278,15 +278,17 @@ export class Shard {
       reply: (reply) => {
         if (target) emitReply(target, reply);
       },
+      // Kept replies change only if the turn succeeds, like every other effect.
       defer: (): ReplyHandle => {
         const h = cell.nextHandle++;
-        if (target) cell.kept.set(h, target);
+        if (target) keptAdded.set(h, target);
         return h;
       },
       answer: (h, reply) => {
-        const to = cell.kept.get(h);
+        const to = keptAdded.get(h) ?? (keptAnswered.has(h) ? undefined : cell.kept.get(h));
         if (!to) return;
-        cell.kept.delete(h);
+        keptAdded.delete(h);
+        keptAnswered.add(h);
         emitReply(to, reply);
       },
       send: (to: string, request: ActorRequest, opts?: { journal?: boolean }) => {
@@ -327,6 +329,8 @@ export class Shard {
       return;
     }
 
+    for (const h of keptAnswered) cell.kept.delete(h);
+    for (const [h, to] of keptAdded) cell.kept.set(h, to);
     if (stashThis) cell.stashed.push(env);
     for (const e of sent) cell.outbox.set(e.id, e);
     for (const e of sentUnjournaled) cell.outbox.set(e.id, e);
@@ -411,7 +415,9 @@ export class Shard {
           const entry = await this.opts.store.loadActor(cell.key);
           if (entry) this.applySnapshot(fresh, entry);
           const tail = await this.opts.store.readTail(cell.key);
-          for (const rec of tail) this.apply(fresh, rec);
+          // The shard's timer index is already right (a failed turn's timer changes were never
+          // applied); replaying the tail's would re-arm timers that have fired.
+          for (const rec of tail) this.apply(fresh, rec, false);
           fresh.version = tail.length > 0 ? cell.snapshotted + 1 : cell.snapshotted;
           fresh.snapshotted = cell.snapshotted;
         } catch (err) {
@@ -494,7 +500,7 @@ export class Shard {
     return { ...stats, actors: this.directory.size };
   }
 
-  private apply(cell: ActorCell, rec: JournalRecord): void {
+  private apply(cell: ActorCell, rec: JournalRecord, timers = true): void {
     if (rec.r) for (const r of rec.r) cell.state = cell.behaviour.restore(cell.state, r);
     if (rec.o) {
       for (const e of rec.o) {
@@ -503,7 +509,7 @@ export class Shard {
       }
     }
     if (rec.a) for (const id of rec.a) cell.outbox.delete(id);
-    if (rec.t) {
+    if (rec.t && timers) {
       for (const [name, at] of Object.entries(rec.t)) {
         if (at === null) this.timers.cancel(rec.k, name);
         else this.timers.set(rec.k, name, at);
@@ -580,6 +586,9 @@ export class Shard {
     const started = performance.now();
     let longestSliceMs = 0;
     try {
+      // An actor restarting after a fault is rebuilt from journal segments this snapshot would
+      // delete: wait for the next round rather than lose its changes.
+      for (const cell of this.cells.values()) if (cell.loading && cell.dirty) return null;
       const rotation = await rotate(() => this.opts.store.beginSnapshot());
       const byPartition = new Map<number, ActorCell[]>();
       const P = this.opts.store.partitions;
@@ -597,11 +606,12 @@ export class Shard {
         const versions: [ActorCell, number][] = [];
         for (const cell of list) {
           versions.push([cell, cell.version]);
-          if (cell.behaviour.isEmpty(cell.state) && cell.outbox.size === 0) {
+          if (cell.isGone) {
             changes.set(cell.key, null);
             continue;
           }
-          const outbox = [...cell.outbox.values()];
+          // Requests kept in memory only (a placement in progress) are not part of durable state.
+          const outbox = [...cell.outbox.values()].filter((e) => !e.volatile);
           const timers = this.timers.timersOf(cell.key);
           const dir: DirectoryEntry = {};
           const summary = cell.behaviour.summary?.(cell.state);
@@ -613,6 +623,9 @@ export class Shard {
           changes.set(cell.key, { data, dir });
         }
         longestSliceMs = Math.max(longestSliceMs, performance.now() - sliceStart);
+        // What was just serialised may include turns whose journal records are not durable yet
+        // (and effects of them on actors of this shard): it goes to disk only after they are.
+        await new Promise<void>((durable) => (this.opts.afterDurable ? this.opts.afterDurable(durable) : durable()));
         await this.opts.store.writePartition(p, changes);
         for (const [cell, v] of versions) cell.snapshotted = Math.max(cell.snapshotted, v);
         actors += list.length;
@@ -621,14 +634,13 @@ export class Shard {
       await this.opts.store.commitSnapshot(rotation);
       const passivated = this.cells.passivate();
       this.snapshots++;
-      this.lastSnapshot = {
+      return {
         partitions: byPartition.size,
         actors,
         passivated,
         ms: Math.round(performance.now() - started),
         longestSliceMs: Math.round(longestSliceMs * 10) / 10,
       };
-      return this.lastSnapshot;
     } catch (err) {
       this.opts.onFatal?.(err);
       throw err;
