@@ -55,9 +55,34 @@ const Asker: AnyBehaviour = {
   snapshot: () => [],
 };
 
+/**
+ * A third test-only kind: arms a timer whose handler always throws.
+ */
+const Tricky: AnyBehaviour = {
+  kind: 'tricky',
+  initial: () => ({ armed: false }),
+  receive(s, msg, ctx) {
+    if (msg.kind === 'command') {
+      const c = msg.command as unknown as { type: string };
+      if (c.type === 'arm') {
+        ctx.setTimer('boom', ctx.now() + 1000);
+        ctx.persist({ armed: true });
+        ctx.reply({ ok: true });
+      }
+      return s;
+    }
+    if (msg.kind === 'timer') throw new Error('the timer handler always throws');
+    return s;
+  },
+  restore: (s, r: { armed: boolean }) => ({ ...s, ...r }),
+  isEmpty: (s) => !s.armed,
+  snapshot: (s) => [{ armed: s.armed }],
+};
+
 const extraBehaviours = new Map([
   ['faulty', Faulty],
   ['asker', Asker],
+  ['tricky', Tricky],
 ]);
 
 const send = (sys: LocalSystem, key: string, cmd: object) => sys.ask(key, cmd as never, ADMIN);
@@ -110,6 +135,17 @@ test('a restart keeps other actors of the shard running', async () => {
   const [bad, good] = await Promise.all([sys.send('faulty:f2', { type: 'add', add: -5 } as never, ADMIN), sys.send('sku:A', { type: 'inventory.get', sku: 'A' }, ADMIN), sys.settle()]);
   assert.equal(bad.ok, false);
   assert.ok(good.ok && good.stock?.onHand === 3);
+});
+
+test('a timer whose handler always throws is dead-lettered, not re-armed by each restart', async () => {
+  const sys = await LocalSystem.create({ shards: 1, extraBehaviours });
+  assert.ok((await send(sys, 'tricky:t2', { type: 'arm' })).ok);
+  await sys.advance(1000);
+  await sys.advance(10_000);
+  const shard = sys.shardFor('tricky:t2');
+  assert.equal(sys.actorErrors.filter((e) => e.key === 'tricky:t2').length, 3);
+  assert.equal(shard.deadLetters.length, 1);
+  assert.equal(shard.timers.has('tricky:t2'), false, 'the fired timer stays fired');
 });
 
 test.run();
