@@ -18,7 +18,11 @@ export class Fifo<T> {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head]!;
     this.items[this.head++] = undefined as T;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
+    if (this.head === this.items.length) {
+      // Drained: let the backing store go (most mailboxes sit empty most of the time).
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }

@@ -600,6 +600,8 @@ export class Shard {
         else byPartition.set(p, [cell]);
       }
       let actors = 0;
+      // 1. Serialise, one partition per event-loop turn, so the mailboxes keep running.
+      const prepared: { p: number; changes: Map<string, { data: SnapshotEntry; dir: DirectoryEntry } | null>; versions: [ActorCell, number][] }[] = [];
       for (const [p, list] of byPartition) {
         const sliceStart = performance.now();
         const changes = new Map<string, { data: SnapshotEntry; dir: DirectoryEntry } | null>();
@@ -623,13 +625,17 @@ export class Shard {
           changes.set(cell.key, { data, dir });
         }
         longestSliceMs = Math.max(longestSliceMs, performance.now() - sliceStart);
-        // What was just serialised may include turns whose journal records are not durable yet
-        // (and effects of them on actors of this shard): it goes to disk only after they are.
-        await new Promise<void>((durable) => (this.opts.afterDurable ? this.opts.afterDurable(durable) : durable()));
-        await this.opts.store.writePartition(p, changes);
-        for (const [cell, v] of versions) cell.snapshotted = Math.max(cell.snapshotted, v);
+        prepared.push({ p, changes, versions });
         actors += list.length;
         await new Promise((r) => setImmediate(r));
+      }
+      // 2. What was serialised may include turns whose journal records are not durable yet (and
+      //    their effects on actors of this shard): it goes to disk only once they are.
+      await new Promise<void>((durable) => (this.opts.afterDurable ? this.opts.afterDurable(durable) : durable()));
+      // 3. Write the partitions; an actor is clean if it did not change after it was serialised.
+      for (const { p, changes, versions } of prepared) {
+        await this.opts.store.writePartition(p, changes);
+        for (const [cell, v] of versions) cell.snapshotted = Math.max(cell.snapshotted, v);
       }
       await this.opts.store.commitSnapshot(rotation);
       const passivated = this.cells.passivate();
