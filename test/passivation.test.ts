@@ -49,4 +49,27 @@ test('a restart after snapshots replays only the journal tail and still has ever
   assert.equal((await after.getStock('A')).reserved, 1);
 });
 
+test('changed orders leave memory in compact form before any snapshot, and come back intact', async () => {
+  const sys = await LocalSystem.create({ shards: 2, maxActiveActors: 10 });
+  const shop = new Shop(sys);
+  await shop.stock('A', 1000);
+  for (let i = 0; i < 200; i++) expectOrder(await shop.place(`o${i}`, [{ sku: 'A', quantity: 1 }], ALICE, 5_000));
+  const inMemory = sys.shards.reduce((n, s) => n + s.cells.size, 0);
+  const aside = sys.shards.reduce((n, s) => n + s.setAsideCount, 0);
+  assert.ok(inMemory <= 2 * 10 + 4, `live actors stay near the cap without a snapshot (${inMemory})`);
+  assert.ok(aside >= 170, `the rest were set aside (${aside})`);
+  // Readable, actionable, and their deadlines fire.
+  assert.equal(expectOrder(await shop.pay('o7')).status, 'paid');
+  assert.equal((await shop.order('o8'))!.status, 'awaiting_payment');
+  await sys.advance(5_000);
+  assert.equal((await shop.order('o9'))!.status, 'cancelled');
+  // A snapshot takes them to disk; a restart finds everything.
+  await sys.snapshotAll();
+  assert.equal(sys.shards.reduce((n, s) => n + s.setAsideCount, 0), 0);
+  const after = new Shop(await sys.restart({ maxActiveActors: 10 }));
+  assert.equal((await after.order('o7'))!.status, 'picking');
+  assert.equal((await after.order('o150'))!.status, 'cancelled');
+  assert.deepEqual(await after.getStock('A'), { sku: 'A', onHand: 1000, reserved: 1, available: 999 });
+});
+
 test.run();

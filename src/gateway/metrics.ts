@@ -18,6 +18,7 @@ export interface HostStats {
   restarts: number;
   deadLetters: number;
   heapUsedBytes: number;
+  setAside: number;
 }
 
 /** Everything /metrics exposes (Prometheus text format, prom-client). */
@@ -94,6 +95,7 @@ export class GatewayMetrics {
     perHost('ordo_mailbox_soft_limit_hits', 'Times an actor mailbox reached its soft limit', (s) => s.softLimitHits);
     perHost('ordo_mailbox_overloaded', 'Commands refused OVERLOADED at a mailbox hard limit', (s) => s.overloaded);
     perHost('ordo_actor_restarts', 'Actors restarted from durable state after a behaviour threw', (s) => s.restarts);
+    perHost('ordo_actors_set_aside', 'Changed actors out of memory in compact form until the next snapshot', (s) => s.setAside);
     perHost('ordo_worker_heap_used_bytes', 'JavaScript heap in use by the shard host thread', (s) => s.heapUsedBytes);
     perHost('ordo_dead_letters', 'Messages set aside after failing three times in a row', (s) => s.deadLetters);
   }

@@ -12,13 +12,18 @@ export class ActiveCells {
   private readonly pinned = new Map<string, ActorCell>();
   passivated = 0;
 
-  constructor(max: number, private readonly canLeave: (cell: ActorCell) => boolean) {
+  constructor(
+    max: number,
+    private readonly canLeave: (cell: ActorCell) => boolean,
+    /** Last resort for an actor that cannot leave cleanly: returns true if it was set aside in compact form. */
+    private readonly setAside: (cell: ActorCell) => boolean = () => false,
+  ) {
     this.lru = new LRUCache<string, ActorCell>({
       max,
       dispose: (cell, key, reason) => {
         // Only evictions by the cap matter here; explicit deletes and replacements are not passivations.
         if (reason !== 'evict') return;
-        if (this.canLeave(cell)) this.passivated++;
+        if (this.canLeave(cell) || this.setAside(cell)) this.passivated++;
         else this.pinned.set(key, cell);
       },
     });
@@ -60,11 +65,11 @@ export class ActiveCells {
     this.pinned.delete(key);
   }
 
-  /** Lets pinned actors that have become idle and clean leave memory. */
+  /** Lets pinned actors that have become idle and clean (or can be set aside) leave memory. */
   passivate(): number {
     let n = 0;
     for (const [key, cell] of this.pinned) {
-      if (this.canLeave(cell)) {
+      if (this.canLeave(cell) || this.setAside(cell)) {
         this.pinned.delete(key);
         n++;
       }

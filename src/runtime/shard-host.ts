@@ -294,12 +294,14 @@ export class ShardHost {
     let overloaded = 0;
     let restarts = 0;
     let deadLetters = 0;
+    let setAside = 0;
     for (const s of this.shards.values()) {
       softLimitHits += s.softLimitHits;
       overloaded += s.overloaded;
       restarts += s.restarts;
       deadLetters += s.deadLetters.length;
       known += s.directory.size;
+      setAside += s.setAsideCount;
       passivated += s.cells.passivated;
       snapshots += s.snapshots;
       actors += s.cells.size;
@@ -321,6 +323,7 @@ export class ShardHost {
       overloaded,
       restarts,
       deadLetters,
+      setAside,
       heapUsedBytes: process.memoryUsage().heapUsed,
       commits: this.commit.commits,
       framesWritten: this.commit.framesWritten,

@@ -74,6 +74,12 @@ export class Shard {
    * A message for a key listed here and not in memory reloads the actor from its snapshot.
    */
   readonly directory = new Map<string, unknown>();
+  /**
+   * Changed actors that left memory before a snapshot took them: their whole state as one JSON
+   * string (a few hundred bytes instead of a live actor's few kilobytes). Only for behaviours
+   * whose records are whole states; the journal still holds the changes, so this is memory only.
+   */
+  private readonly setAsideStates = new Map<string, { json: string; version: number }>();
   private readonly ready = new Fifo<ActorCell>();
   readonly timers: TimerIndex;
   private batch: Batch = { frames: [], outputs: [], cells: [] };
@@ -95,7 +101,7 @@ export class Shard {
   ) {
     this.throughput = opts.throughput ?? 64;
     this.timers = new TimerIndex(opts.clock, (key, name) => this.deliver({ t: 'timer', to: key, name }));
-    this.cells = new ActiveCells(opts.maxActiveActors ?? 20_000, (c) => c.canLeaveMemory());
+    this.cells = new ActiveCells(opts.maxActiveActors ?? 20_000, (c) => c.canLeaveMemory(), (c) => this.setAside(c));
   }
 
   get store(): ShardStore {
@@ -143,10 +149,33 @@ export class Shard {
       const b = this.behaviourFor(key);
       if (!b) return undefined;
       cell = new ActorCell(key, b);
+      const aside = this.setAsideStates.get(key);
+      if (aside) {
+        // Back from its compact form: still changed since the last snapshot.
+        this.setAsideStates.delete(key);
+        for (const r of JSON.parse(aside.json) as unknown[]) cell.state = b.restore(cell.state, r);
+        cell.version = aside.version;
+        cell.snapshotted = aside.version - 1;
+      }
       this.cells.set(key, cell);
-      if (this.directory.has(key)) this.reactivate(cell);
+      if (!aside && this.directory.has(key)) this.reactivate(cell);
     }
     return cell;
+  }
+
+  /** See `setAsideStates`: an idle, changed actor with nothing owed leaves memory in compact form. */
+  private setAside(cell: ActorCell): boolean {
+    const b = cell.behaviour;
+    // Not while its records are still being written (its output gate must stay closed), and not an
+    // actor that owes anything or holds nothing worth keeping.
+    if (!b.isFullState || cell.unsettled > 0 || cell.isGone || cell.loading || cell.scheduled) return false;
+    if (cell.mailbox.length || cell.outbox.size || cell.kept.size || cell.stashed.length) return false;
+    this.setAsideStates.set(cell.key, { json: JSON.stringify(b.snapshot(cell.state)), version: cell.version });
+    return true;
+  }
+
+  get setAsideCount(): number {
+    return this.setAsideStates.size;
   }
 
   private behaviourFor(key: string) {
@@ -555,6 +584,12 @@ export class Shard {
   /** An actor's state and message log, for operators (a passivated actor is read from its snapshot). */
   async inspect(key: string): Promise<ActorInspection | null> {
     let cell = this.cells.peek(key);
+    const aside = this.setAsideStates.get(key);
+    if (!cell && aside) {
+      const b = this.behaviourFor(key)!;
+      cell = new ActorCell(key, b);
+      for (const r of JSON.parse(aside.json) as unknown[]) cell.state = b.restore(cell.state, r);
+    }
     if (!cell || cell.loading) {
       if (!this.directory.has(key)) return null;
       const b = this.behaviourFor(key);
@@ -599,6 +634,16 @@ export class Shard {
         if (list) list.push(cell);
         else byPartition.set(p, [cell]);
       }
+      // Set-aside actors are changed actors too: taken as they are now.
+      const asideTaken = new Map(this.setAsideStates);
+      const asideByPartition = new Map<number, [string, { json: string; version: number }][]>();
+      for (const [key, aside] of asideTaken) {
+        const p = partitionOf(key, P);
+        const list = asideByPartition.get(p);
+        if (list) list.push([key, aside]);
+        else asideByPartition.set(p, [[key, aside]]);
+        if (!byPartition.has(p)) byPartition.set(p, []);
+      }
       let actors = 0;
       // 1. Serialise, one partition per event-loop turn, so the mailboxes keep running.
       const prepared: { p: number; changes: Map<string, { data: SnapshotEntry; dir: DirectoryEntry } | null>; versions: [ActorCell, number][] }[] = [];
@@ -624,6 +669,14 @@ export class Shard {
           const data = JSON.parse(JSON.stringify({ r: cell.behaviour.snapshot(cell.state), o: outbox, n: cell.nextRequestId })) as SnapshotEntry;
           changes.set(cell.key, { data, dir });
         }
+        for (const [key, aside] of asideByPartition.get(p) ?? []) {
+          const dir: DirectoryEntry = {};
+          const summary = this.directory.get(key);
+          if (summary !== undefined && summary !== 1) dir.i = summary;
+          const timers = this.timers.timersOf(key);
+          if (Object.keys(timers).length) dir.t = timers;
+          changes.set(key, { data: { r: JSON.parse(aside.json) as unknown[], n: Date.now() * 1000 }, dir });
+        }
         longestSliceMs = Math.max(longestSliceMs, performance.now() - sliceStart);
         prepared.push({ p, changes, versions });
         actors += list.length;
@@ -636,6 +689,10 @@ export class Shard {
       for (const { p, changes, versions } of prepared) {
         await this.opts.store.writePartition(p, changes);
         for (const [cell, v] of versions) cell.snapshotted = Math.max(cell.snapshotted, v);
+        // Written: a set-aside state that has not come back (or changed) since is now just passivated.
+        for (const [key, aside] of asideByPartition.get(p) ?? []) {
+          if (this.setAsideStates.get(key) === aside) this.setAsideStates.delete(key);
+        }
       }
       await this.opts.store.commitSnapshot(rotation);
       const passivated = this.cells.passivate();
