@@ -1,5 +1,5 @@
 import type { ActorBehaviour } from './behaviour.js';
-import { handleQueueRequest, type QueueRecord, restoreQueue } from './waiting-queue.js';
+import { handleQueueRequest, type QueueRecord, queueDurability } from './waiting-queue.js';
 import { wireError } from '../protocol/errors.js';
 
 /** The refunds ledger: orders whose `refundDue` is set, listed to a new `refunds` feed subscriber. */
@@ -18,10 +18,5 @@ export const RefundsActor: ActorBehaviour<{ waiting: Set<string> }, QueueRecord>
     }
     return s;
   },
-  restore(s, rec) {
-    restoreQueue(s.waiting, rec);
-    return s;
-  },
-  isEmpty: (s) => s.waiting.size === 0,
-  snapshot: (s) => [{ all: [...s.waiting] }],
+  ...queueDurability,
 };

@@ -1,5 +1,5 @@
 import type { ActorBehaviour, ActorContext } from './behaviour.js';
-import { handleQueueRequest, PendingAnswers, type QueueRecord, removeFromQueue, restoreQueue } from './waiting-queue.js';
+import { handleQueueRequest, PendingAnswers, type QueueRecord, queueDurability, removeFromQueue } from './waiting-queue.js';
 import { wireError } from '../protocol/errors.js';
 import type { CommandType } from '../protocol/commands.js';
 import type { ActorRequest, Incoming } from '../protocol/messages.js';
@@ -67,12 +67,6 @@ export function stationBehaviour(spec: StationSpec): ActorBehaviour<StationState
       }
     },
 
-    restore(s, rec) {
-      restoreQueue(s.waiting, rec);
-      return s;
-    },
-
-    isEmpty: (s) => s.waiting.size === 0,
-    snapshot: (s) => [{ all: [...s.waiting] }],
+    ...queueDurability,
   };
 }

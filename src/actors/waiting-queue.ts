@@ -73,3 +73,16 @@ export class PendingAnswers {
     return h;
   }
 }
+
+/**
+ * How a state with a `waiting` queue is journaled and snapshotted: the same for every station
+ * (warehouse, carrier, refunds), spread into their behaviours.
+ */
+export const queueDurability = {
+  restore<S extends { waiting: Set<string> }>(s: S, rec: QueueRecord): S {
+    restoreQueue(s.waiting, rec);
+    return s;
+  },
+  isEmpty: (s: { waiting: Set<string> }): boolean => s.waiting.size === 0,
+  snapshot: (s: { waiting: Set<string> }): QueueRecord[] => [{ all: [...s.waiting] }],
+};

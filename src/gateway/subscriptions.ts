@@ -7,6 +7,20 @@ export interface Subscriber {
   push(orderId: string, rev: number, frame: string): void;
 }
 
+function add<K>(m: Map<K, Set<Subscriber>>, key: K, s: Subscriber): void {
+  let set = m.get(key);
+  if (!set) m.set(key, (set = new Set()));
+  set.add(s);
+}
+
+/** Removes a subscriber, and the key with its last one (a closed order's entry must not linger). */
+function remove<K>(m: Map<K, Set<Subscriber>>, key: K, s: Subscriber): void {
+  const set = m.get(key);
+  if (!set) return;
+  set.delete(s);
+  if (set.size === 0) m.delete(key);
+}
+
 /**
  * Who listens to what: per-order subscribers and per-feed subscribers. Each event is serialised
  * once and handed to every subscriber.
@@ -16,29 +30,19 @@ export class SubscriptionHub {
   private readonly feeds = new Map<Feed, Set<Subscriber>>();
 
   addOrder(orderId: string, s: Subscriber): void {
-    let set = this.orders.get(orderId);
-    if (!set) this.orders.set(orderId, (set = new Set()));
-    set.add(s);
+    add(this.orders, orderId, s);
   }
 
   removeOrder(orderId: string, s: Subscriber): void {
-    const set = this.orders.get(orderId);
-    if (!set) return;
-    set.delete(s);
-    if (set.size === 0) this.orders.delete(orderId);
+    remove(this.orders, orderId, s);
   }
 
   addFeed(feed: Feed, s: Subscriber): void {
-    let set = this.feeds.get(feed);
-    if (!set) this.feeds.set(feed, (set = new Set()));
-    set.add(s);
+    add(this.feeds, feed, s);
   }
 
   removeFeed(feed: Feed, s: Subscriber): void {
-    const set = this.feeds.get(feed);
-    if (!set) return;
-    set.delete(s);
-    if (set.size === 0) this.feeds.delete(feed);
+    remove(this.feeds, feed, s);
   }
 
   /** Fans one durable change out to its subscribers. */

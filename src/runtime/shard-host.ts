@@ -274,56 +274,32 @@ export class ShardHost {
   }
 
   /** Control plane (comlink): read-only views for operators and /metrics. */
-  deadLetters() {
-    return [...this.shards.values()].flatMap((s) => s.deadLetters);
-  }
-
   async inspect(key: string) {
     return (await this.shards.get(shardOf(key, this.config.shardCount))?.inspect(key)) ?? null;
   }
 
   stats() {
-    let actors = 0;
-    let timers = 0;
-    let messages = 0;
-    let mailboxed = 0;
-    let known = 0;
-    let passivated = 0;
-    let snapshots = 0;
-    let softLimitHits = 0;
-    let overloaded = 0;
-    let restarts = 0;
-    let deadLetters = 0;
-    let setAside = 0;
-    for (const s of this.shards.values()) {
-      softLimitHits += s.softLimitHits;
-      overloaded += s.overloaded;
-      restarts += s.restarts;
-      deadLetters += s.deadLetters.length;
-      known += s.directory.size;
-      setAside += s.setAsideCount;
-      passivated += s.cells.passivated;
-      snapshots += s.snapshots;
-      actors += s.cells.size;
-      timers += s.timers.size;
-      messages += s.messagesHandled;
-      for (const c of s.cells.values()) mailboxed += c.mailbox.length;
-    }
+    const shards = [...this.shards.values()];
+    const sum = (f: (s: Shard) => number) => shards.reduce((n, s) => n + f(s), 0);
     return {
       worker: this.config.index,
-      shards: this.shards.size,
-      actors,
-      timers,
-      messages,
-      mailboxed,
-      known,
-      passivated,
-      snapshots,
-      softLimitHits,
-      overloaded,
-      restarts,
-      deadLetters,
-      setAside,
+      shards: shards.length,
+      actors: sum((s) => s.cells.size),
+      timers: sum((s) => s.timers.size),
+      messages: sum((s) => s.messagesHandled),
+      mailboxed: sum((s) => {
+        let n = 0;
+        for (const c of s.cells.values()) n += c.mailbox.length;
+        return n;
+      }),
+      known: sum((s) => s.directory.size),
+      passivated: sum((s) => s.cells.passivated),
+      snapshots: sum((s) => s.snapshots),
+      softLimitHits: sum((s) => s.softLimitHits),
+      overloaded: sum((s) => s.overloaded),
+      restarts: sum((s) => s.restarts),
+      deadLetters: sum((s) => s.deadLetters.length),
+      setAside: sum((s) => s.setAsideCount),
       heapUsedBytes: process.memoryUsage().heapUsed,
       commits: this.commit.commits,
       framesWritten: this.commit.framesWritten,
