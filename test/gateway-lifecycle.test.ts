@@ -3,9 +3,9 @@
 // repeats, payment deadlines, subscriptions and feeds, order.list pagination, /healthz and /metrics.
 import { test } from 'uvu';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import type { EventFrame, OrdoClient, ReplyFrame } from '../src/client/ordo-client.js';
 import { startServer, type TestServer } from './helpers/server.js';
+import { call, expectErr, expectOk, uid } from './helpers/wire.js';
 
 let srv: TestServer;
 let admin: OrdoClient;
@@ -30,38 +30,7 @@ interface Order {
   history: HistoryEntry[];
 }
 
-const uid = (prefix: string): string => `${prefix}-${randomUUID()}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function within<T>(p: Promise<T>, ms = 5_000, what = 'reply'): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-function call(c: OrdoClient, type: string, args: Record<string, unknown> = {}): Promise<ReplyFrame> {
-  return within(c.call(type, args), 5_000, `reply to ${type}`);
-}
-
-function expectErr(r: ReplyFrame, code: string, extra: Record<string, unknown> = {}): NonNullable<ReplyFrame['error']> {
-  assert.equal(r.ok, false, `expected ${code}, got ${JSON.stringify(r)}`);
-  assert.equal(r.error?.code, code, `expected ${code}, got ${JSON.stringify(r)}`);
-  for (const [k, v] of Object.entries(extra)) {
-    assert.deepEqual((r.error as Record<string, unknown>)[k], v, `error.${k} of ${JSON.stringify(r)}`);
-  }
-  const text = JSON.stringify(r.error);
-  for (const bad of ['    at ', '/work', 'dist/', 'tok-']) assert.ok(!text.includes(bad), `error leaks ${bad}: ${text}`);
-  return r.error!;
-}
-
-function expectOk(r: ReplyFrame): ReplyFrame {
-  assert.equal(r.ok, true, `expected ok, got ${JSON.stringify(r)}`);
-  return r;
-}
 
 function expectOrder(r: ReplyFrame): Order {
   expectOk(r);
