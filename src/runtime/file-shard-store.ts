@@ -74,9 +74,7 @@ export class FileShardStore implements ShardStore {
     }
     const names = await readdir(this.snapDir).catch(() => [] as string[]);
     for (const name of names) {
-      const match = /^p(\d{3,})\.dir\.json$/.exec(name);
-      if (!match) continue;
-      const p = Number(match[1]);
+      if (!/^p\d{3,}\.dir\.json$/.test(name)) continue;
       const dir = await this.readJson<PartitionDirectory>(join(this.snapDir, name), {});
       for (const [k, e] of Object.entries(dir)) onDirectory(k, e);
     }

@@ -151,15 +151,8 @@ export class ShardHost {
     this.toPeer[index] = [];
     // Only once what is pending here is durable: a re-sent request must not outrun its cause.
     this.commit.whenDurable(() => {
-      for (const shard of this.shards.values()) {
-        for (const cell of shard.cells.values()) {
-          for (const e of cell.outbox.values()) {
-            if (workerOf(shardOf(e.to, this.config.shardCount), this.config.workerCount) === index) {
-              this.toPeer[index]!.push({ t: 'req', to: e.to, from: cell.key, id: e.id, request: e.request });
-            }
-          }
-        }
-      }
+      const onPeer = (key: string) => workerOf(shardOf(key, this.config.shardCount), this.config.workerCount) === index;
+      for (const shard of this.shards.values()) this.toPeer[index]!.push(...shard.unansweredRequests(onPeer));
       this.flush();
     });
   }

@@ -384,8 +384,8 @@ export class Shard {
     // pending or in flight, nothing written now) depends on nothing a crash could undo, so its
     // outputs leave at once. Anything else waits for the commit. Replies of one actor stay in order.
     const free = cell.unsettled === 0;
-    for (const e of sent) this.route({ t: 'req', to: e.to, from: self, id: e.id, request: e.request }, free);
-    for (const e of sentUnjournaled) this.route({ t: 'req', to: e.to, from: self, id: e.id, request: e.request }, free);
+    for (const e of sent) this.route(requestOf(self, e), free);
+    for (const e of sentUnjournaled) this.route(requestOf(self, e), free);
     for (const o of outputs) {
       if (o.t === 'rep') this.route(o, free);
       else if (free) this.immediate.push(o);
@@ -551,12 +551,17 @@ export class Shard {
    * request that was never answered. Receivers treat repeats as no-ops.
    */
   start(): void {
-    for (const cell of this.cells.values()) {
-      for (const e of cell.outbox.values()) {
-        this.route({ t: 'req', to: e.to, from: cell.key, id: e.id, request: e.request });
-      }
-    }
+    for (const env of this.unansweredRequests(() => true)) this.route(env);
     this.timers.start();
+  }
+
+  /** Every request of this shard's actors still waiting for an answer and addressed where `to` says. */
+  unansweredRequests(to: (key: string) => boolean): Envelope[] {
+    const out: Envelope[] = [];
+    for (const cell of this.cells.values()) {
+      for (const e of cell.outbox.values()) if (to(e.to)) out.push(requestOf(cell.key, e));
+    }
+    return out;
   }
 
   stop(): void {
@@ -720,6 +725,10 @@ export interface SnapshotStats {
   ms: number;
   /** The longest time the snapshot held the thread (serialising one partition). */
   longestSliceMs: number;
+}
+
+function requestOf(from: string, e: OutboxEntry): Envelope {
+  return { t: 'req', to: e.to, from, id: e.id, request: e.request };
 }
 
 export interface DeadLetter {
