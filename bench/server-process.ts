@@ -99,7 +99,10 @@ export const liveServers = new Set<ServerProcess>();
 
 async function spawnServer(spec: SpawnSpec): Promise<ServerProcess> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [spec.script, '--port', String(port), ...spec.args], {
+  // ORDO_BENCH_NODE_ARGS passes flags to the server's node only (e.g. `--cpu-prof`, which
+  // NODE_OPTIONS refuses), so the server can be profiled under the very load the bench applies.
+  const nodeArgs = (process.env.ORDO_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, spec.script, '--port', String(port), ...spec.args], {
     env: spec.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

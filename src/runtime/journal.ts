@@ -1,3 +1,4 @@
+import { writevSync } from 'node:fs';
 import { mkdir, open, type FileHandle, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { encodeFrame, FRAME_HEADER, readFrame } from './journal-format.js';
@@ -158,13 +159,34 @@ export class FileJournal implements ShardJournal {
       // A new file's directory entry must be durable too, or a crash could lose the whole file.
       if (!existed) await fsyncPath(dirname(this.path));
     }
-    await this.fh.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+    // The write itself is a copy into the page cache (microseconds): done synchronously it saves
+    // one thread-pool round trip per commit, and the thread pool is shared with snapshots. Only
+    // the fdatasync, which waits for the disk, goes to the pool.
+    writeAllSync(this.fh.fd, frames);
     await this.fh.datasync();
   }
 
   async close(): Promise<void> {
     await this.fh?.close();
     this.fh = null;
+  }
+}
+
+/** writev until every byte is written (a regular file takes it all at once, but the call may not promise it). */
+function writeAllSync(fd: number, frames: Buffer[]): void {
+  let left = frames;
+  for (;;) {
+    let n = writevSync(fd, left);
+    const rest: Buffer[] = [];
+    for (const f of left) {
+      if (n >= f.length) n -= f.length;
+      else {
+        rest.push(n > 0 ? f.subarray(n) : f);
+        n = 0;
+      }
+    }
+    if (rest.length === 0) return;
+    left = rest;
   }
 }
 
