@@ -72,4 +72,35 @@ test('changed orders leave memory in compact form before any snapshot, and come 
   assert.deepEqual(await after.getStock('A'), { sku: 'A', onHand: 1000, reserved: 1, available: 999 });
 });
 
+test('a restart with a long journal tail and no snapshot rebuilds the overflow in compact form, intact', async () => {
+  const sys = await LocalSystem.create({ shards: 2, maxActiveActors: 10 });
+  const shop = new Shop(sys);
+  await shop.stock('A', 1000);
+  for (let i = 0; i < 200; i++) expectOrder(await shop.place(`o${i}`, [{ sku: 'A', quantity: 1 }], ALICE, i % 2 ? 60_000 : 5_000));
+  await shop.pay('o11');
+  await shop.cancel('o13', ADMIN);
+  // No snapshot: everything comes back from the journal alone.
+  const after = new Shop(await sys.restart({ maxActiveActors: 10 }));
+  const live = after.sys.shards.reduce((n, s) => n + s.cells.size, 0);
+  const aside = after.sys.shards.reduce((n, s) => n + s.setAsideCount, 0);
+  assert.ok(live <= 2 * 10 + 4, `recovery keeps live actors near the cap (${live})`);
+  assert.ok(aside >= 170, `the rest were rebuilt in compact form (${aside})`);
+  assert.equal((await after.order('o11'))!.status, 'picking');
+  assert.equal((await after.order('o13'))!.status, 'cancelled');
+  assert.equal(expectOrder(await after.pay('o1')).status, 'paid');
+  // Every timer came back with its order: the even ones lapse, the odd ones do not.
+  await after.sys.advance(5_000);
+  for (let i = 0; i < 200; i += 2) assert.equal((await after.order(`o${i}`))!.status, 'cancelled', `o${i} timed out`);
+  assert.equal((await after.order('o3'))!.status, 'awaiting_payment');
+  const page = await after.sys.listOrders({ customerId: 'alice', status: 'awaiting_payment', limit: 500 });
+  assert.equal(page.orders.length, 97, 'the 100 odd orders but o1 and o11 (paid) and o13 (cancelled)');
+  // 99 odd orders hold their unit (o13's was released); the even ones gave theirs back.
+  assert.deepEqual(await after.getStock('A'), { sku: 'A', onHand: 1000, reserved: 99, available: 901 });
+  // And a snapshot then takes the compact ones to disk, where a second restart finds them.
+  await after.sys.snapshotAll();
+  const again = new Shop(await after.sys.restart({ maxActiveActors: 10 }));
+  assert.equal((await again.order('o199'))!.status, 'awaiting_payment');
+  assert.equal((await again.order('o198'))!.status, 'cancelled');
+});
+
 test.run();

@@ -1,5 +1,5 @@
 import type { ActorContext, ReplyHandle } from '../actors/behaviour.js';
-import { behaviourFor } from '../actors/index.js';
+import { type AnyBehaviour, behaviourFor } from '../actors/index.js';
 import { wireError } from '../protocol/errors.js';
 import type { ActorEvent, ActorRequest, Incoming, Reply } from '../protocol/messages.js';
 import type { OrderSummary } from '../actors/order.js';
@@ -507,14 +507,17 @@ export class Shard {
     // By partition, so each partition's snapshot file is read once.
     const P = this.opts.store.partitions;
     keys.sort((a, b) => partitionOf(a, P) - partitionOf(b, P));
+    const room = this.opts.maxActiveActors ?? 20_000;
     for (const key of keys) {
       const b = this.behaviourFor(key);
       if (!b) throw new Error(`journal of shard ${this.id} names an unknown actor type: ${key}`);
-      const cell = new ActorCell(key, b);
       const recs = tail.get(key);
       // A tail that holds a whole-state record (every order record) makes the snapshot moot,
       // unless the snapshot also holds unanswered requests: then it is read for those.
       const rebuiltByTail = !busySet.has(key) && recs !== undefined && recs.some((rec) => rec.r?.some((r) => b.isFullState?.(r)));
+      // Past the cache's capacity a rebuilt actor would be set aside at once: go there directly.
+      if (rebuiltByTail && this.cells.size >= room && this.setAsideFromTail(key, b, recs)) continue;
+      const cell = new ActorCell(key, b);
       if (this.directory.has(key) && !rebuiltByTail) {
         const entry = await this.opts.store.loadActor(key);
         if (entry) this.applySnapshot(cell, entry);
@@ -529,6 +532,40 @@ export class Shard {
     return { ...stats, actors: this.directory.size };
   }
 
+  /**
+   * Recovery of an actor that would only be set aside: its state rebuilt from its tail records
+   * without a cell (a cell per key costs most of a long tail's replay). Only for an actor that
+   * owes nothing once its tail is applied; returns false, changing nothing, for any other.
+   */
+  private setAsideFromTail(key: string, b: AnyBehaviour, recs: JournalRecord[]): boolean {
+    const outstanding = new Set<number>();
+    for (const rec of recs) {
+      for (const e of rec.o ?? []) outstanding.add(e.id);
+      for (const id of rec.a ?? []) outstanding.delete(id);
+    }
+    if (outstanding.size > 0) return false;
+    let state = b.initial(key);
+    for (const rec of recs) {
+      for (const r of rec.r ?? []) state = b.restore(state, r);
+      this.applyTimers(key, rec);
+    }
+    if (b.isEmpty(state)) {
+      this.directory.delete(key);
+      return true;
+    }
+    this.directory.set(key, b.summary?.(state) ?? 1);
+    // Version 1 over a snapshotted 0: changed since the last snapshot, so the next one takes it.
+    this.setAsideStates.set(key, { json: JSON.stringify(b.snapshot(state)), version: 1 });
+    return true;
+  }
+
+  private applyTimers(key: string, rec: JournalRecord): void {
+    for (const [name, at] of Object.entries(rec.t ?? {})) {
+      if (at === null) this.timers.cancel(key, name);
+      else this.timers.set(key, name, at);
+    }
+  }
+
   private apply(cell: ActorCell, rec: JournalRecord, timers = true): void {
     if (rec.r) for (const r of rec.r) cell.state = cell.behaviour.restore(cell.state, r);
     if (rec.o) {
@@ -538,12 +575,7 @@ export class Shard {
       }
     }
     if (rec.a) for (const id of rec.a) cell.outbox.delete(id);
-    if (rec.t && timers) {
-      for (const [name, at] of Object.entries(rec.t)) {
-        if (at === null) this.timers.cancel(rec.k, name);
-        else this.timers.set(rec.k, name, at);
-      }
-    }
+    if (timers) this.applyTimers(rec.k, rec);
   }
 
   /**
