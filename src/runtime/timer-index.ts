@@ -18,15 +18,19 @@ interface Entry {
 export class TimerIndex {
   private readonly heap: Entry[] = [];
   /**
-   * `key␁name` → due time; the heap may hold stale entries, this map is the truth. Flat on
-   * purpose: a million orders with one timer each cost a million map entries, not a million maps.
+   * The truth (the heap may hold stale entries): actor key → due time of its one timer, the
+   * common case, with its name in `single`; an actor with several timers is in `multi` instead.
+   * Keyed by the actor key itself, never a concatenated id: a million pending orders cost a
+   * million map entries and no extra strings.
    */
-  private readonly due = new Map<string, number>();
-  /** key → its timer names (almost always one, kept as a plain string then). */
-  private readonly names = new Map<string, string | string[]>();
+  private readonly single = new Map<string, string>();
+  private readonly singleAt = new Map<string, number>();
+  private readonly multi = new Map<string, Map<string, number>>();
   private count = 0;
   private armed: { handle: unknown; at: number } | null = null;
   private running = false;
+  /** Entries appended without ordering (recovery): the heap is built once, at start. */
+  private unordered = false;
 
   constructor(
     private readonly clock: Clock,
@@ -40,6 +44,7 @@ export class TimerIndex {
   /** Starts firing; before this, timers are only collected (during recovery). */
   start(): void {
     this.running = true;
+    if (this.unordered) this.heapify();
     this.rearm();
   }
 
@@ -49,42 +54,63 @@ export class TimerIndex {
     this.armed = null;
   }
 
+  private dueOf(key: string, name: string): number | undefined {
+    if (this.single.get(key) === name) return this.singleAt.get(key);
+    return this.multi.get(key)?.get(name);
+  }
+
   set(key: string, name: string, at: number): void {
-    const id = `${key}\u0001${name}`;
-    if (!this.due.has(id)) {
+    const one = this.single.get(key);
+    if (one === undefined && !this.multi.has(key)) {
+      this.single.set(key, name);
+      this.singleAt.set(key, at);
       this.count++;
-      const n = this.names.get(key);
-      if (n === undefined) this.names.set(key, name);
-      else if (typeof n === 'string') this.names.set(key, [n, name]);
-      else n.push(name);
+    } else if (one === name) {
+      this.singleAt.set(key, at);
+    } else {
+      let m = this.multi.get(key);
+      if (!m) {
+        // A second timer: the actor moves to the general form.
+        m = new Map([[one!, this.singleAt.get(key)!]]);
+        this.multi.set(key, m);
+        this.single.delete(key);
+        this.singleAt.delete(key);
+      }
+      if (!m.has(name)) this.count++;
+      m.set(name, at);
     }
-    this.due.set(id, at);
+    if (!this.running) {
+      // Recovery: a million appends, ordered once by `heapify` at start.
+      this.heap.push({ at, key, name });
+      this.unordered = true;
+      return;
+    }
     this.push({ at, key, name });
-    if (this.running && (!this.armed || at < this.armed.at)) this.rearm();
+    if (!this.armed || at < this.armed.at) this.rearm();
   }
 
   cancel(key: string, name: string): void {
-    if (!this.due.delete(`${key}\u0001${name}`)) return;
-    this.count--;
-    const n = this.names.get(key);
-    if (n === name || n === undefined) this.names.delete(key);
-    else if (Array.isArray(n)) {
-      const rest = n.filter((x) => x !== name);
-      if (rest.length === 1) this.names.set(key, rest[0]!);
-      else this.names.set(key, rest);
+    if (this.single.get(key) === name) {
+      this.single.delete(key);
+      this.singleAt.delete(key);
+      this.count--;
+      return;
     }
+    const m = this.multi.get(key);
+    if (!m?.delete(name)) return;
+    this.count--;
+    if (m.size === 0) this.multi.delete(key);
   }
 
   has(key: string): boolean {
-    return this.names.has(key);
+    return this.single.has(key) || this.multi.has(key);
   }
 
   timersOf(key: string): Record<string, number> {
-    const n = this.names.get(key);
-    if (n === undefined) return {};
-    const out: Record<string, number> = {};
-    for (const name of typeof n === 'string' ? [n] : n) out[name] = this.due.get(`${key}\u0001${name}`)!;
-    return out;
+    const one = this.single.get(key);
+    if (one !== undefined) return { [one]: this.singleAt.get(key)! };
+    const m = this.multi.get(key);
+    return m ? Object.fromEntries(m) : {};
   }
 
   private rearm(): void {
@@ -113,7 +139,7 @@ export class TimerIndex {
   }
 
   private isStale(e: Entry): boolean {
-    return this.due.get(`${e.key}\u0001${e.name}`) !== e.at;
+    return this.dueOf(e.key, e.name) !== e.at;
   }
 
   private dropStale(): void {
@@ -132,23 +158,34 @@ export class TimerIndex {
     }
   }
 
+  /** Orders the whole array as a heap in O(n) (Floyd), instead of n sift-ups. */
+  private heapify(): void {
+    for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+    this.unordered = false;
+  }
+
+  private siftDown(from: number): void {
+    const h = this.heap;
+    let i = from;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && h[l]!.at < h[m]!.at) m = l;
+      if (r < h.length && h[r]!.at < h[m]!.at) m = r;
+      if (m === i) return;
+      [h[m], h[i]] = [h[i]!, h[m]!];
+      i = m;
+    }
+  }
+
   private pop(): Entry | undefined {
     const h = this.heap;
     const top = h[0];
     const last = h.pop();
     if (h.length > 0 && last) {
       h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && h[l]!.at < h[m]!.at) m = l;
-        if (r < h.length && h[r]!.at < h[m]!.at) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i]!, h[m]!];
-        i = m;
-      }
+      this.siftDown(0);
     }
     return top;
   }
