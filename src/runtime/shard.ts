@@ -81,6 +81,8 @@ export class Shard {
    */
   private readonly setAsideStates = new Map<string, { json: string; version: number }>();
   private readonly ready = new Fifo<ActorCell>();
+  /** Actors recovery left to load after the start (see `recover`); snapshots wait for them. */
+  private deferredLoads: Promise<void> = Promise.resolve();
   readonly timers: TimerIndex;
   private batch: Batch = { frames: [], outputs: [], cells: [] };
   /** Outputs that depend on nothing unwritten: they leave without waiting for a commit. */
@@ -508,6 +510,7 @@ export class Shard {
     const P = this.opts.store.partitions;
     keys.sort((a, b) => partitionOf(a, P) - partitionOf(b, P));
     const room = this.opts.maxActiveActors ?? 20_000;
+    const deferred: [ActorCell, JournalRecord[]][] = [];
     for (const key of keys) {
       const b = this.behaviourFor(key);
       if (!b) throw new Error(`journal of shard ${this.id} names an unknown actor type: ${key}`);
@@ -518,6 +521,17 @@ export class Shard {
       // Past the cache's capacity a rebuilt actor would be set aside at once: go there directly.
       if (rebuiltByTail && this.cells.size >= room && this.setAsideFromTail(key, b, recs)) continue;
       const cell = new ActorCell(key, b);
+      if (this.directory.has(key) && !rebuiltByTail && !busySet.has(key) && recs !== undefined && owesNothing(recs)) {
+        // Needs its snapshot under its tail, but owes nothing to anyone: loaded after the shard
+        // is up (its messages wait in its mailbox meanwhile) instead of before. Reading those
+        // snapshot files is most of a long tail's recovery.
+        for (const rec of recs) this.applyTimers(key, rec);
+        cell.loading = true;
+        cell.version = 1; // changed since the last snapshot, which must wait for it (see `snapshot`)
+        deferred.push([cell, recs]);
+        this.cells.set(key, cell);
+        continue;
+      }
       if (this.directory.has(key) && !rebuiltByTail) {
         const entry = await this.opts.store.loadActor(key);
         if (entry) this.applySnapshot(cell, entry);
@@ -529,7 +543,26 @@ export class Shard {
       }
       this.cells.set(key, cell);
     }
+    this.deferredLoads = this.loadDeferred(deferred);
     return { ...stats, actors: this.directory.size };
+  }
+
+  /** Loads, in partition order, the actors `recover` left for after the start. */
+  private async loadDeferred(cells: [ActorCell, JournalRecord[]][]): Promise<void> {
+    for (const [cell, recs] of cells) {
+      let entry: SnapshotEntry | undefined;
+      try {
+        entry = await this.opts.store.loadActor(cell.key);
+      } catch (err) {
+        this.opts.onFatal?.(err);
+        return;
+      }
+      if (entry) this.applySnapshot(cell, entry);
+      for (const rec of recs) this.apply(cell, rec, false);
+      this.noteDirectory(cell);
+      cell.loading = false;
+      if (cell.mailbox.length > 0) this.schedule(cell);
+    }
   }
 
   /**
@@ -538,12 +571,7 @@ export class Shard {
    * owes nothing once its tail is applied; returns false, changing nothing, for any other.
    */
   private setAsideFromTail(key: string, b: AnyBehaviour, recs: JournalRecord[]): boolean {
-    const outstanding = new Set<number>();
-    for (const rec of recs) {
-      for (const e of rec.o ?? []) outstanding.add(e.id);
-      for (const id of rec.a ?? []) outstanding.delete(id);
-    }
-    if (outstanding.size > 0) return false;
+    if (!owesNothing(recs)) return false;
     let state = b.initial(key);
     for (const rec of recs) {
       for (const r of rec.r ?? []) state = b.restore(state, r);
@@ -658,6 +686,9 @@ export class Shard {
     const started = performance.now();
     let longestSliceMs = 0;
     try {
+      // Actors whose recovery finishes after the start are rebuilt from the segments a snapshot
+      // deletes: it takes them once they are back.
+      await this.deferredLoads;
       // An actor restarting after a fault is rebuilt from journal segments this snapshot would
       // delete: wait for the next round rather than lose its changes.
       for (const cell of this.cells.values()) if (cell.loading && cell.dirty) return null;
@@ -778,4 +809,14 @@ export interface ActorInspection {
   log: unknown[];
   outbox: OutboxEntry[];
   timers: Record<string, number>;
+}
+
+/** After these records, no request of the actor is left unanswered (nothing to re-send at start). */
+function owesNothing(recs: JournalRecord[]): boolean {
+  const outstanding = new Set<number>();
+  for (const rec of recs) {
+    for (const e of rec.o ?? []) outstanding.add(e.id);
+    for (const id of rec.a ?? []) outstanding.delete(id);
+  }
+  return outstanding.size === 0;
 }
