@@ -107,4 +107,20 @@ test('a restart with a long journal tail and no snapshot rebuilds the overflow i
   assert.equal((await again.order('o198'))!.status, 'cancelled');
 });
 
+test('refused placements leave nothing behind: no actor in memory, nothing to snapshot', async () => {
+  const sys = await LocalSystem.create({ shards: 2, maxActiveActors: 10 });
+  const shop = new Shop(sys);
+  await shop.stock('A', 1);
+  for (let i = 0; i < 300; i++) {
+    const r = await shop.place(`r${i}`, [{ sku: i % 2 ? 'A' : 'MISSING', quantity: i % 2 ? 2 : 1 }], ALICE);
+    assert.equal(r.ok ? 'ok' : r.error.code, 'OUT_OF_STOCK');
+  }
+  // A flood of bad orders must not pin memory until the next snapshot (a cheap way to exhaust it).
+  const cells = sys.shards.reduce((n, s) => n + s.cells.size, 0);
+  const known = sys.shards.reduce((n, s) => n + s.directory.size, 0);
+  assert.ok(cells <= 1, `only the SKU stays in memory (${cells})`);
+  assert.equal(known, 1, 'only the SKU has durable state');
+  assert.equal(await shop.order('r1'), null);
+});
+
 test.run();

@@ -167,7 +167,9 @@ function finishPlacing(s: OrderState, ctx: Ctx): void {
       if (p.answers.get(i.sku)!.reserved) released.push(ctx.send(ActorKeys.sku(i.sku), { type: 'stock.release', orderId: s.orderId }));
     }
     const available = p.answers.get(short.sku)!.available ?? 0;
-    ctx.persist({ order: null, placing: null });
+    // Nothing to write: a placement is never durable before it succeeds (presumed abort), so a
+    // refused order leaves no trace and its actor leaves memory at once. Only the releases of
+    // holds granted meanwhile are journaled (as requests) and survive a crash.
     ctx.note(`refused: ${short.sku} has ${available} of ${short.quantity}; holds released`);
     reply = fail(
       wireError('OUT_OF_STOCK', `not enough stock of ${short.sku}`, { sku: short.sku, available }),
