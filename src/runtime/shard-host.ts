@@ -108,16 +108,23 @@ export class ShardHost {
     this.postToMain({ t: 'fatal', message: `${what}: ${(err as Error)?.message ?? String(err)}` });
   }
 
-  /** Snapshots, in the background, every shard whose journal has grown past the trigger. */
+  /**
+   * Snapshots, in the background, the shard whose journal has grown furthest past the trigger.
+   * One shard of a host at a time: a snapshot parses and rewrites whole partitions, and several
+   * at once multiply the garbage the thread's heap must hold (the process's peak memory).
+   */
   private maybeSnapshot(): void {
     if (this.stopping) return;
+    let due: Shard | null = null;
     for (const shard of this.shards.values()) {
+      if (shard.snapshotting) return;
       // Also when many changed actors are pinned in memory waiting for a snapshot to let them go —
       // but not too often: a snapshot rewrites every changed partition whole.
       const crowded = shard.cells.size > this.config.maxActiveActorsPerShard * 2 && shard.store.bytesSinceSnapshot > this.config.snapshotBytes / 4;
-      if (shard.snapshotting || (shard.store.bytesSinceSnapshot < this.config.snapshotBytes && !crowded)) continue;
-      void this.snapshot(shard).catch(() => {});
+      if (shard.store.bytesSinceSnapshot < this.config.snapshotBytes && !crowded) continue;
+      if (!due || shard.store.bytesSinceSnapshot > due.store.bytesSinceSnapshot) due = shard;
     }
+    if (due) void this.snapshot(due).catch(() => {});
   }
 
   private async snapshot(shard: Shard): Promise<void> {
