@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { defaultHostThreads } from './runtime/placement.js';
 
 /** Server settings: flags win over environment variables, which win over defaults. */
 export interface ServerConfig {
@@ -55,7 +56,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     port: int('port', values.port ?? env.ORDO_PORT, 8080, 0, 65535),
     dataDir: values.data ?? env.ORDO_DATA_DIR ?? './data',
     tokensJson: env.ORDO_TOKENS,
-    workers: int('workers', values.workers ?? env.ORDO_WORKERS, availableParallelism(), 1, 256),
+    workers: int('workers', values.workers ?? env.ORDO_WORKERS, defaultHostThreads(availableParallelism()), 1, 256),
     shards: int('shards', values.shards ?? env.ORDO_SHARDS, 8, 1, 4096),
     maxInFlightPerConnection: int('ORDO_MAX_INFLIGHT', env.ORDO_MAX_INFLIGHT, 1024, 1024, 1_000_000),
     maxConnectionsPerToken: int('ORDO_MAX_CONNECTIONS_PER_TOKEN', env.ORDO_MAX_CONNECTIONS_PER_TOKEN, 1024, 256, 1_000_000),

@@ -9,12 +9,12 @@ import { Comlink, nodeEndpoint, type Remote } from './comlink.js';
 import { openDataDir } from './data-dir.js';
 import type { Envelope, GatewayOutput, ShardQuery } from './envelope.js';
 import { fetchPage, mergePages, type OrderPage, type OrderQuery } from './order-query.js';
-import { shardOf, workerOf } from './placement.js';
+import { defaultHostThreads, shardOf, workerOf } from './placement.js';
 import type { FromHost, HostConfig, HostControl, RecoveryStats, ToHost } from './shard-host.js';
 
 export interface RuntimeOptions {
   dataDir: string;
-  /** Worker threads hosting shards (default: the number of cores). */
+  /** Worker threads hosting shards (default: one per core but one, for the gateway's thread). */
   workers?: number;
   /** Shards of a new data directory (default 8); an existing directory keeps its own. */
   shards?: number;
@@ -82,7 +82,7 @@ export class ActorRuntime {
   }
 
   async start(): Promise<RecoveryStats> {
-    const count = Math.max(1, Math.min(this.opts.workers ?? availableParallelism(), this.shardCount));
+    const count = Math.max(1, Math.min(this.opts.workers ?? defaultHostThreads(availableParallelism()), this.shardCount));
     const started = performance.now();
     const peers = pairChannels(count);
     const launched = Array.from({ length: count }, (_, i) => this.launch(i, count, peers[i]!));
