@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { defaultHostThreads } from '../src/runtime/placement.js';
 
@@ -14,7 +15,7 @@ test('flags win over environment variables, which win over defaults', () => {
   assert.equal(c.workers, 3);
   assert.equal(c.port, 9000);
   assert.equal(c.shards, 16);
-  assert.equal(loadConfig([], {}).workers >= 1, true);
+  assert.equal(loadConfig([], {}).workers, defaultHostThreads(availableParallelism()));
 });
 
 test('a malformed setting is refused with its name and the allowed range, not silently defaulted', () => {

@@ -164,12 +164,13 @@ function finishPlacing(s: OrderState, ctx: Ctx): void {
   const released: number[] = [];
   if (short) {
     for (const i of p.items) {
-      if (p.answers.get(i.sku)!.reserved) released.push(ctx.send(ActorKeys.sku(i.sku), { type: 'stock.release', orderId: s.orderId }));
+      // Unjournaled like the reserves: these holds are still tentative, and one whose release
+      // a crash loses is dropped when its SKU verifies it with this (never written) order.
+      if (p.answers.get(i.sku)!.reserved) released.push(ctx.send(ActorKeys.sku(i.sku), { type: 'stock.release', orderId: s.orderId }, { journal: false }));
     }
     const available = p.answers.get(short.sku)!.available ?? 0;
     // Nothing to write: a placement is never durable before it succeeds (presumed abort), so a
-    // refused order leaves no trace and its actor leaves memory at once. Only the releases of
-    // holds granted meanwhile are journaled (as requests) and survive a crash.
+    // refused order leaves no trace and its actor leaves memory at once.
     ctx.note(`refused: ${short.sku} has ${available} of ${short.quantity}; holds released`);
     reply = fail(
       wireError('OUT_OF_STOCK', `not enough stock of ${short.sku}`, { sku: short.sku, available }),

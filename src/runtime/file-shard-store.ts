@@ -32,7 +32,9 @@ interface PartitionIndex {
 
 const LENGTH_BITS = 2 ** 24;
 
-function indexOf(entries: [string, [number, number]][]): PartitionIndex {
+function indexOf(all: [string, [number, number]][]): PartitionIndex {
+  // An entry of 16 MiB or more does not fit the packing: it is read by parsing its partition.
+  const entries = all.filter(([, [, length]]) => length < LENGTH_BITS);
   entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const at = new Float64Array(entries.length);
   entries.forEach(([, [start, length]], i) => (at[i] = start * LENGTH_BITS + length));

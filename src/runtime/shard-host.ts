@@ -122,14 +122,25 @@ export class ShardHost {
       // but not too often: a snapshot rewrites every changed partition whole.
       const crowded = shard.cells.size > this.config.maxActiveActorsPerShard * 2 && shard.store.bytesSinceSnapshot > this.config.snapshotBytes / 4;
       if (shard.store.bytesSinceSnapshot < this.config.snapshotBytes && !crowded) continue;
-      if (!due || shard.store.bytesSinceSnapshot > due.store.bytesSinceSnapshot) due = shard;
+      // Least recently tried first: a shard that declined (an actor mid-restart) must not hold up
+      // the others; among equals, the one furthest behind.
+      const tried = this.snapshotTriedAt.get(shard) ?? 0;
+      const dueTried = due ? (this.snapshotTriedAt.get(due) ?? 0) : 0;
+      if (!due || tried < dueTried || (tried === dueTried && shard.store.bytesSinceSnapshot > due.store.bytesSinceSnapshot)) due = shard;
     }
     if (due) void this.snapshot(due).catch(() => {});
   }
 
+  /** When each shard's latest snapshot attempt started (see `maybeSnapshot`). */
+  private readonly snapshotTriedAt = new Map<Shard, number>();
+
   private async snapshot(shard: Shard): Promise<void> {
+    this.snapshotTriedAt.set(shard, performance.now());
     const stats = await shard.snapshot((fn) => this.commit.exclusive(fn));
-    if (stats) this.log.info({ shard: shard.id, ...stats }, `snapshot of shard ${shard.id}: ${stats.actors} actors in ${stats.partitions} partitions, ${stats.ms} ms (longest pause ${stats.longestSliceMs} ms)`);
+    if (!stats) return; // declined: the next commit tries again, another shard first
+    this.log.info({ shard: shard.id, ...stats }, `snapshot of shard ${shard.id}: ${stats.actors} actors in ${stats.partitions} partitions, ${stats.ms} ms (longest pause ${stats.longestSliceMs} ms)`);
+    // Another shard may have come due meanwhile, with no commit coming to notice it (an idle host).
+    this.maybeSnapshot();
   }
 
   /** `ordo compact`: snapshots every shard now. */

@@ -550,16 +550,17 @@ export class Shard {
   /** Loads, in partition order, the actors `recover` left for after the start. */
   private async loadDeferred(cells: [ActorCell, JournalRecord[]][]): Promise<void> {
     for (const [cell, recs] of cells) {
-      let entry: SnapshotEntry | undefined;
       try {
-        entry = await this.opts.store.loadActor(cell.key);
+        const entry = await this.opts.store.loadActor(cell.key);
+        if (entry) this.applySnapshot(cell, entry);
+        for (const rec of recs) this.apply(cell, rec, false);
+        this.noteDirectory(cell);
       } catch (err) {
+        // Unreadable snapshot or a record its behaviour cannot restore: the same fail-stop as
+        // when recovery itself fails (a replaced host would only meet it again).
         this.opts.onFatal?.(err);
         return;
       }
-      if (entry) this.applySnapshot(cell, entry);
-      for (const rec of recs) this.apply(cell, rec, false);
-      this.noteDirectory(cell);
       cell.loading = false;
       if (cell.mailbox.length > 0) this.schedule(cell);
     }
@@ -577,8 +578,10 @@ export class Shard {
       for (const r of rec.r ?? []) state = b.restore(state, r);
       this.applyTimers(key, rec);
     }
+    // An actor that ends empty but has a snapshot entry must be deleted by the next snapshot:
+    // only a cell (dirty and empty) carries that, so it takes the ordinary path.
     if (b.isEmpty(state)) {
-      this.directory.delete(key);
+      if (this.directory.has(key)) return false;
       return true;
     }
     this.directory.set(key, b.summary?.(state) ?? 1);
@@ -648,6 +651,8 @@ export class Shard {
 
   /** An actor's state and message log, for operators (a passivated actor is read from its snapshot). */
   async inspect(key: string): Promise<ActorInspection | null> {
+    // An actor still being loaded after the start would show its snapshot without its tail.
+    if (this.cells.peek(key)?.loading) await this.deferredLoads;
     let cell = this.cells.peek(key);
     const aside = this.setAsideStates.get(key);
     if (!cell && aside) {
