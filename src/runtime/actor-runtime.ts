@@ -14,7 +14,7 @@ import type { FromHost, HostConfig, HostControl, RecoveryStats, ToHost } from '.
 
 export interface RuntimeOptions {
   dataDir: string;
-  /** Worker threads hosting shards (default: one per core but one, for the gateway's thread). */
+  /** Worker threads hosting shards (default: one per core; see `defaultHostThreads`). */
   workers?: number;
   /** Shards of a new data directory (default 8); an existing directory keeps its own. */
   shards?: number;
