@@ -21,8 +21,8 @@ export function workerOf(shard: number, workerCount: number): number {
  * Host threads when none are configured: one per core. Measured on a 2-core VM, a trade-off:
  * one host thread gave better steady-state figures on the spread bench in three interleaved runs
  * (4.1–5.2k/s vs 3.4–4.5k/s, p99 26–33 ms vs 42–61 ms: the gateway keeps a core), but recovery is
- * CPU-bound and parallel over host threads, and a million orders after `kill -9` took 14.5 s on one
- * against 8.7–9.9 s on two. Restart time is the harder promise, so the default keeps every core;
+ * CPU-bound and parallel over host threads: 1.1M orders after `kill -9` took 9.1–10.8 s on one
+ * against 6.0–7.2 s on two. Restart time is the harder promise, so the default keeps every core;
  * `ORDO_WORKERS=1` is the choice for latency on a small machine.
  */
 export function defaultHostThreads(cores: number): number {
