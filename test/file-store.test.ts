@@ -8,6 +8,16 @@ import { partitionOf, type SnapshotEntry } from '../src/runtime/shard-store.js';
 
 const entry = (n: number, text: string): SnapshotEntry => ({ r: [{ order: { n, text } }], n });
 
+/** Runs `fn` with a fresh directory, removed afterwards whatever happens. */
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'ordo-store-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function fresh(dir: string, partitions = 2): Promise<FileShardStore> {
   const store = new FileShardStore(dir, partitions);
   await store.recover(() => {}, () => {});
@@ -26,9 +36,8 @@ async function snapshot(store: FileShardStore, changes: Record<string, SnapshotE
   await store.commitSnapshot(rotation);
 }
 
-test('a reactivation reads its own entry at its offset, also after changes, deletions and a restart', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ordo-store-'));
-  try {
+test('a reactivation reads its own entry at its offset, also after changes, deletions and a restart', () =>
+  withDir(async (dir) => {
     const store = await fresh(dir);
     // Multi-byte text, so byte offsets and character offsets differ.
     const keys = Array.from({ length: 40 }, (_, i) => `order:o${i}-${'é'.repeat(i % 3)}${i % 5 === 0 ? '🛒' : ''}`);
@@ -51,14 +60,11 @@ test('a reactivation reads its own entry at its offset, also after changes, dele
     assert.deepEqual(await again.loadActor(keys[0]!), entry(100, 'changed, and much longer than before'));
     assert.equal(again.readsByPartition, 0);
     await again.close();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
-test('snapshot files without offsets (an older layout) are still read, by parsing the partition', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ordo-store-'));
-  try {
+test('snapshot files without offsets (an older layout) are still read, by parsing the partition', () =>
+  withDir(async (dir) => {
     const snap = join(dir, 'snapshot');
     await mkdir(snap, { recursive: true });
     const key = 'order:old';
@@ -76,14 +82,11 @@ test('snapshot files without offsets (an older layout) are still read, by parsin
     assert.deepEqual(await store.loadActor(key), entry(1, 'old'));
     assert.equal(store.readsByOffset, 1);
     await store.close();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
-test('an offset that no longer matches the file (a read racing a rewrite) falls back to the partition', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ordo-store-'));
-  try {
+test('an offset that no longer matches the file (a read racing a rewrite) falls back to the partition', () =>
+  withDir(async (dir) => {
     const store = await fresh(dir, 1);
     await snapshot(store, { 'order:a': entry(1, 'a'), 'order:b': entry(2, 'b') });
     // Another layout of the same data lands under the same name (what a concurrent rewrite does):
@@ -94,9 +97,7 @@ test('an offset that no longer matches the file (a read racing a rewrite) falls 
     assert.deepEqual(await store.loadActor('order:b'), entry(2, 'b'));
     assert.ok(store.readsByPartition >= 1, 'a mismatch is detected, never returned');
     await store.close();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
 test.run();

@@ -109,9 +109,9 @@ export class ShardHost {
   }
 
   /**
-   * Snapshots, in the background, the shard whose journal has grown furthest past the trigger.
-   * One shard of a host at a time: a snapshot parses and rewrites whole partitions, and several
-   * at once multiply the garbage the thread's heap must hold (the process's peak memory).
+   * Snapshots, in the background, one shard whose journal has grown past the trigger. One shard
+   * of a host at a time: a snapshot parses and rewrites whole partitions, and several at once
+   * multiply the garbage the thread's heap must hold (the process's peak memory).
    */
   private maybeSnapshot(): void {
     if (this.stopping) return;

@@ -580,10 +580,7 @@ export class Shard {
     }
     // An actor that ends empty but has a snapshot entry must be deleted by the next snapshot:
     // only a cell (dirty and empty) carries that, so it takes the ordinary path.
-    if (b.isEmpty(state)) {
-      if (this.directory.has(key)) return false;
-      return true;
-    }
+    if (b.isEmpty(state)) return !this.directory.has(key);
     this.directory.set(key, b.summary?.(state) ?? 1);
     // Version 1 over a snapshotted 0: changed since the last snapshot, so the next one takes it.
     this.setAsideStates.set(key, { json: JSON.stringify(b.snapshot(state)), version: 1 });
