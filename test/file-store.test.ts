@@ -1,22 +1,12 @@
 import { test } from 'uvu';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileShardStore } from '../src/runtime/file-shard-store.js';
 import { partitionOf, type SnapshotEntry } from '../src/runtime/shard-store.js';
+import { withTempDir } from './helpers/server.js';
 
 const entry = (n: number, text: string): SnapshotEntry => ({ r: [{ order: { n, text } }], n });
-
-/** Runs `fn` with a fresh directory, removed afterwards whatever happens. */
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'ordo-store-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 async function fresh(dir: string, partitions = 2): Promise<FileShardStore> {
   const store = new FileShardStore(dir, partitions);
@@ -37,7 +27,7 @@ async function snapshot(store: FileShardStore, changes: Record<string, SnapshotE
 }
 
 test('a reactivation reads its own entry at its offset, also after changes, deletions and a restart', () =>
-  withDir(async (dir) => {
+  withTempDir('ordo-store-', async (dir) => {
     const store = await fresh(dir);
     // Multi-byte text, so byte offsets and character offsets differ.
     const keys = Array.from({ length: 40 }, (_, i) => `order:o${i}-${'é'.repeat(i % 3)}${i % 5 === 0 ? '🛒' : ''}`);
@@ -64,7 +54,7 @@ test('a reactivation reads its own entry at its offset, also after changes, dele
 );
 
 test('snapshot files without offsets (an older layout) are still read, by parsing the partition', () =>
-  withDir(async (dir) => {
+  withTempDir('ordo-store-', async (dir) => {
     const snap = join(dir, 'snapshot');
     await mkdir(snap, { recursive: true });
     const key = 'order:old';
@@ -86,7 +76,7 @@ test('snapshot files without offsets (an older layout) are still read, by parsin
 );
 
 test('an offset that no longer matches the file (a read racing a rewrite) falls back to the partition', () =>
-  withDir(async (dir) => {
+  withTempDir('ordo-store-', async (dir) => {
     const store = await fresh(dir, 1);
     await snapshot(store, { 'order:a': entry(1, 'a'), 'order:b': entry(2, 'b') });
     // Another layout of the same data lands under the same name (what a concurrent rewrite does):

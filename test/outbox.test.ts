@@ -1,11 +1,10 @@
 import { test } from 'uvu';
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import { OrdoClient } from '../src/client/ordo-client.js';
 import type { Order } from '../src/protocol/model.js';
 import { spawnServer } from './helpers/child-server.js';
 import { checkInvariants } from './helpers/invariants.js';
-import { tempDir } from './helpers/server.js';
+import { withTempDir } from './helpers/server.js';
 
 const INITIAL = { a: 10, b: 10 };
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -47,9 +46,8 @@ async function crashDuring(dataDir: string, crashAfter: string, step: (c: OrdoCl
 const place = (orderId: string) => (c: OrdoClient) =>
   c.call('order.place', { orderId, customerId: 'c', items: [{ sku: 'a', quantity: 2 }, { sku: 'b', quantity: 3 }] });
 
-test('a kill after a SKU journaled its hold, before the order was written: the order is cleanly absent, the hold dropped', async () => {
-  const dataDir = await tempDir('ordo-outbox-');
-  try {
+test('a kill after a SKU journaled its hold, before the order was written: the order is cleanly absent, the hold dropped', () =>
+  withTempDir('ordo-outbox-', async (dataDir) => {
     await seed(dataDir, async () => {});
     const orderId = 'o-sku-1';
     // sku:1 — a tentative hold is durable; the order never heard of it and wrote nothing.
@@ -66,14 +64,11 @@ test('a kill after a SKU journaled its hold, before the order was written: the o
     assert.ok((await admin.call('order.place', { orderId, customerId: 'c', items: [{ sku: 'a', quantity: 2 }] })).ok);
     await admin.close();
     await stop();
-  } finally {
-    await rm(dataDir, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
-test('a kill after the order was written, before the client heard: the order is complete, its holds confirmed', async () => {
-  const dataDir = await tempDir('ordo-outbox-');
-  try {
+test('a kill after the order was written, before the client heard: the order is complete, its holds confirmed', () =>
+  withTempDir('ordo-outbox-', async (dataDir) => {
     await seed(dataDir, async () => {});
     const orderId = 'o-order-1';
     const { order, admin, stop } = await crashDuring(dataDir, 'order:1', place(orderId), (o) => o !== undefined, orderId);
@@ -86,14 +81,11 @@ test('a kill after the order was written, before the client heard: the order is 
     await checkInvariants(admin, INITIAL, [orderId]);
     await admin.close();
     await stop();
-  } finally {
-    await rm(dataDir, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
-test('a kill between a reservation and a refusal on the other SKU leaks nothing', async () => {
-  const dataDir = await tempDir('ordo-outbox-');
-  try {
+test('a kill between a reservation and a refusal on the other SKU leaks nothing', () =>
+  withTempDir('ordo-outbox-', async (dataDir) => {
     await seed(dataDir, async (admin) => {
       assert.ok((await admin.call('inventory.set', { sku: 'b', onHand: 1 })).ok);
     });
@@ -108,10 +100,8 @@ test('a kill between a reservation and a refusal on the other SKU leaks nothing'
     await checkInvariants(admin, { a: 10, b: 1 }, [orderId]);
     await admin.close();
     await stop();
-  } finally {
-    await rm(dataDir, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
 async function until(probe: () => Promise<boolean>, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -121,9 +111,8 @@ async function until(probe: () => Promise<boolean>, ms = 10_000): Promise<void> 
   }
 }
 
-test('a kill after payment, before the warehouse took the order: it still reaches picking', async () => {
-  const dataDir = await tempDir('ordo-outbox-');
-  try {
+test('a kill after payment, before the warehouse took the order: it still reaches picking', () =>
+  withTempDir('ordo-outbox-', async (dataDir) => {
     const orderId = 'o-paid';
     await seed(dataDir, async (admin) => {
       assert.ok((await admin.call('order.place', { orderId, customerId: 'c', items: [{ sku: 'a', quantity: 1 }] })).ok);
@@ -135,14 +124,11 @@ test('a kill after payment, before the warehouse took the order: it still reache
     assert.deepEqual((feed.orders as Order[]).map((o) => o.orderId), [orderId]);
     await admin.close();
     await stop();
-  } finally {
-    await rm(dataDir, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
-test('a kill after packing, before the carrier took the order: it still reaches the carrier', async () => {
-  const dataDir = await tempDir('ordo-outbox-');
-  try {
+test('a kill after packing, before the carrier took the order: it still reaches the carrier', () =>
+  withTempDir('ordo-outbox-', async (dataDir) => {
     const orderId = 'o-packed';
     await seed(dataDir, async (admin) => {
       assert.ok((await admin.call('order.place', { orderId, customerId: 'c', items: [{ sku: 'a', quantity: 1 }] })).ok);
@@ -160,9 +146,7 @@ test('a kill after packing, before the carrier took the order: it still reaches 
     assert.equal((ack.order as Order).status, 'dispatched');
     await admin.close();
     await stop();
-  } finally {
-    await rm(dataDir, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
 test.run();

@@ -21,6 +21,16 @@ export async function tempDir(prefix = 'ordo-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
 
+/** Runs `fn` with a fresh temporary directory, removed afterwards whatever happens. */
+export async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await tempDir(prefix);
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 export interface TestServer {
   url: string;
   port: number;
