@@ -23,7 +23,8 @@ const compact = { parse: JSON.parse, stringify: (v: unknown) => JSON.stringify(v
 /**
  * Where each actor's entry sits in its partition's data file, so a reactivation reads a few
  * hundred bytes instead of parsing the whole partition: keys sorted, with `start * 2^24 + length`
- * packed in one float each (16 bytes per actor; the key strings are shared with the directory).
+ * packed in one float each (16 bytes per actor; built at start, the key strings are the
+ * directory's own; rebuilt by a snapshot, they are the partition file's copies).
  */
 interface PartitionIndex {
   keys: string[];
@@ -70,9 +71,9 @@ function layOut(data: PartitionData): { text: string; where: Map<string, [number
     const entry = `${JSON.stringify(k)}:${JSON.stringify(data[k])}`;
     const length = Buffer.byteLength(entry);
     where.set(k, [pos, length]);
-    const line = i < keys.length - 1 ? `${entry},\n` : `${entry}\n`;
-    parts.push(line);
-    pos += length + (i < keys.length - 1 ? 2 : 1);
+    const separator = i < keys.length - 1 ? ',\n' : '\n';
+    parts.push(entry + separator);
+    pos += length + separator.length;
   });
   parts.push('}');
   return { text: parts.join(''), where };
@@ -165,7 +166,8 @@ export class FileShardStore implements ShardStore {
 
   async loadActor(key: string): Promise<SnapshotEntry | undefined> {
     const p = partitionOf(key, this.partitions);
-    const range = this.offsets.get(p) && lookup(this.offsets.get(p)!, key);
+    const index = this.offsets.get(p);
+    const range = index && lookup(index, key);
     if (range) {
       const entry = await this.readEntry(p, key, range);
       if (entry !== null) {
