@@ -10,12 +10,15 @@ import { parseArgs } from 'node:util';
 import { createLogger } from './logger.js';
 import { ActorKeys } from './protocol/messages.js';
 import { ActorRuntime } from './runtime/actor-runtime.js';
-import { openDataDir } from './runtime/data-dir.js';
+import { journalCount, openDataDir } from './runtime/data-dir.js';
 import { DataDirLockedError, lockDataDir } from './runtime/data-dir-lock.js';
 import { FileShardStore } from './runtime/file-shard-store.js';
 import { shardOf } from './runtime/placement.js';
+import { PendingBatch } from './runtime/pending-batch.js';
 import { Shard } from './runtime/shard.js';
-import { shardDir } from './runtime/shard-host.js';
+import { journalDir, shardDir } from './runtime/shard-host.js';
+import { SharedJournal } from './runtime/shared-journal.js';
+import { journalOf } from './runtime/placement.js';
 import { systemClock } from './runtime/clock.js';
 
 const USAGE = `usage:
@@ -34,10 +37,14 @@ function plain(_k: string, v: unknown): unknown {
 async function inspect(dataDir: string, key: string): Promise<number> {
   const meta = await openDataDir(dataDir, 8, { create: false });
   const id = shardOf(key, meta.shards);
+  const J = journalCount(meta);
+  // Read-only: the other shards' records in the shared journal are skipped, nothing is written.
+  const journal = new SharedJournal(journalDir(dataDir, journalOf(id, J), meta.shards, J), [id], (k) => shardOf(k, meta.shards), () => {}, true);
   const shard = new Shard(id, {
     clock: systemClock,
-    store: new FileShardStore(shardDir(dataDir, id)),
-    isLocal: () => true,
+    store: new FileShardStore(shardDir(dataDir, id), 256, () => {}, { shared: journal, shard: id }),
+    pending: new PendingBatch(),
+    sameJournal: () => undefined,
     onWork: () => {},
     onActorError: () => {},
   });

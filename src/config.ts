@@ -11,6 +11,8 @@ export interface ServerConfig {
   tokensJson?: string;
   workers: number;
   shards: number;
+  /** Journals of a new data directory (default: `workers`); an existing one keeps its own. */
+  journals: number;
   /** Commands one connection may have in flight before the server stops reading it. */
   maxInFlightPerConnection: number;
   maxConnectionsPerToken: number;
@@ -47,17 +49,20 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
       data: { type: 'string' },
       workers: { type: 'string' },
       shards: { type: 'string' },
+      journals: { type: 'string' },
       simulate: { type: 'boolean' },
     },
     strict: true,
   });
+  const workers = int('workers', values.workers ?? env.ORDO_WORKERS, defaultHostThreads(availableParallelism()), 1, 256);
   return {
     host: values.host ?? env.ORDO_HOST ?? '127.0.0.1',
     port: int('port', values.port ?? env.ORDO_PORT, 8080, 0, 65535),
     dataDir: values.data ?? env.ORDO_DATA_DIR ?? './data',
     tokensJson: env.ORDO_TOKENS,
-    workers: int('workers', values.workers ?? env.ORDO_WORKERS, defaultHostThreads(availableParallelism()), 1, 256),
+    workers,
     shards: int('shards', values.shards ?? env.ORDO_SHARDS, 8, 1, 4096),
+    journals: int('journals', values.journals ?? env.ORDO_JOURNALS, workers, 1, 4096),
     maxInFlightPerConnection: int('ORDO_MAX_INFLIGHT', env.ORDO_MAX_INFLIGHT, 1024, 1024, 1_000_000),
     maxConnectionsPerToken: int('ORDO_MAX_CONNECTIONS_PER_TOKEN', env.ORDO_MAX_CONNECTIONS_PER_TOKEN, 1024, 256, 1_000_000),
     maxBufferedBytes: int('ORDO_MAX_BUFFERED_BYTES', env.ORDO_MAX_BUFFERED_BYTES, 8 * 1024 * 1024, 65536, 2 ** 31),

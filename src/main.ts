@@ -20,6 +20,7 @@ async function main(): Promise<void> {
     dataDir: config.dataDir,
     workers: config.workers,
     shards: config.shards,
+    journals: config.journals,
     snapshotBytes: config.snapshotBytes,
     maxActiveActors: config.maxActiveActors,
     mailboxSoftLimit: config.mailboxSoftLimit,
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
   const port = await gateway.listen();
   const stats = await runtime.start();
   log.info(
-    { actors: stats.actors, records: stats.records, timers: stats.timers, truncatedBytes: stats.truncatedBytes, ms: stats.ms, workers: runtime.workerCount, shards: runtime.shardCount },
+    { actors: stats.actors, records: stats.records, timers: stats.timers, truncatedBytes: stats.truncatedBytes, ms: stats.ms, workers: runtime.workerCount, shards: runtime.shardCount, journals: runtime.journalCount },
     `recovered ${stats.actors} actors from ${stats.records} journal records, ${stats.timers} timers re-armed, in ${stats.ms} ms`,
   );
   console.log(`ordo listening on ws://${config.host}:${port}/ws (data: ${resolve(config.dataDir)}, tokens: ${tokens.source === 'ORDO_TOKENS' ? 'ORDO_TOKENS' : resolve(tokens.source)})`);

@@ -6,7 +6,7 @@ import type { Command } from '../protocol/commands.js';
 import { ActorKeys, type ActorEvent, type InternalCommand, type Reply } from '../protocol/messages.js';
 import type { Order, Principal } from '../protocol/model.js';
 import { Comlink, nodeEndpoint, type Remote } from './comlink.js';
-import { openDataDir } from './data-dir.js';
+import { journalCount, openDataDir } from './data-dir.js';
 import type { Envelope, GatewayOutput, ShardQuery } from './envelope.js';
 import { fetchPage, mergePages, type OrderPage, type OrderQuery } from './order-query.js';
 import { defaultHostThreads, shardOf, workerOf } from './placement.js';
@@ -18,6 +18,12 @@ export interface RuntimeOptions {
   workers?: number;
   /** Shards of a new data directory (default 8); an existing directory keeps its own. */
   shards?: number;
+  /**
+   * Journals of a new data directory (default: one per host thread, at most one per shard); an
+   * existing directory keeps its own. Host threads beyond the journal count would have nothing
+   * to host: the runtime starts at most one per journal.
+   */
+  journals?: number;
   /** Journal bytes per shard that trigger a snapshot (default 16 MiB). */
   snapshotBytes?: number;
   /** Actors kept in memory across all shards (default 200,000); idle snapshotted ones beyond are passivated. */
@@ -65,13 +71,18 @@ export class ActorRuntime {
 
   private constructor(
     readonly shardCount: number,
+    readonly journalCount: number,
     private readonly opts: RuntimeOptions,
   ) {}
 
   /** Opens the data directory; the runtime stays `recovering` until `start()`. */
   static async open(opts: RuntimeOptions): Promise<ActorRuntime> {
-    const meta = await openDataDir(opts.dataDir, opts.shards ?? 8);
-    return new ActorRuntime(meta.shards, opts);
+    const meta = await openDataDir(opts.dataDir, opts.shards ?? 8, { journalsIfNew: opts.journals ?? ActorRuntime.hostThreadsWanted(opts) });
+    return new ActorRuntime(meta.shards, journalCount(meta), opts);
+  }
+
+  private static hostThreadsWanted(opts: RuntimeOptions): number {
+    return opts.workers ?? defaultHostThreads(availableParallelism());
   }
 
   /** Opens and starts: shard hosts spawned, every shard recovered, timers armed. */
@@ -82,7 +93,11 @@ export class ActorRuntime {
   }
 
   async start(): Promise<RecoveryStats> {
-    const count = Math.max(1, Math.min(this.opts.workers ?? defaultHostThreads(availableParallelism()), this.shardCount));
+    const wanted = ActorRuntime.hostThreadsWanted(this.opts);
+    const count = Math.max(1, Math.min(wanted, this.journalCount));
+    if (count < wanted) {
+      this.opts.log.warn(`${wanted} host threads asked for, ${count} started: the data directory has ${this.journalCount} journals (fixed when it was created; see ORDO_JOURNALS)`);
+    }
     const started = performance.now();
     const peers = pairChannels(count);
     const launched = Array.from({ length: count }, (_, i) => this.launch(i, count, peers[i]!));
@@ -118,6 +133,7 @@ export class ActorRuntime {
       index,
       workerCount: count,
       shardCount: this.shardCount,
+      journalCount: this.journalCount,
       dataDir: this.opts.dataDir,
       snapshotBytes: this.opts.snapshotBytes ?? 16 * 1024 * 1024,
       maxActiveActorsPerShard: Math.max(16, Math.ceil((this.opts.maxActiveActors ?? 200_000) / this.shardCount)),
@@ -225,7 +241,7 @@ export class ActorRuntime {
       return Promise.resolve({ ok: false, error: wireError('OVERLOADED', `the runtime is ${this.state}`) });
     }
     const cid = this.nextCid++;
-    const worker = workerOf(shardOf(key, this.shardCount), this.hosts.length);
+    const worker = workerOf(shardOf(key, this.shardCount), this.hosts.length, this.journalCount);
     return new Promise<Reply>((resolve) => {
       this.waiting.set(cid, { resolve: resolve as Waiter, worker });
       this.enqueue(worker, { t: 'cmd', to: key, cid, command, principal });
@@ -237,7 +253,7 @@ export class ActorRuntime {
     const pages: Promise<OrderPage>[] = [];
     for (let shard = 0; shard < this.shardCount; shard++) {
       const cid = this.nextCid++;
-      const worker = workerOf(shard, this.hosts.length);
+      const worker = workerOf(shard, this.hosts.length, this.journalCount);
       pages.push(new Promise((resolve) => this.waiting.set(cid, { resolve: resolve as Waiter, worker })));
       this.enqueue(worker, { t: 'query', shard, cid, query: q });
     }
@@ -271,7 +287,7 @@ export class ActorRuntime {
   }
 
   async inspect(key: string): Promise<unknown> {
-    return this.hosts[workerOf(shardOf(key, this.shardCount), this.hosts.length)]!.control.inspect(key);
+    return this.hosts[workerOf(shardOf(key, this.shardCount), this.hosts.length, this.journalCount)]!.control.inspect(key);
   }
 
   async stats(): Promise<ReturnType<HostControl['stats']>[]> {

@@ -8,7 +8,17 @@ import { fsyncPath } from './journal.js';
 export interface DataDirMeta {
   format: 1;
   shards: number;
+  /**
+   * Journals the shards share (shard s writes to journal s mod journals). Absent in directories
+   * created before journals were shared: there every shard has its own.
+   */
+  journals?: number;
   createdAt: string;
+}
+
+/** The journal count of a data directory (see `DataDirMeta.journals`). */
+export function journalCount(meta: DataDirMeta): number {
+  return meta.journals ?? meta.shards;
 }
 
 /**
@@ -16,21 +26,24 @@ export interface DataDirMeta {
  * written rarely, atomically (write to a temp file, rename). The adapter is used directly rather
  * than `JSONFilePreset`, which silently keeps everything in memory when NODE_ENV=test.
  */
-export async function openDataDir(dir: string, shardsIfNew: number, opts: { create?: boolean } = {}): Promise<DataDirMeta> {
+export async function openDataDir(dir: string, shardsIfNew: number, opts: { create?: boolean; journalsIfNew?: number } = {}): Promise<DataDirMeta> {
   const path = join(dir, 'meta.json');
   const db = new Low<DataDirMeta | null>(new DataFile(path, { parse: JSON.parse, stringify: (v) => JSON.stringify(v, null, 2) }), null);
   await db.read();
   if (db.data) {
-    if (db.data.format !== 1 || !Number.isInteger(db.data.shards) || db.data.shards < 1) {
+    const j = db.data.journals;
+    const badJournals = j !== undefined && (!Number.isInteger(j) || j < 1 || j > db.data.shards);
+    if (db.data.format !== 1 || !Number.isInteger(db.data.shards) || db.data.shards < 1 || badJournals) {
       throw new Error(`${join(dir, 'meta.json')} is not an ordo data directory description`);
     }
     return db.data;
   }
   if (opts.create === false) throw new Error(`${dir} is not an ordo data directory (no meta.json)`);
   await mkdir(join(dir, 'shards'), { recursive: true });
-  db.data = { format: 1, shards: shardsIfNew, createdAt: new Date().toISOString() };
+  const journals = Math.max(1, Math.min(opts.journalsIfNew ?? shardsIfNew, shardsIfNew));
+  db.data = { format: 1, shards: shardsIfNew, journals, createdAt: new Date().toISOString() };
   await db.write();
-  // The shard count decides where every key lives: it must survive a crash like the journals.
+  // The shard and journal counts decide where every record lives: they must survive a crash like the journals.
   await fsyncPath(path);
   await fsyncPath(dir);
   return db.data;

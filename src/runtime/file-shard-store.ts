@@ -5,7 +5,7 @@ import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
 import type { JournalRecord, ReplayStats } from './journal.js';
 import { fsyncPath } from './journal.js';
-import { SegmentedJournal } from './segmented-journal.js';
+import { SharedJournal } from './shared-journal.js';
 import { type DirectoryEntry, partitionOf, type ShardStore, type SnapshotEntry } from './shard-store.js';
 
 interface Manifest {
@@ -80,15 +80,19 @@ function layOut(data: PartitionData): { text: string; where: Map<string, [number
 }
 
 /**
- * Segment files plus snapshots per partition, written with lowdb (temp file + atomic rename),
- * then fsync'ed, file and directory. Each partition has two files: `pNNN.dir.json` (what recovery
- * reads for every actor: summary, timers, unanswered requests) and `pNNN.data.json` (the actors'
- * state, read only when an actor is reactivated). The manifest, written last, is the commit point.
+ * A shard's snapshots per partition, written with lowdb (temp file + atomic rename), then
+ * fsync'ed, file and directory, and its records in a journal it may share with other shards of
+ * its host thread. Each partition has two files: `pNNN.dir.json` (what recovery reads for every
+ * actor: summary, timers, unanswered requests) and `pNNN.data.json` (the actors' state, read only
+ * when an actor is reactivated). The manifest, written last, is the commit point: it says from
+ * which journal segment on this shard's records are not in the snapshot.
  *
- * Layout: `<data>/shards/NNNN/segment-XXXXXXXX.log`, `<data>/shards/NNNN/snapshot/…`.
+ * Layout: `<data>/shards/NNNN/snapshot/…`; the journal's segments are wherever `journal` keeps
+ * them (`<data>/journals/NNNN/` for a shared one, `<data>/shards/NNNN/` for a shard's own).
  */
 export class FileShardStore implements ShardStore {
-  readonly journal: SegmentedJournal;
+  readonly journal: SharedJournal;
+  private readonly shard: number;
   private readonly snapDir: string;
   private manifest: Manifest;
   /** Parsed partitions, most recently used first: a snapshot merges its changes into them. */
@@ -104,14 +108,13 @@ export class FileShardStore implements ShardStore {
     /** For a new shard; an existing one keeps the count its manifest records. */
     public partitions = 256,
     onWarn: (msg: string) => void = () => {},
+    /** The journal this shard writes to, shared with others; by default its own, in `dir`. */
+    journal?: { shared: SharedJournal; shard: number },
   ) {
-    this.journal = new SegmentedJournal(dir, onWarn);
+    this.journal = journal?.shared ?? new SharedJournal(dir, [0], () => 0, onWarn);
+    this.shard = journal?.shard ?? 0;
     this.snapDir = join(dir, 'snapshot');
     this.manifest = { replayFrom: 1, partitions };
-  }
-
-  get bytesSinceSnapshot(): number {
-    return this.journal.bytesSinceRotation;
   }
 
   private file(partition: number, kind: 'data' | 'dir'): string {
@@ -148,11 +151,7 @@ export class FileShardStore implements ShardStore {
       }
       if (located.length > 0) this.offsets.set(Number(name.slice(1, name.indexOf('.'))), indexOf(located));
     }
-    return this.journal.replay(this.manifest.replayFrom, onRecord);
-  }
-
-  append(frames: Buffer[]): Promise<void> {
-    return this.journal.append(frames);
+    return this.journal.join(this.shard, this.manifest.replayFrom, onRecord);
   }
 
   private async partitionData(p: number): Promise<PartitionData> {
@@ -209,7 +208,7 @@ export class FileShardStore implements ShardStore {
 
   async readTail(key: string): Promise<JournalRecord[]> {
     const out: JournalRecord[] = [];
-    await this.journal.scan(this.manifest.replayFrom, (r) => {
+    await this.journal.scan(this.shard, this.manifest.replayFrom, (r) => {
       if (r.k === key) out.push(r);
     });
     return out;
@@ -253,7 +252,7 @@ export class FileShardStore implements ShardStore {
     this.manifest = { replayFrom: rotationPoint, partitions: this.partitions };
     await this.writeJson(join(this.snapDir, 'manifest.json'), this.manifest);
     await fsyncPath(this.snapDir);
-    await this.journal.removeBefore(rotationPoint);
+    await this.journal.covered(this.shard, rotationPoint);
   }
 
   close(): Promise<void> {

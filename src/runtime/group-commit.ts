@@ -1,10 +1,11 @@
 import type { Output } from './envelope.js';
-import type { Batch, Shard } from './shard.js';
+import { type Batch, settle } from './pending-batch.js';
+import type { JournalSink } from './shard-store.js';
 
 /**
- * Group commit for the shards of one thread: whatever the shards produced since the last write
- * goes to their journals as one write + fdatasync per shard (shards in parallel), and only then
- * are the batch's outputs released. While a write is in flight the next batch accumulates, so
+ * Group commit for the journals of one thread: whatever the shards produced since the last write
+ * goes to their journals as one write + fdatasync per journal (journals in parallel; usually one
+ * per thread), and only then are the batch's outputs released. While a write is in flight the next batch accumulates, so
  * throughput rises with load instead of queueing one fsync per message.
  */
 export class GroupCommit {
@@ -20,7 +21,7 @@ export class GroupCommit {
   lastCommitMs = 0;
 
   constructor(
-    private readonly shards: () => Iterable<Shard>,
+    private readonly journals: () => Iterable<JournalSink>,
     private readonly release: (outputs: Output[]) => void,
     private readonly onFatal: (err: unknown) => void,
     private readonly now: () => number = () => performance.now(),
@@ -45,13 +46,13 @@ export class GroupCommit {
     const outputs: Output[] = [];
     let frames = 0;
     const batches: Buffer[][] = [];
-    const taken: [Shard, Batch][] = [];
-    for (const shard of this.shards()) {
-      const b = shard.takeBatch();
-      if (b.cells.length) taken.push([shard, b]);
+    const taken: Batch[] = [];
+    for (const journal of this.journals()) {
+      const b = journal.pending.take();
+      if (b.cells.length) taken.push(b);
       if (b.frames.length) {
         batches.push(b.frames);
-        writes.push(shard.store.append(b.frames));
+        writes.push(journal.append(b.frames));
         frames += b.frames.length;
       }
       for (const o of b.outputs) outputs.push(o);
@@ -73,7 +74,7 @@ export class GroupCommit {
         this.framesWritten += frames;
         this.lastCommitMs = this.now() - started;
         this.inFlight = null;
-        for (const [shard, b] of taken) shard.settle(b);
+        for (const b of taken) settle(b);
         this.release(outputs);
         this.onCommitted?.();
         this.runDurableWaiters(this.finished);

@@ -41,7 +41,9 @@ export class LocalSystem {
           clock,
           store,
           maxActiveActors,
-          isLocal: (key) => shardOf(key, n) === id,
+          // Every shard has its own journal here (a memory store each).
+          pending: store.pending,
+          sameJournal: (key) => (shardOf(key, n) === id ? this.shards[id] : undefined),
           onWork: () => {},
           onActorError: (key, message, err) => this.actorErrors.push({ key, message, err }),
           onFatal: (err) => {
@@ -53,7 +55,7 @@ export class LocalSystem {
         }),
     );
     this.commit = new GroupCommit(
-      () => this.shards,
+      () => this.stores,
       (outputs) => this.release(outputs),
       (err) => {
         throw err;

@@ -1,16 +1,17 @@
 import type { JournalRecord, ReplayStats } from './journal.js';
 import { readFrame } from './journal-format.js';
-import type { DirectoryEntry, ShardStore, SnapshotEntry } from './shard-store.js';
+import { PendingBatch } from './pending-batch.js';
+import type { DirectoryEntry, JournalSink, ShardStore, SnapshotEntry } from './shard-store.js';
 
-/** A ShardStore in memory with the same semantics as the files, for tests without a disk. */
-export class MemoryShardStore implements ShardStore {
+/** A ShardStore with its own journal, in memory, with the same semantics as the files: for tests without a disk. */
+export class MemoryShardStore implements ShardStore, JournalSink {
   readonly partitions = 8;
+  readonly pending = new PendingBatch();
   readonly segments = new Map<number, Buffer[]>([[1, []]]);
   private current = 1;
   private replayFrom = 1;
   readonly data = new Map<string, SnapshotEntry>();
   readonly directory = new Map<string, DirectoryEntry>();
-  bytesSinceSnapshot = 0;
 
   async recover(onDirectory: (key: string, e: DirectoryEntry) => void, onRecord: (rec: JournalRecord) => void): Promise<ReplayStats> {
     for (const [k, e] of this.directory) onDirectory(k, structuredClone(e));
@@ -31,7 +32,6 @@ export class MemoryShardStore implements ShardStore {
 
   async append(frames: Buffer[]): Promise<void> {
     this.segments.get(this.current)!.push(...frames);
-    for (const f of frames) this.bytesSinceSnapshot += f.length;
   }
 
   async loadActor(key: string): Promise<SnapshotEntry | undefined> {
@@ -60,7 +60,6 @@ export class MemoryShardStore implements ShardStore {
   async beginSnapshot(): Promise<number> {
     this.current++;
     this.segments.set(this.current, []);
-    this.bytesSinceSnapshot = 0;
     return this.current;
   }
 

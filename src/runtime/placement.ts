@@ -1,7 +1,7 @@
 /**
  * Where an actor lives. A key hashes to one of a fixed number of shards (fixed when the data
- * directory is created, because each shard has its own journal); shards are spread over the
- * worker threads. Every message for a key therefore reaches the same single-threaded mailbox.
+ * directory is created, because each shard has its own snapshots); shards are spread over the
+ * worker threads by journal. Every message for a key therefore reaches the same single-threaded mailbox.
  */
 export function shardOf(key: string, shardCount: number): number {
   // FNV-1a, 32 bit: fast, stable across processes and versions (unlike any built-in hash).
@@ -13,8 +13,17 @@ export function shardOf(key: string, shardCount: number): number {
   return (h >>> 0) % shardCount;
 }
 
-export function workerOf(shard: number, workerCount: number): number {
-  return shard % workerCount;
+/**
+ * The journal a shard writes to. The journal count is fixed when the data directory is created
+ * (one per host thread by default): shards of one journal always live on the same thread.
+ */
+export function journalOf(shard: number, journalCount: number): number {
+  return shard % journalCount;
+}
+
+/** The worker thread of a shard: the one hosting its journal. */
+export function workerOf(shard: number, workerCount: number, journalCount: number): number {
+  return journalOf(shard, journalCount) % workerCount;
 }
 
 /**

@@ -9,9 +9,9 @@ export function segmentName(n: number): string {
 }
 
 /**
- * A shard's journal as numbered segment files. Appends go to the newest segment; a snapshot
- * rotates to a new segment first, and once every partition it covers is safely written, the
- * segments before the rotation point are deleted. Only the newest segment may end torn.
+ * A journal as numbered segment files (see SharedJournal for whose records it holds). Appends go
+ * to the newest segment; a snapshot rotates to a new segment first, and once the snapshots cover
+ * them, the segments before the rotation point are deleted. Only the newest segment may end torn.
  */
 export class SegmentedJournal {
   private current: FileJournal | null = null;
@@ -33,18 +33,23 @@ export class SegmentedJournal {
     }).sort((a, b) => a - b);
   }
 
-  /** Replays every segment numbered `from` or later, in order, and continues appending after the last. */
-  async replay(from: number, onRecord: (rec: JournalRecord) => void): Promise<ReplayStats & { segments: number }> {
+  /**
+   * Replays every segment numbered `from` or later, in order (each record with its segment's
+   * number), and continues appending in the last, or in segment `appendFrom` if that is later
+   * (a snapshot point past every segment on disk: records written now must not fall before it).
+   */
+  async replay(from: number, onRecord: (rec: JournalRecord, segment: number) => void, appendFrom = from): Promise<ReplayStats & { segments: number }> {
     const all = (await this.segments()).filter((n) => n >= from);
     const total: ReplayStats & { segments: number } = { records: 0, bytes: 0, truncated: 0, segments: all.length };
     for (let i = 0; i < all.length; i++) {
-      const j = new FileJournal(join(this.dir, segmentName(all[i]!)), this.onWarn);
-      const s = await j.replay(onRecord, { allowTornTail: i === all.length - 1 });
+      const n = all[i]!;
+      const j = new FileJournal(join(this.dir, segmentName(n)), this.onWarn);
+      const s = await j.replay((rec) => onRecord(rec, n), { allowTornTail: i === all.length - 1 });
       total.records += s.records;
       total.bytes += s.bytes;
       total.truncated += s.truncated;
     }
-    this.currentNo = Math.max(from, all.at(-1) ?? from);
+    this.currentNo = Math.max(from, appendFrom, all.at(-1) ?? from);
     this.current = new FileJournal(join(this.dir, segmentName(this.currentNo)), this.onWarn);
     this.bytesSinceRotation = 0;
     return total;

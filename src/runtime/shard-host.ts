@@ -7,13 +7,16 @@ import { type Envelope, type GatewayOutput, isEnvelope, type Output, type ShardQ
 import { GroupCommit } from './group-commit.js';
 import { crashPointFromEnv } from './crash-point.js';
 import { FileShardStore } from './file-shard-store.js';
-import { shardOf, workerOf } from './placement.js';
+import { journalOf, shardOf, workerOf } from './placement.js';
 import { Shard } from './shard.js';
+import { SharedJournal } from './shared-journal.js';
 
 export interface HostConfig {
   index: number;
   workerCount: number;
   shardCount: number;
+  /** Journals of the data directory (shard s writes to journal s mod journalCount). */
+  journalCount: number;
   dataDir: string;
   /** Journal bytes after which a shard snapshots its changed partitions. */
   snapshotBytes: number;
@@ -48,13 +51,21 @@ export function shardDir(dataDir: string, shard: number): string {
   return join(dataDir, 'shards', String(shard).padStart(4, '0'));
 }
 
+export function journalDir(dataDir: string, journal: number, shardCount: number, journalCount: number): string {
+  // One journal per shard (data directories from before journals were shared): it lives with its shard.
+  if (journalCount === shardCount) return shardDir(dataDir, journal);
+  return join(dataDir, 'journals', String(journal).padStart(4, '0'));
+}
+
 /**
- * The actors of one worker thread: the shards assigned to it, a group commit over their journals,
- * and the routing of messages to other hosts. Messages to another host travel in one batch per
- * turn of the event loop, never one post per message.
+ * The actors of one worker thread: the shards assigned to it, their journal (one per thread
+ * unless the data directory has more journals than threads), a group commit over it, and the
+ * routing of messages to other hosts. Messages to another host travel in one batch per turn of
+ * the event loop, never one post per message.
  */
 export class ShardHost {
   readonly shards = new Map<number, Shard>();
+  private readonly journals: SharedJournal[] = [];
   private peers: (MessagePort | null)[] = [];
   private toMain: GatewayOutput[] = [];
   private readonly toPeer: Envelope[][];
@@ -71,36 +82,54 @@ export class ShardHost {
     private readonly log: Logger,
   ) {
     this.toPeer = Array.from({ length: config.workerCount }, () => []);
-    for (let s = 0; s < config.shardCount; s++) {
-      if (workerOf(s, config.workerCount) !== config.index) continue;
-      this.shards.set(
-        s,
-        new Shard(s, {
-          clock,
-          store: new FileShardStore(shardDir(config.dataDir, s), 256, (m) => log.warn(m)),
-          maxActiveActors: config.maxActiveActorsPerShard,
-          onFatal: (err) => this.fatal('snapshot or reactivation failed', err),
-          afterDurable: (fn) => this.commit.whenDurable(fn),
-          onDeadLetter: (letter) => {
-            log.error({ actor: letter.key, from: letter.from, error: letter.error }, 'message dead-lettered after three failures');
-            void appendFile(join(shardDir(config.dataDir, s), 'dead-letters.jsonl'), JSON.stringify(letter) + '\n').catch(() => {});
-          },
-          mailboxHardLimit: config.mailboxHardLimit,
-          mailboxSoftLimit: config.mailboxSoftLimit,
-          isLocal: (key) => shardOf(key, config.shardCount) === s,
-          onWork: () => this.schedule(),
-          onActorError: (key, message, err) =>
-            log.error({ actor: key, message, err }, 'actor behaviour threw; answered INTERNAL'),
-        }),
-      );
+    const { shardCount: S, journalCount: J } = config;
+    const byJournal = new Map<number, number[]>();
+    for (let s = 0; s < S; s++) {
+      if (workerOf(s, config.workerCount, J) !== config.index) continue;
+      const j = journalOf(s, J);
+      byJournal.set(j, [...(byJournal.get(j) ?? []), s]);
+    }
+    for (const [j, members] of byJournal) {
+      const journal = new SharedJournal(journalDir(config.dataDir, j, S, J), members, (key) => shardOf(key, S), (m) => log.warn(m));
+      this.journals.push(journal);
+      for (const s of members) this.addShard(s, journal, clock);
     }
     this.commit = new GroupCommit(
-      () => this.shards.values(),
+      () => this.journals,
       (outputs) => this.release(outputs),
       (err) => this.fatal('journal write failed; stopping (recovery will start from what is durable)', err),
     );
     this.commit.onCommitted = () => this.maybeSnapshot();
     this.commit.afterDurable = crashPointFromEnv();
+  }
+
+  private addShard(s: number, journal: SharedJournal, clock: Clock): void {
+    const { config, log } = this;
+    const j = journalOf(s, config.journalCount);
+    this.shards.set(
+      s,
+      new Shard(s, {
+        clock,
+        store: new FileShardStore(shardDir(config.dataDir, s), 256, (m) => log.warn(m), { shared: journal, shard: s }),
+        pending: journal.pending,
+        maxActiveActors: config.maxActiveActorsPerShard,
+        onFatal: (err) => this.fatal('snapshot or reactivation failed', err),
+        afterDurable: (fn) => this.commit.whenDurable(fn),
+        onDeadLetter: (letter) => {
+          log.error({ actor: letter.key, from: letter.from, error: letter.error }, 'message dead-lettered after three failures');
+          void appendFile(join(shardDir(config.dataDir, s), 'dead-letters.jsonl'), JSON.stringify(letter) + '\n').catch(() => {});
+        },
+        mailboxHardLimit: config.mailboxHardLimit,
+        mailboxSoftLimit: config.mailboxSoftLimit,
+        sameJournal: (key) => {
+          const t = shardOf(key, config.shardCount);
+          return journalOf(t, config.journalCount) === j ? this.shards.get(t) : undefined;
+        },
+        onWork: () => this.schedule(),
+        onActorError: (key, message, err) =>
+          log.error({ actor: key, message, err }, 'actor behaviour threw; answered INTERNAL'),
+      }),
+    );
   }
 
   private fatal(what: string, err: unknown): void {
@@ -120,13 +149,13 @@ export class ShardHost {
       if (shard.snapshotting) return;
       // Also when many changed actors are pinned in memory waiting for a snapshot to let them go —
       // but not too often: a snapshot rewrites every changed partition whole.
-      const crowded = shard.cells.size > this.config.maxActiveActorsPerShard * 2 && shard.store.bytesSinceSnapshot > this.config.snapshotBytes / 4;
-      if (shard.store.bytesSinceSnapshot < this.config.snapshotBytes && !crowded) continue;
+      const crowded = shard.cells.size > this.config.maxActiveActorsPerShard * 2 && shard.bytesSinceSnapshot > this.config.snapshotBytes / 4;
+      if (shard.bytesSinceSnapshot < this.config.snapshotBytes && !crowded) continue;
       // Least recently tried first: a shard that declined (an actor mid-restart) must not hold up
       // the others; among equals, the one furthest behind.
       const tried = this.snapshotTriedAt.get(shard) ?? 0;
       const dueTried = due ? (this.snapshotTriedAt.get(due) ?? 0) : 0;
-      if (!due || tried < dueTried || (tried === dueTried && shard.store.bytesSinceSnapshot > due.store.bytesSinceSnapshot)) due = shard;
+      if (!due || tried < dueTried || (tried === dueTried && shard.bytesSinceSnapshot > due.bytesSinceSnapshot)) due = shard;
     }
     if (due) void this.snapshot(due).catch(() => {});
   }
@@ -169,7 +198,8 @@ export class ShardHost {
     this.toPeer[index] = [];
     // Only once what is pending here is durable: a re-sent request must not outrun its cause.
     this.commit.whenDurable(() => {
-      const onPeer = (key: string) => workerOf(shardOf(key, this.config.shardCount), this.config.workerCount) === index;
+      const { shardCount, workerCount, journalCount } = this.config;
+      const onPeer = (key: string) => workerOf(shardOf(key, shardCount), workerCount, journalCount) === index;
       for (const shard of this.shards.values()) this.toPeer[index]!.push(...shard.unansweredRequests(onPeer));
       this.flush();
     });
@@ -215,7 +245,7 @@ export class ShardHost {
     const s = shardOf(env.to, this.config.shardCount);
     const shard = this.shards.get(s);
     if (shard) shard.deliver(env);
-    else this.toPeer[workerOf(s, this.config.workerCount)]!.push(env);
+    else this.toPeer[workerOf(s, this.config.workerCount, this.config.journalCount)]!.push(env);
   }
 
   private schedule(): void {

@@ -1,18 +1,26 @@
 import type { JournalRecord, OutboxEntry, ReplayStats } from './journal.js';
+import type { PendingBatch } from './pending-batch.js';
 
 /**
- * The durable side of one shard, as the Shard sees it. On one machine: segment files plus lowdb
- * partition snapshots (`FileShardStore`); in tests: memory (`MemoryShardStore`); across machines
- * the journal half would be a replicated log with one subject per shard.
+ * Where the records of one or more shards go, in the order they were produced: a group commit
+ * takes `pending` and appends its frames. On one machine: segment files shared by the shards of
+ * a host thread (`SharedJournal`); in tests: memory (`MemoryShardStore`); across machines it
+ * would be a replicated log with one subject per journal.
+ */
+export interface JournalSink {
+  readonly pending: PendingBatch;
+  append(frames: Buffer[]): Promise<void>;
+}
+
+/**
+ * The durable side of one shard, as the Shard sees it. On one machine: lowdb partition snapshots
+ * plus the journal its records go to (`FileShardStore`); in tests: memory (`MemoryShardStore`).
  */
 export interface ShardStore {
   /** Number of snapshot partitions; an actor's partition is a hash of its key. */
   readonly partitions: number;
-  /** Journal bytes written since the last snapshot started: the snapshot trigger. */
-  readonly bytesSinceSnapshot: number;
   /** Replays the directory (every snapshotted actor's summary) and then the journal tail. */
   recover(onDirectory: (key: string, entry: DirectoryEntry) => void, onRecord: (rec: JournalRecord) => void): Promise<ReplayStats>;
-  append(frames: Buffer[]): Promise<void>;
   /** An actor's snapshotted state, to reactivate it. */
   loadActor(key: string): Promise<SnapshotEntry | undefined>;
   /** An actor's journal records since its snapshot (to restart it from durable state after a fault). */

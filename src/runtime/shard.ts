@@ -9,6 +9,7 @@ import type { Clock } from './clock.js';
 import type { Envelope, Output } from './envelope.js';
 import { encodeRecord, type JournalRecord, type OutboxEntry, type ReplayStats } from './journal.js';
 import { Fifo } from './mailbox.js';
+import type { PendingBatch } from './pending-batch.js';
 import { compareKeys, type OrderPage, type OrderQuery, type SortKey } from './order-query.js';
 import { type DirectoryEntry, partitionOf, type ShardStore, type SnapshotEntry } from './shard-store.js';
 import { TimerIndex } from './timer-index.js';
@@ -30,22 +31,19 @@ export interface ShardOptions {
   mailboxSoftLimit?: number;
   /** Test-only: behaviours for kinds the product does not have (e.g. an actor that throws). */
   extraBehaviours?: ReadonlyMap<string, import('../actors/index.js').AnyBehaviour>;
-  /** True when `key` lives on this very shard (same journal): such messages skip the output gate. */
-  isLocal(key: string): boolean;
+  /** What this shard's journal has yet to write; shared with the other shards of the same journal. */
+  pending: PendingBatch;
+  /**
+   * The shard of `key` if it writes to the same journal as this one (this shard included), so
+   * that a message to it may skip the output gate; undefined for any other.
+   */
+  sameJournal(key: string): Shard | undefined;
   /** Called when this shard has new work to run. */
   onWork(): void;
   /** A behaviour threw: the message is answered INTERNAL and the error reported here. */
   onActorError(key: string, message: string, err: unknown): void;
   /** Messages handled per actor before the next actor gets a turn (fairness). */
   throughput?: number;
-}
-
-/** The journal frames and outputs produced since the last commit; outputs leave only once frames are durable. */
-export interface Batch {
-  frames: Buffer[];
-  outputs: Output[];
-  /** Actors with records in `frames` (one entry per record): settled once the write is durable. */
-  cells: ActorCell[];
 }
 
 function describe(env: Envelope): { from: string; message: string } {
@@ -84,11 +82,14 @@ export class Shard {
   /** Actors recovery left to load after the start (see `recover`); snapshots wait for them. */
   private deferredLoads: Promise<void> = Promise.resolve();
   readonly timers: TimerIndex;
-  private batch: Batch = { frames: [], outputs: [], cells: [] };
+  /** What the journal has yet to write, and the outputs waiting for it (shared within a journal). */
+  private readonly pending: PendingBatch;
   /** Outputs that depend on nothing unwritten: they leave without waiting for a commit. */
   private immediate: Output[] = [];
   private readonly throughput: number;
   messagesHandled = 0;
+  /** Journal bytes this shard produced since its last snapshot started: the snapshot trigger. */
+  bytesSinceSnapshot = 0;
   snapshotting = false;
   snapshots = 0;
   /** Times a mailbox passed its soft limit; commands refused at the hard limit; actor restarts. */
@@ -102,6 +103,7 @@ export class Shard {
     private readonly opts: ShardOptions,
   ) {
     this.throughput = opts.throughput ?? 64;
+    this.pending = opts.pending;
     this.timers = new TimerIndex(opts.clock, (key, name) => this.deliver({ t: 'timer', to: key, name }));
     this.cells = new ActiveCells(opts.maxActiveActors ?? 20_000, (c) => c.canLeaveMemory(), (c) => this.setAside(c));
   }
@@ -119,13 +121,13 @@ export class Shard {
     const cell = this.cellFor(env.to);
     if (!cell) {
       const reply: Reply = { ok: false, error: wireError('INTERNAL', 'no such actor type') };
-      if (env.t === 'cmd') this.batch.outputs.push({ t: 'res', cid: env.cid, reply });
+      if (env.t === 'cmd') this.pending.outputs.push({ t: 'res', cid: env.cid, reply });
       return;
     }
     const depth = cell.mailbox.length;
     if (env.t === 'cmd' && depth >= (this.opts.mailboxHardLimit ?? 10_000)) {
       this.overloaded++;
-      this.batch.outputs.push({ t: 'res', cid: env.cid, reply: { ok: false, error: wireError('OVERLOADED', 'this actor has too many commands queued; retry later') } });
+      this.pending.outputs.push({ t: 'res', cid: env.cid, reply: { ok: false, error: wireError('OVERLOADED', 'this actor has too many commands queued; retry later') } });
       return;
     }
     if (depth === (this.opts.mailboxSoftLimit ?? 1_000)) this.softLimitHits++;
@@ -230,18 +232,6 @@ export class Shard {
     }
     this.messagesHandled += n;
     return n;
-  }
-
-  /** Hands over what was produced since the last call. */
-  takeBatch(): Batch {
-    const b = this.batch;
-    this.batch = { frames: [], outputs: [], cells: [] };
-    return b;
-  }
-
-  /** The batch's records are durable: its actors have that much less unwritten state. */
-  settle(b: Batch): void {
-    for (const c of b.cells) c.unsettled--;
   }
 
   /** Outputs that may leave now (see `turn`). */
@@ -376,9 +366,9 @@ export class Shard {
       if (acks.length) rec.a = acks;
       if (timersChanged) rec.t = timerChanges;
       // Encoded now, not at commit: the frame must be this turn's state, not a later one.
-      this.batch.frames.push(encodeRecord(rec));
-      this.batch.cells.push(cell);
-      cell.unsettled++;
+      const frame = encodeRecord(rec);
+      this.pending.record(frame, cell);
+      this.bytesSinceSnapshot += frame.length;
       cell.version++;
       this.noteDirectory(cell);
     }
@@ -391,7 +381,7 @@ export class Shard {
     for (const o of outputs) {
       if (o.t === 'rep') this.route(o, free);
       else if (free) this.immediate.push(o);
-      else this.batch.outputs.push(o);
+      else this.pending.outputs.push(o);
     }
     if (free && this.immediate.length === 1) this.opts.onWork();
     if (unstash && cell.stashed.length) {
@@ -415,7 +405,7 @@ export class Shard {
     const attempts = (env.attempts ?? 0) + 1;
     let outcome = 'INTERNAL';
     if (env.t === 'cmd') {
-      this.batch.outputs.push({ t: 'res', cid: env.cid, reply: internal });
+      this.pending.outputs.push({ t: 'res', cid: env.cid, reply: internal });
     } else if (attempts >= 3) {
       const letter: DeadLetter = { at: now, key: cell.key, from, message: env, error: err instanceof Error ? err.message : String(err) };
       this.deadLetters.push(letter);
@@ -423,7 +413,7 @@ export class Shard {
       this.opts.onDeadLetter?.(letter);
       if (target?.t === 'actor') this.route({ t: 'rep', to: target.to, from: cell.key, re: target.re, reply: internal });
       // A dead-lettered answer counts as received, or it would be asked for again forever.
-      if (acks.length) this.batch.frames.push(encodeRecord({ k: cell.key, a: acks }));
+      if (acks.length) this.pending.record(encodeRecord({ k: cell.key, a: acks }), null);
       outcome = 'dead-lettered';
     } else {
       // Tried again on the restarted actor (an answer too: its ack was not written, so the
@@ -458,7 +448,7 @@ export class Shard {
         // Whoever was promised a later answer by the old incarnation gets INTERNAL now.
         for (const to of cell.kept.values()) {
           const reply: Reply = { ok: false, error: wireError('INTERNAL', 'internal error') };
-          if (to.t === 'client') this.batch.outputs.push({ t: 'res', cid: to.cid, reply });
+          if (to.t === 'client') this.pending.outputs.push({ t: 'res', cid: to.cid, reply });
           else this.route({ t: 'rep', to: to.to, from: cell.key, re: to.re, reply });
         }
         fresh.mailbox.unshiftAll([...cell.stashed, ...cell.mailbox.toArray()]);
@@ -474,14 +464,15 @@ export class Shard {
   }
 
   /**
-   * A message for an actor on this same shard is delivered at once: its effects are journaled
-   * after the sender's in the same log, so a crash can never keep the effect and lose the cause.
-   * Anything else waits in the batch for the journal write.
+   * A message for an actor whose shard writes to the same journal is delivered at once: its
+   * effects are journaled after the sender's in the same log, so a crash can never keep the
+   * effect and lose the cause. Anything else waits in the batch for the journal write.
    */
   private route(env: Envelope, free = false): void {
-    if (this.opts.isLocal(env.to)) this.deliver(env);
+    const local = this.opts.sameJournal(env.to);
+    if (local) local.deliver(env);
     else if (free) this.immediate.push(env);
-    else this.batch.outputs.push(env);
+    else this.pending.outputs.push(env);
   }
 
   /**
@@ -643,7 +634,7 @@ export class Shard {
     found.sort(compareKeys);
     // One more than asked: the merge can only tell that a next page exists if some shard says so.
     const page: OrderPage = { found: found.slice(0, q.limit + 1) };
-    this.batch.outputs.push({ t: 'qres', cid, page });
+    this.pending.outputs.push({ t: 'qres', cid, page });
   }
 
   /** An actor's state and message log, for operators (a passivated actor is read from its snapshot). */
@@ -694,7 +685,10 @@ export class Shard {
       // An actor restarting after a fault is rebuilt from journal segments this snapshot would
       // delete: wait for the next round rather than lose its changes.
       for (const cell of this.cells.values()) if (cell.loading && cell.dirty) return null;
-      const rotation = await rotate(() => this.opts.store.beginSnapshot());
+      const rotation = await rotate(() => {
+        this.bytesSinceSnapshot = 0;
+        return this.opts.store.beginSnapshot();
+      });
       const byPartition = new Map<number, ActorCell[]>();
       const P = this.opts.store.partitions;
       for (const cell of this.cells.values()) {

@@ -1,0 +1,112 @@
+import { test } from 'uvu';
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FileShardStore } from '../src/runtime/file-shard-store.js';
+import { encodeRecord, type JournalRecord } from '../src/runtime/journal.js';
+import { SharedJournal } from '../src/runtime/shared-journal.js';
+import { withTempDir } from './helpers/server.js';
+
+// Two shards share one journal; a key names its shard directly ("0:…" or "1:…").
+const shardOfKey = (key: string) => Number(key.split(':')[0]);
+const rec = (k: string, n: number): JournalRecord => ({ k, r: [{ n }] });
+
+interface Opened {
+  journal: SharedJournal;
+  stores: FileShardStore[];
+  /** Records each shard was handed by recovery, in order. */
+  replayed: JournalRecord[][];
+}
+
+async function open(root: string, members = [0, 1]): Promise<Opened> {
+  const journal = new SharedJournal(join(root, 'journal'), members, shardOfKey);
+  const stores = members.map((s) => new FileShardStore(join(root, `shard-${s}`), 2, () => {}, { shared: journal, shard: s }));
+  const replayed: JournalRecord[][] = members.map(() => []);
+  // Concurrently, as a host recovers its shards: the journal is read once, when both have joined.
+  await Promise.all(stores.map((st, i) => st.recover(() => {}, (r) => replayed[i]!.push(r))));
+  return { journal, stores, replayed };
+}
+
+const write = (j: SharedJournal, ...recs: JournalRecord[]) => j.append(recs.map(encodeRecord));
+const ns = (recs: JournalRecord[]) => recs.map((r) => `${r.k}#${(r.r![0] as { n: number }).n}`);
+
+/** A snapshot of one shard that writes nothing but moves its replay point (what matters here). */
+async function snapshotOf(store: FileShardStore): Promise<void> {
+  const point = await store.beginSnapshot();
+  await store.commitSnapshot(point);
+}
+
+test('one replay hands each shard its own records, in the order they were written', () =>
+  withTempDir('ordo-shared-', async (root) => {
+    const a = await open(root);
+    await write(a.journal, rec('0:x', 1), rec('1:y', 2), rec('0:x', 3));
+    await write(a.journal, rec('1:y', 4));
+    await a.journal.close();
+    const b = await open(root);
+    assert.deepEqual(ns(b.replayed[0]!), ['0:x#1', '0:x#3']);
+    assert.deepEqual(ns(b.replayed[1]!), ['1:y#2', '1:y#4']);
+    await b.journal.close();
+  }),
+);
+
+test("a shard's snapshot point skips only its own records, and a segment goes once no shard needs it", () =>
+  withTempDir('ordo-shared-', async (root) => {
+    const a = await open(root);
+    await write(a.journal, rec('0:x', 1), rec('1:y', 2));
+    await snapshotOf(a.stores[0]!); // shard 0 covers segment 1; shard 1 does not
+    await write(a.journal, rec('0:x', 3), rec('1:y', 4));
+    const segments = async () => (await readdir(join(root, 'journal'))).filter((n) => n.startsWith('segment-')).sort();
+    assert.equal((await segments()).length, 2, 'segment 1 is kept: shard 1 still needs it');
+    await a.journal.close();
+
+    const b = await open(root);
+    assert.deepEqual(ns(b.replayed[0]!), ['0:x#3'], "shard 0's snapshot holds record 1");
+    assert.deepEqual(ns(b.replayed[1]!), ['1:y#2', '1:y#4']);
+    await snapshotOf(b.stores[1]!);
+    const left = await segments();
+    assert.ok(!left.includes('segment-00000001.log'), 'segment 1 deleted: both snapshots cover it');
+    assert.ok(left.includes('segment-00000002.log'), 'segment 2 kept: shard 0 still replays it');
+    await b.journal.close();
+  }),
+);
+
+test('records written after a restart land past every shard\'s snapshot point, even one past every segment on disk', () =>
+  withTempDir('ordo-shared-', async (root) => {
+    const a = await open(root);
+    await write(a.journal, rec('0:x', 1), rec('1:y', 2));
+    // Each snapshot rotates: shard 0 replays from 2, shard 1 from 3; nothing is written after.
+    await snapshotOf(a.stores[0]!);
+    await snapshotOf(a.stores[1]!);
+    await a.journal.close();
+
+    const b = await open(root);
+    assert.deepEqual(b.replayed, [[], []]);
+    await write(b.journal, rec('0:x', 5), rec('1:y', 6));
+    await b.journal.close();
+
+    const c = await open(root);
+    assert.deepEqual(ns(c.replayed[0]!), ['0:x#5']);
+    assert.deepEqual(ns(c.replayed[1]!), ['1:y#6'], 'not lost below shard 1\'s snapshot point');
+    await c.journal.close();
+  }),
+);
+
+test('a record of a shard that does not write to this journal stops recovery, unless reading one shard offline', () =>
+  withTempDir('ordo-shared-', async (root) => {
+    const a = await open(root);
+    await write(a.journal, rec('0:x', 1), rec('1:y', 2));
+    await a.journal.close();
+
+    await assert.rejects(open(root, [0]), /holds a record of 1:y, whose shard does not write here/);
+
+    const journal = new SharedJournal(join(root, 'journal'), [1], shardOfKey, () => {}, true);
+    const store = new FileShardStore(join(root, 'shard-1'), 2, () => {}, { shared: journal, shard: 1 });
+    const seen: JournalRecord[] = [];
+    await store.recover(() => {}, (r) => seen.push(r));
+    assert.deepEqual(ns(seen), ['1:y#2']);
+    assert.deepEqual(ns(await store.readTail('1:y')), ['1:y#2']);
+    await journal.close();
+  }),
+);
+
+test.run();
