@@ -191,4 +191,26 @@ test('holds are confirmed once the order is written; a hold whose order never wa
   assert.ok(shop.log('sku:A').some((e) => e.from === 'order:ghost' && e.message === 'reply ok' && e.decisions.some((d) => d.startsWith('dropped 3 held for ghost'))));
 });
 
+test("a confirmation rides on the SKU's next record; one a crash loses costs only a verification", async () => {
+  const shop = await Shop.open();
+  await shop.stock('A', 5);
+  const skuRecords = async (sys = shop.sys) => (await sys.shardFor('sku:A').store.readTail('sku:A')).flatMap((rec) => (rec.r ?? []) as { hold?: unknown; confirms?: string[] }[]);
+  expectOrder(await shop.place('o1', [{ sku: 'A', quantity: 2 }]));
+  assert.ok(shop.log('sku:A').some((e) => e.message === 'stock.confirm' && e.decisions.includes('hold of o1 confirmed')));
+  assert.deepEqual((await skuRecords()).map((r) => r.confirms), [undefined, undefined], 'stock set, hold of o1: the confirmation wrote nothing');
+  expectOrder(await shop.place('o2', [{ sku: 'A', quantity: 1 }]));
+  const last = (await skuRecords()).at(-1)!;
+  assert.deepEqual([(last.hold as unknown[]).slice(0, 2), last.confirms], [['o2', 1], ['o1']], "o2's hold carries o1's confirmation");
+
+  // A crash now: o2's confirmation was never written, so its hold comes back tentative.
+  const after = new Shop(await shop.sys.restart());
+  assert.equal((await after.getStock('A')).reserved, 3);
+  const tentative = () => (after.sys.shardFor('sku:A').cells.peek('sku:A')!.state as { tentative: Map<string, number> }).tentative;
+  assert.deepEqual([...tentative().keys()], ['o2']);
+  await after.sys.advance(2_000);
+  assert.equal(tentative().size, 0);
+  assert.equal((await after.getStock('A')).reserved, 3, 'verified with its order and kept');
+  assert.ok(after.log('sku:A').some((e) => e.from === 'order:o2' && e.decisions.includes('hold of o2 confirmed by verification')));
+});
+
 test.run();

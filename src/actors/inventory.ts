@@ -26,6 +26,13 @@ export interface InventoryState {
   verifyAt: number | null;
   /** Tentative holds whose order has been asked (not asked twice). */
   asked: Set<string>;
+  /**
+   * Holds confirmed since this SKU's last journal record. A confirmation writes nothing by itself:
+   * the SKU's next record carries it (its next hold, release, or the verification timer's, at
+   * most VERIFY_AFTER_MS later). A crash in between loses only the confirmation, and the hold,
+   * tentative again, is verified with its order. Memory only.
+   */
+  unrecordedConfirms: string[];
   /** Orders whose return was put back on hand, so a redelivered restock is applied once. */
   restocked: Set<string>;
   /** `inventory.adjust` ids already applied. */
@@ -38,8 +45,10 @@ export interface InventoryRecord {
   reserved: number;
   /** A hold taken (quantity > 0, tentative when the third element is set) or dropped (0). */
   hold?: [orderId: string, quantity: number, tentativeSince?: number];
-  /** A tentative hold made firm by its order. */
+  /** A tentative hold made firm by its order (verification). */
   confirm?: string;
+  /** Tentative holds made firm by their orders since the SKU's previous record. */
+  confirms?: string[];
   verifyAt?: number | null;
   restocked?: string;
   adjustment?: string;
@@ -59,6 +68,15 @@ function totals(s: InventoryState): InventoryRecord {
   return { onHand: s.onHand, reserved: s.reserved };
 }
 
+/** Journals `rec`, with the confirmations that arrived since the previous record. */
+function persist(s: InventoryState, ctx: ActorContext<InventoryRecord>, rec: InventoryRecord): void {
+  if (s.unrecordedConfirms.length > 0) {
+    rec.confirms = s.unrecordedConfirms;
+    s.unrecordedConfirms = [];
+  }
+  ctx.persist(rec);
+}
+
 /** Asks the orders of long-unconfirmed holds whether they exist; re-arms while any remain. */
 function verifyHolds(s: InventoryState, ctx: ActorContext<InventoryRecord>): InventoryState {
   const now = ctx.now();
@@ -75,7 +93,7 @@ function verifyHolds(s: InventoryState, ctx: ActorContext<InventoryRecord>): Inv
   if (s.tentative.size > 0 && next === null) next = now + VERIFY_AFTER_MS;
   s.verifyAt = next;
   if (next !== null) ctx.setTimer(VERIFY_TIMER, next);
-  ctx.persist({ ...totals(s), verifyAt: next });
+  persist(s, ctx, { ...totals(s), verifyAt: next });
   return s;
 }
 
@@ -91,6 +109,7 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
       tentative: new Map(),
       verifyAt: null,
       asked: new Set(),
+      unrecordedConfirms: [],
       restocked: new Set(),
       adjustments: new Set(),
     };
@@ -110,7 +129,7 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
             return s;
           }
           s.onHand = c.onHand;
-          ctx.persist(totals(s));
+          persist(s, ctx, totals(s));
           ctx.note(`onHand set to ${c.onHand}`);
           ctx.reply({ ok: true, stock: stockOf(s) });
           return s;
@@ -131,7 +150,7 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
           }
           s.onHand = next;
           if (c.adjustmentId !== undefined) s.adjustments.add(c.adjustmentId);
-          ctx.persist({ ...totals(s), adjustment: c.adjustmentId });
+          persist(s, ctx, { ...totals(s), adjustment: c.adjustmentId });
           ctx.note(`adjusted by ${c.delta} to ${next}`);
           ctx.reply({ ok: true, stock: stockOf(s) });
           return s;
@@ -148,14 +167,14 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
       if (!s.tentative.has(orderId)) return s;
       if (msg.reply.ok && msg.reply.keep) {
         s.tentative.delete(orderId);
-        ctx.persist({ ...totals(s), confirm: orderId });
+        persist(s, ctx, { ...totals(s), confirm: orderId });
         ctx.note(`hold of ${orderId} confirmed by verification`);
       } else {
         const q = s.holds.get(orderId) ?? 0;
         s.holds.delete(orderId);
         s.tentative.delete(orderId);
         s.reserved -= q;
-        ctx.persist({ ...totals(s), hold: [orderId, 0] });
+        persist(s, ctx, { ...totals(s), hold: [orderId, 0] });
         ctx.note(`dropped ${q} held for ${orderId}: the order was never written`);
       }
       return s;
@@ -184,7 +203,7 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
           ctx.setTimer(VERIFY_TIMER, s.verifyAt);
           rec.verifyAt = s.verifyAt;
         }
-        ctx.persist(rec);
+        persist(s, ctx, rec);
         ctx.note(`reserved ${r.quantity} for ${r.orderId} (tentative)`);
         ctx.reply({ ok: true, reserved: true });
         return s;
@@ -192,7 +211,9 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
       case 'stock.confirm': {
         if (s.tentative.delete(r.orderId)) {
           s.asked.delete(r.orderId);
-          ctx.persist({ ...totals(s), confirm: r.orderId });
+          // Written with this SKU's next record (see `unrecordedConfirms`): one record less per placement.
+          s.unrecordedConfirms.push(r.orderId);
+          ctx.note(`hold of ${r.orderId} confirmed`);
         }
         ctx.reply({ ok: true });
         return s;
@@ -207,7 +228,7 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
           s.reserved -= q;
           // Shipping: the goods leave the warehouse, so they leave onHand together with the hold.
           if (r.type === 'stock.ship') s.onHand -= q;
-          ctx.persist({ ...totals(s), hold: [r.orderId, 0] });
+          persist(s, ctx, { ...totals(s), hold: [r.orderId, 0] });
           ctx.note(`${r.type === 'stock.ship' ? 'shipped' : 'released'} ${q} of ${r.orderId}`);
         }
         ctx.reply({ ok: true });
@@ -217,7 +238,7 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
         if (!s.restocked.has(r.orderId)) {
           s.restocked.add(r.orderId);
           s.onHand += r.quantity;
-          ctx.persist({ ...totals(s), restocked: r.orderId });
+          persist(s, ctx, { ...totals(s), restocked: r.orderId });
           ctx.note(`restocked ${r.quantity} returned by ${r.orderId}`);
         }
         ctx.reply({ ok: true });
@@ -240,6 +261,7 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
       else s.tentative.delete(orderId);
     }
     if (rec.confirm !== undefined) s.tentative.delete(rec.confirm);
+    for (const orderId of rec.confirms ?? []) s.tentative.delete(orderId);
     if (rec.verifyAt !== undefined) s.verifyAt = rec.verifyAt;
     if (rec.restocked !== undefined) s.restocked.add(rec.restocked);
     if (rec.adjustment !== undefined) s.adjustments.add(rec.adjustment);
