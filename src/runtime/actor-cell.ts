@@ -60,7 +60,9 @@ export class ActorCell {
 
   /** Holds nothing durable and owes nothing: deleted from the directory and from snapshots. */
   get isGone(): boolean {
-    return this.behaviour.isEmpty(this.state) && ![...this.outbox.values()].some((e) => !e.volatile);
+    if (!this.behaviour.isEmpty(this.state)) return false;
+    for (const e of this.outbox.values()) if (!e.volatile) return false;
+    return true;
   }
 
   get dirty(): boolean {

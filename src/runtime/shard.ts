@@ -1,7 +1,6 @@
-import type { ActorContext, ReplyHandle } from '../actors/behaviour.js';
 import { type AnyBehaviour, behaviourFor } from '../actors/index.js';
 import { wireError } from '../protocol/errors.js';
-import type { ActorEvent, ActorRequest, Incoming, Reply } from '../protocol/messages.js';
+import type { Incoming, Reply } from '../protocol/messages.js';
 import type { OrderSummary } from '../actors/order.js';
 import { ActiveCells } from './active-cells.js';
 import { ActorCell, type ReplyTarget } from './actor-cell.js';
@@ -13,6 +12,7 @@ import type { PendingBatch } from './pending-batch.js';
 import { compareKeys, type OrderPage, type OrderQuery, type SortKey } from './order-query.js';
 import { type DirectoryEntry, partitionOf, type ShardStore, type SnapshotEntry } from './shard-store.js';
 import { TimerIndex } from './timer-index.js';
+import { TurnContext } from './turn-context.js';
 
 export interface ShardOptions {
   clock: Clock;
@@ -82,6 +82,8 @@ export class Shard {
   /** Actors recovery left to load after the start (see `recover`); snapshots wait for them. */
   private deferredLoads: Promise<void> = Promise.resolve();
   readonly timers: TimerIndex;
+  /** Reused by every turn of this shard's actors (turns never nest). */
+  private readonly ctx = new TurnContext();
   /** What the journal has yet to write, and the outputs waiting for it (shared within a journal). */
   private readonly pending: PendingBatch;
   /** Outputs that depend on nothing unwritten: they leave without waiting for a commit. */
@@ -244,7 +246,7 @@ export class Shard {
   private turn(cell: ActorCell, env: Envelope): void {
     let target: ReplyTarget | null = null;
     let incoming: Incoming;
-    const acks: number[] = [];
+    let ack: number | null = null;
     switch (env.t) {
       case 'cmd':
         target = { t: 'client', cid: env.cid };
@@ -259,7 +261,7 @@ export class Shard {
         // Already answered: a repeat caused by a redelivery after a restart.
         if (!sent) return;
         cell.outbox.delete(env.re);
-        if (!sent.volatile) acks.push(env.re);
+        if (!sent.volatile) ack = env.re;
         incoming = { kind: 'reply', from: env.from, id: env.re, request: sent.request, reply: env.reply };
         break;
       }
@@ -268,103 +270,38 @@ export class Shard {
         break;
     }
 
-    const persisted: unknown[] = [];
-    const sent: OutboxEntry[] = [];
-    const sentUnjournaled: OutboxEntry[] = [];
-    const timerChanges: Record<string, number | null> = {};
-    let timersChanged = false;
-    const outputs: Output[] = [];
-    const keptAdded = new Map<number, ReplyTarget>();
-    const keptAnswered = new Set<number>();
-    const decisions: string[] = [];
-    let replied: string | undefined;
-    let stashThis = false;
-    let unstash = false;
     const now = this.opts.clock.now();
     const self = cell.key;
-    if (env.t === 'timer') {
-      timerChanges[env.name] = null;
-      timersChanged = true;
-    }
-
-    const emitReply = (to: ReplyTarget, reply: Reply): void => {
-      replied = reply.ok ? 'ok' : reply.error.code;
-      if (to.t === 'client') outputs.push({ t: 'res', cid: to.cid, reply });
-      else outputs.push({ t: 'rep', to: to.to, from: self, re: to.re, reply });
-    };
-
-    const ctx: ActorContext<unknown> = {
-      self,
-      now: () => now,
-      reply: (reply) => {
-        if (target) emitReply(target, reply);
-      },
-      // Kept replies change only if the turn succeeds, like every other effect.
-      defer: (): ReplyHandle => {
-        const h = cell.nextHandle++;
-        if (target) keptAdded.set(h, target);
-        return h;
-      },
-      answer: (h, reply) => {
-        const to = keptAdded.get(h) ?? (keptAnswered.has(h) ? undefined : cell.kept.get(h));
-        if (!to) return;
-        keptAdded.delete(h);
-        keptAnswered.add(h);
-        emitReply(to, reply);
-      },
-      send: (to: string, request: ActorRequest, opts?: { journal?: boolean }) => {
-        const id = cell.nextRequestId++;
-        if (opts?.journal === false) sentUnjournaled.push({ id, to, request, volatile: true });
-        else sent.push({ id, to, request });
-        return id;
-      },
-      persist: (record) => {
-        persisted.push(record);
-      },
-      setTimer: (name, at) => {
-        timerChanges[name] = at;
-        timersChanged = true;
-      },
-      cancelTimer: (name) => {
-        timerChanges[name] = null;
-        timersChanged = true;
-      },
-      publish: (event: ActorEvent) => {
-        outputs.push({ t: 'evt', event });
-      },
-      stash: () => {
-        stashThis = true;
-      },
-      unstashAll: () => {
-        unstash = true;
-      },
-      note: (d) => {
-        decisions.push(d);
-      },
-    };
-
+    const ctx = this.ctx;
+    ctx.begin(cell, target, now);
+    // A fired timer is gone: journaled, so a restart does not fire it again.
+    if (env.t === 'timer') ctx.cancelTimer(env.name);
     try {
       cell.state = cell.behaviour.receive(cell.state, incoming, ctx);
     } catch (err) {
-      this.fail(cell, env, target, acks, err, now);
+      this.fail(cell, env, target, ack === null ? [] : [ack], err, now);
       return;
     }
 
-    for (const h of keptAnswered) cell.kept.delete(h);
-    for (const [h, to] of keptAdded) cell.kept.set(h, to);
+    const { persisted, sent, sentUnjournaled, timerChanges, outputs, stashThis } = ctx;
+    if (ctx.keptAnswered) for (const h of ctx.keptAnswered) cell.kept.delete(h);
+    if (ctx.keptAdded) for (const [h, to] of ctx.keptAdded) cell.kept.set(h, to);
     if (stashThis) cell.stashed.push(env);
-    for (const e of sent) cell.outbox.set(e.id, e);
-    for (const e of sentUnjournaled) cell.outbox.set(e.id, e);
-    for (const [name, at] of Object.entries(timerChanges)) {
-      if (at === null) this.timers.cancel(self, name);
-      else this.timers.set(self, name, at);
+    if (sent) for (const e of sent) cell.outbox.set(e.id, e);
+    if (sentUnjournaled) for (const e of sentUnjournaled) cell.outbox.set(e.id, e);
+    if (timerChanges) {
+      for (const name in timerChanges) {
+        const at = timerChanges[name]!;
+        if (at === null) this.timers.cancel(self, name);
+        else this.timers.set(self, name, at);
+      }
     }
-    if (persisted.length || sent.length || acks.length || timersChanged) {
+    if (persisted || sent || ack !== null || timerChanges) {
       const rec: JournalRecord = { k: self };
-      if (persisted.length) rec.r = persisted;
-      if (sent.length) rec.o = sent;
-      if (acks.length) rec.a = acks;
-      if (timersChanged) rec.t = timerChanges;
+      if (persisted) rec.r = persisted;
+      if (sent) rec.o = sent;
+      if (ack !== null) rec.a = [ack];
+      if (timerChanges) rec.t = timerChanges;
       // Encoded now, not at commit: the frame must be this turn's state, not a later one.
       const frame = encodeRecord(rec);
       this.pending.record(frame, cell);
@@ -376,19 +313,22 @@ export class Shard {
     // pending or in flight, nothing written now) depends on nothing a crash could undo, so its
     // outputs leave at once. Anything else waits for the commit. Replies of one actor stay in order.
     const free = cell.unsettled === 0;
-    for (const e of sent) this.route(requestOf(self, e), free);
-    for (const e of sentUnjournaled) this.route(requestOf(self, e), free);
-    for (const o of outputs) {
-      if (o.t === 'rep') this.route(o, free);
-      else if (free) this.immediate.push(o);
-      else this.pending.outputs.push(o);
+    if (sent) for (const e of sent) this.route(requestOf(self, e), free);
+    if (sentUnjournaled) for (const e of sentUnjournaled) this.route(requestOf(self, e), free);
+    if (outputs) {
+      for (const o of outputs) {
+        if (o.t === 'rep') this.route(o, free);
+        else if (free) this.immediate.push(o);
+        else this.pending.outputs.push(o);
+      }
     }
     if (free && this.immediate.length === 1) this.opts.onWork();
-    if (unstash && cell.stashed.length) {
+    if (ctx.unstash && cell.stashed.length) {
       cell.mailbox.unshiftAll(cell.stashed);
       cell.stashed = [];
     }
-    cell.addLog({ at: now, ...describe(env), decisions, outcome: stashThis ? 'stashed' : replied });
+    const { from, message } = describe(env);
+    cell.addLog({ at: now, from, message, decisions: ctx.decisions ?? [], outcome: stashThis ? 'stashed' : ctx.replied });
   }
 
   /**

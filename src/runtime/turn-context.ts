@@ -1,0 +1,117 @@
+import type { ActorContext, ReplyHandle } from '../actors/behaviour.js';
+import type { ActorEvent, ActorRequest, Reply } from '../protocol/messages.js';
+import type { ActorCell, ReplyTarget } from './actor-cell.js';
+import type { Output } from './envelope.js';
+import type { OutboxEntry } from './journal.js';
+
+/**
+ * What one actor turn asked for, recorded while its behaviour runs; the shard carries it out only
+ * if the behaviour returns (a turn that throws has no effects). One instance per shard, reset for
+ * every turn: a turn is the hottest path of the runtime, and a context of closures and fresh
+ * collections per message was a measurable share of its CPU and garbage. Collections are created
+ * on first use, because the ones a turn fills are handed on (records, outputs, the message log).
+ */
+export class TurnContext implements ActorContext<unknown> {
+  self = '';
+  private at = 0;
+  private cell: ActorCell | null = null;
+  /** Who the current message's reply goes to (none for a timer or an answer). */
+  private target: ReplyTarget | null = null;
+  persisted: unknown[] | null = null;
+  sent: OutboxEntry[] | null = null;
+  sentUnjournaled: OutboxEntry[] | null = null;
+  /** Timer changes (name → due time, or null for cancelled), in the journal's form. */
+  timerChanges: Record<string, number | null> | null = null;
+  outputs: Output[] | null = null;
+  keptAdded: Map<number, ReplyTarget> | null = null;
+  keptAnswered: Set<number> | null = null;
+  decisions: string[] | null = null;
+  /** The outcome of the latest reply, for the message log. */
+  replied: string | undefined = undefined;
+  stashThis = false;
+  unstash = false;
+
+  begin(cell: ActorCell, target: ReplyTarget | null, now: number): void {
+    this.cell = cell;
+    this.self = cell.key;
+    this.target = target;
+    this.at = now;
+    this.persisted = null;
+    this.sent = null;
+    this.sentUnjournaled = null;
+    this.timerChanges = null;
+    this.outputs = null;
+    this.keptAdded = null;
+    this.keptAnswered = null;
+    this.decisions = null;
+    this.replied = undefined;
+    this.stashThis = false;
+    this.unstash = false;
+  }
+
+  now(): number {
+    return this.at;
+  }
+
+  reply(reply: Reply): void {
+    if (this.target) this.emitReply(this.target, reply);
+  }
+
+  // Kept replies change only if the turn succeeds, like every other effect.
+  defer(): ReplyHandle {
+    const h = this.cell!.nextHandle++;
+    if (this.target) (this.keptAdded ??= new Map()).set(h, this.target);
+    return h;
+  }
+
+  answer(h: ReplyHandle, reply: Reply): void {
+    const added = this.keptAdded?.get(h);
+    const to = added ?? (this.keptAnswered?.has(h) ? undefined : this.cell!.kept.get(h));
+    if (!to) return;
+    this.keptAdded?.delete(h);
+    (this.keptAnswered ??= new Set()).add(h);
+    this.emitReply(to, reply);
+  }
+
+  send(to: string, request: ActorRequest, opts?: { journal?: boolean }): number {
+    const id = this.cell!.nextRequestId++;
+    if (opts?.journal === false) (this.sentUnjournaled ??= []).push({ id, to, request, volatile: true });
+    else (this.sent ??= []).push({ id, to, request });
+    return id;
+  }
+
+  persist(record: unknown): void {
+    (this.persisted ??= []).push(record);
+  }
+
+  setTimer(name: string, at: number): void {
+    (this.timerChanges ??= {})[name] = at;
+  }
+
+  cancelTimer(name: string): void {
+    (this.timerChanges ??= {})[name] = null;
+  }
+
+  publish(event: ActorEvent): void {
+    (this.outputs ??= []).push({ t: 'evt', event });
+  }
+
+  stash(): void {
+    this.stashThis = true;
+  }
+
+  unstashAll(): void {
+    this.unstash = true;
+  }
+
+  note(decision: string): void {
+    (this.decisions ??= []).push(decision);
+  }
+
+  private emitReply(to: ReplyTarget, reply: Reply): void {
+    this.replied = reply.ok ? 'ok' : reply.error.code;
+    const outputs = (this.outputs ??= []);
+    if (to.t === 'client') outputs.push({ t: 'res', cid: to.cid, reply });
+    else outputs.push({ t: 'rep', to: to.to, from: this.self, re: to.re, reply });
+  }
+}
