@@ -10,13 +10,12 @@ import { parseArgs } from 'node:util';
 import { createLogger } from './logger.js';
 import { ActorKeys } from './protocol/messages.js';
 import { ActorRuntime } from './runtime/actor-runtime.js';
-import { journalCount, openDataDir } from './runtime/data-dir.js';
+import { journalCount, journalDir, openDataDir, shardDir } from './runtime/data-dir.js';
 import { DataDirLockedError, lockDataDir } from './runtime/data-dir-lock.js';
 import { FileShardStore } from './runtime/file-shard-store.js';
 import { shardOf } from './runtime/placement.js';
 import { PendingBatch } from './runtime/pending-batch.js';
 import { Shard } from './runtime/shard.js';
-import { journalDir, shardDir } from './runtime/shard-host.js';
 import { SharedJournal } from './runtime/shared-journal.js';
 import { journalOf } from './runtime/placement.js';
 import { systemClock } from './runtime/clock.js';
@@ -62,7 +61,9 @@ async function inspect(dataDir: string, key: string): Promise<number> {
 
 async function compact(dataDir: string): Promise<number> {
   const log = createLogger('ordo-compact');
-  const rt = await ActorRuntime.start({ dataDir, log });
+  // The directory's own layout: compacting is no occasion to change its journal count.
+  const journals = journalCount(await openDataDir(dataDir, 8, { create: false }));
+  const rt = await ActorRuntime.start({ dataDir, log, workers: journals, journals });
   const shards = await rt.compact();
   await rt.stop();
   console.log(`compacted ${shards} shards in ${dataDir}`);

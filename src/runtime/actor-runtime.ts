@@ -7,6 +7,7 @@ import { ActorKeys, type ActorEvent, type InternalCommand, type Reply } from '..
 import type { Order, Principal } from '../protocol/model.js';
 import { Comlink, nodeEndpoint, type Remote } from './comlink.js';
 import { journalCount, openDataDir } from './data-dir.js';
+import { relayoutJournals } from './journal-layout.js';
 import type { Envelope, GatewayOutput, ShardQuery } from './envelope.js';
 import { fetchPage, mergePages, type OrderPage, type OrderQuery } from './order-query.js';
 import { defaultHostThreads, shardOf, workerOf } from './placement.js';
@@ -77,7 +78,10 @@ export class ActorRuntime {
 
   /** Opens the data directory; the runtime stays `recovering` until `start()`. */
   static async open(opts: RuntimeOptions): Promise<ActorRuntime> {
-    const meta = await openDataDir(opts.dataDir, opts.shards ?? 8, { journalsIfNew: opts.journals ?? ActorRuntime.hostThreadsWanted(opts) });
+    const wanted = opts.journals ?? ActorRuntime.hostThreadsWanted(opts);
+    const found = await openDataDir(opts.dataDir, opts.shards ?? 8, { journalsIfNew: wanted });
+    const { meta, changed } = await relayoutJournals(opts.dataDir, found, wanted);
+    if (changed) opts.log.info(`journals: ${journalCount(found)} → ${journalCount(meta)} (nothing was left to replay, so the layout could change)`);
     return new ActorRuntime(meta.shards, journalCount(meta), opts);
   }
 
@@ -96,7 +100,10 @@ export class ActorRuntime {
     const wanted = ActorRuntime.hostThreadsWanted(this.opts);
     const count = Math.max(1, Math.min(wanted, this.journalCount));
     if (count < wanted) {
-      this.opts.log.warn(`${wanted} host threads asked for, ${count} started: the data directory has ${this.journalCount} journals (fixed when it was created; see ORDO_JOURNALS)`);
+      this.opts.log.warn(
+        `${wanted} host threads asked for, ${count} started: the data directory has ${this.journalCount} journals, and the shards of one journal share a thread ` +
+          '(ORDO_JOURNALS, one per host thread by default; a new count takes effect at the first start after a clean stop).',
+      );
     }
     const started = performance.now();
     const peers = pairChannels(count);

@@ -48,3 +48,15 @@ export async function openDataDir(dir: string, shardsIfNew: number, opts: { crea
   await fsyncPath(dir);
   return db.data;
 }
+
+/** Where a shard's snapshots (and dead letters) live. */
+export function shardDir(dataDir: string, shard: number): string {
+  return join(dataDir, 'shards', String(shard).padStart(4, '0'));
+}
+
+/** Where a journal's segments live. */
+export function journalDir(dataDir: string, journal: number, shardCount: number, journalCount: number): string {
+  // One journal per shard (data directories from before journals were shared): it lives with its shard.
+  if (journalCount === shardCount) return shardDir(dataDir, journal);
+  return join(dataDir, 'journals', String(journal).padStart(4, '0'));
+}

@@ -79,6 +79,13 @@ function layOut(data: PartitionData): { text: string; where: Map<string, [number
   return { text: parts.join(''), where };
 }
 
+/** From which journal segment on a shard's records are not in its snapshot (1: none are). */
+export async function replayPointOf(shardDir: string): Promise<number> {
+  const db = new Low<Manifest | null>(new DataFile<Manifest | null>(join(shardDir, 'snapshot', 'manifest.json'), compact), null);
+  await db.read();
+  return db.data?.replayFrom ?? 1;
+}
+
 /**
  * A shard's snapshots per partition, written with lowdb (temp file + atomic rename), then
  * fsync'ed, file and directory, and its records in a journal it may share with other shards of

@@ -6,6 +6,7 @@ import type { Clock } from './clock.js';
 import { type Envelope, type GatewayOutput, isEnvelope, type Output, type ShardQuery } from './envelope.js';
 import { GroupCommit } from './group-commit.js';
 import { crashPointFromEnv } from './crash-point.js';
+import { journalDir, shardDir } from './data-dir.js';
 import { FileShardStore } from './file-shard-store.js';
 import { journalOf, shardOf, workerOf } from './placement.js';
 import { Shard } from './shard.js';
@@ -45,16 +46,6 @@ export interface RecoveryStats {
   timers: number;
   truncatedBytes: number;
   ms: number;
-}
-
-export function shardDir(dataDir: string, shard: number): string {
-  return join(dataDir, 'shards', String(shard).padStart(4, '0'));
-}
-
-export function journalDir(dataDir: string, journal: number, shardCount: number, journalCount: number): string {
-  // One journal per shard (data directories from before journals were shared): it lives with its shard.
-  if (journalCount === shardCount) return shardDir(dataDir, journal);
-  return join(dataDir, 'journals', String(journal).padStart(4, '0'));
 }
 
 /**

@@ -1,0 +1,52 @@
+import { readdir, rmdir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Low } from 'lowdb';
+import { DataFile } from 'lowdb/node';
+import { type DataDirMeta, journalCount, journalDir, shardDir } from './data-dir.js';
+import { replayPointOf } from './file-shard-store.js';
+import { fsyncPath } from './journal.js';
+import { journalOf } from './placement.js';
+
+const SEGMENT = /^segment-(\d{8})\.log$/;
+
+/**
+ * The journal count of a data directory is chosen when it is created (one per host thread), and
+ * the shards of one journal must live on one thread: so a runtime never starts more host threads
+ * than there are journals. This changes the count, when it can be done without moving a record:
+ * every journal holds nothing past the snapshot points of its shards (after a clean stop, whose
+ * final snapshots cover everything). The new journals then start empty, and each shard keeps
+ * its snapshot point: appends go to a segment at or past every point (see SharedJournal).
+ *
+ * Returns the directory's description, changed or not, and whether it changed.
+ */
+export async function relayoutJournals(dataDir: string, meta: DataDirMeta, wanted: number): Promise<{ meta: DataDirMeta; changed: boolean }> {
+  const S = meta.shards;
+  const J = journalCount(meta);
+  const target = Math.max(1, Math.min(wanted, S));
+  if (target === J) return { meta, changed: false };
+  const points = await Promise.all(Array.from({ length: S }, (_, s) => replayPointOf(shardDir(dataDir, s))));
+  const old: { dir: string; segments: string[] }[] = [];
+  for (let j = 0; j < J; j++) {
+    const dir = journalDir(dataDir, j, S, J);
+    const from = Math.min(...points.filter((_, s) => journalOf(s, J) === j));
+    const segments = (await readdir(dir).catch(() => [] as string[])).filter((n) => SEGMENT.test(n));
+    for (const name of segments) {
+      if (Number(SEGMENT.exec(name)![1]) < from) continue; // covered by the snapshots
+      if ((await stat(join(dir, name))).size > 0) return { meta, changed: false }; // records to replay
+    }
+    old.push({ dir, segments });
+  }
+  // The commit point: from here on the shards write to the new journals.
+  const next: DataDirMeta = { ...meta, journals: target };
+  const path = join(dataDir, 'meta.json');
+  const db = new Low<DataDirMeta>(new DataFile(path, { parse: JSON.parse, stringify: (v) => JSON.stringify(v, null, 2) }), next);
+  await db.write();
+  await fsyncPath(path);
+  await fsyncPath(dataDir);
+  // Leftovers are empty or covered: harmless if a crash keeps them, so they go after the commit.
+  for (const { dir, segments } of old) {
+    for (const name of segments) await unlink(join(dir, name)).catch(() => {});
+    if (dir.startsWith(join(dataDir, 'journals'))) await rmdir(dir).catch(() => {});
+  }
+  return { meta: next, changed: true };
+}

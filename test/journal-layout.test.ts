@@ -1,0 +1,114 @@
+import { test } from 'uvu';
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OrdoClient } from '../src/client/ordo-client.js';
+import { spawnServer } from './helpers/child-server.js';
+import { checkInvariants } from './helpers/invariants.js';
+import { startServer, withTempDir } from './helpers/server.js';
+
+const STOCK = { a: 50, b: 50 };
+
+async function journalsOf(dataDir: string): Promise<{ meta: number; dirs: string[] }> {
+  const meta = JSON.parse(await readFile(join(dataDir, 'meta.json'), 'utf8')) as { journals: number };
+  const dirs = await readdir(join(dataDir, 'journals')).catch(() => [] as string[]);
+  return { meta: meta.journals, dirs: dirs.sort() };
+}
+
+async function placeSome(admin: OrdoClient, prefix: string, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const orderId = `${prefix}-${i}`;
+    const r = await admin.call('order.place', { orderId, customerId: 'alice', items: [{ sku: i % 2 ? 'a' : 'b', quantity: 1 }] });
+    assert.ok(r.ok, JSON.stringify(r));
+    ids.push(orderId);
+  }
+  return ids;
+}
+
+test('after a clean stop, a start with another thread count changes the journal count; nothing is lost', () =>
+  withTempDir('ordo-layout-', async (dataDir) => {
+    const ids: string[] = [];
+    {
+      const srv = await startServer({ dataDir, workers: 2 });
+      assert.deepEqual(await journalsOf(dataDir), { meta: 2, dirs: ['0000', '0001'] });
+      const admin = await srv.connect('tok-admin');
+      for (const [sku, onHand] of Object.entries(STOCK)) assert.ok((await admin.call('inventory.set', { sku, onHand })).ok);
+      ids.push(...(await placeSome(admin, 'two', 10)));
+      await srv.stop();
+    }
+    {
+      const srv = await startServer({ dataDir, workers: 1 });
+      assert.equal(srv.runtime.journalCount, 1);
+      assert.equal(srv.runtime.workerCount, 1);
+      assert.deepEqual((await journalsOf(dataDir)).meta, 1);
+      const admin = await srv.connect('tok-admin');
+      ids.push(...(await placeSome(admin, 'one', 10)));
+      await checkInvariants(admin, STOCK, ids);
+      await srv.stop();
+    }
+    {
+      const srv = await startServer({ dataDir, workers: 2 });
+      assert.equal(srv.runtime.journalCount, 2);
+      const admin = await srv.connect('tok-admin');
+      const { orders, stock } = await checkInvariants(admin, STOCK, ids);
+      assert.equal(orders.length, 20, 'every order survived both changes');
+      assert.equal(stock.a!.reserved + stock.b!.reserved, 20);
+      await srv.stop();
+    }
+  }),
+);
+
+test('with records left to replay (after kill -9) the layout stays, on fewer threads, until a clean stop', () =>
+  withTempDir('ordo-layout-', async (dataDir) => {
+    const doomed = await spawnServer(dataDir); // two host threads, two journals
+    const admin0 = await OrdoClient.connect(doomed.url, 'tok-admin');
+    for (const [sku, onHand] of Object.entries(STOCK)) assert.ok((await admin0.call('inventory.set', { sku, onHand })).ok);
+    const ids = await placeSome(admin0, 'k', 10);
+    await admin0.close();
+    assert.equal(await doomed.kill('SIGKILL'), 'SIGKILL');
+
+    {
+      const srv = await startServer({ dataDir, workers: 1 });
+      assert.equal(srv.runtime.journalCount, 2, 'the journals held records: layout unchanged');
+      assert.equal(srv.runtime.workerCount, 1, 'one thread hosts both journals');
+      const admin = await srv.connect('tok-admin');
+      const { orders } = await checkInvariants(admin, STOCK, ids);
+      assert.equal(orders.length, 10);
+      await srv.stop();
+    }
+    {
+      const srv = await startServer({ dataDir, workers: 1 });
+      assert.equal(srv.runtime.journalCount, 1, 'changed at the first start after a clean stop');
+      assert.deepEqual(await journalsOf(dataDir), { meta: 1, dirs: ['0000'] });
+      const admin = await srv.connect('tok-admin');
+      assert.equal((await checkInvariants(admin, STOCK, ids)).orders.length, 10);
+      await srv.stop();
+    }
+  }),
+);
+
+test('a directory with a journal per shard (the layout before journals were shared) moves to shared journals', () =>
+  withTempDir('ordo-layout-', async (dataDir) => {
+    let ids: string[];
+    {
+      // As many threads as shards: one journal per shard, in the shard's own directory.
+      const srv = await startServer({ dataDir, workers: 4, shards: 4 });
+      assert.equal(srv.runtime.journalCount, 4);
+      assert.deepEqual((await journalsOf(dataDir)).dirs, []);
+      const admin = await srv.connect('tok-admin');
+      for (const [sku, onHand] of Object.entries(STOCK)) assert.ok((await admin.call('inventory.set', { sku, onHand })).ok);
+      ids = await placeSome(admin, 'legacy', 10);
+      await srv.stop();
+    }
+    const srv = await startServer({ dataDir, workers: 2, shards: 4 });
+    assert.equal(srv.runtime.journalCount, 2);
+    const leftovers = (await readdir(join(dataDir, 'shards', '0000'))).filter((n) => n.startsWith('segment-'));
+    assert.deepEqual(leftovers, [], "the shard's own (empty) segments are gone");
+    const admin = await srv.connect('tok-admin');
+    assert.equal((await checkInvariants(admin, STOCK, ids)).orders.length, 10);
+    await srv.stop();
+  }),
+);
+
+test.run();
