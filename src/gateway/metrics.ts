@@ -86,7 +86,7 @@ export class GatewayMetrics {
     perHost('ordo_timers', 'Durable timers armed', (s) => s.timers);
     perHost('ordo_actor_messages', 'Messages handled by actors since start', (s) => s.messages);
     perHost('ordo_mailbox_depth', 'Messages waiting in actor mailboxes', (s) => s.mailboxed);
-    perHost('ordo_journal_commits', 'Group commits (one write + fdatasync per shard) since start', (s) => s.commits);
+    perHost('ordo_journal_commits', 'Group commits (one write + fdatasync per journal) since start', (s) => s.commits);
     perHost('ordo_journal_records', 'Journal records written since start', (s) => s.framesWritten);
     perHost('ordo_journal_last_commit_ms', 'Duration of the latest group commit', (s) => s.lastCommitMs);
     perHost('ordo_actors_known', 'Actors with durable state, in memory or passivated', (s) => s.known);

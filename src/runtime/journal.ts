@@ -38,10 +38,10 @@ export class JournalCorruptError extends Error {
 }
 
 /**
- * The store interface of a shard: an append-only log. On one machine it is a local file; across
- * machines the same records go to a replicated log (one subject per shard). Keep it this small.
+ * One append-only log file (a segment of a journal; see SegmentedJournal and SharedJournal).
+ * Across machines the same records would go to a replicated log. Keep it this small.
  */
-export interface ShardJournal {
+export interface AppendLog {
   /** Calls `onRecord` for every record in order; a torn tail is cut off and reported. */
   replay(onRecord: (rec: JournalRecord) => void): Promise<ReplayStats>;
   /** Appends already-encoded frames with one write and one fdatasync; resolves once durable. */
@@ -56,7 +56,7 @@ export function encodeRecord(rec: JournalRecord): Buffer {
 const CHUNK = 8 * 1024 * 1024;
 
 /** A journal in one local file, fdatasync'ed per appended batch. */
-export class FileJournal implements ShardJournal {
+export class FileJournal implements AppendLog {
   private fh: FileHandle | null = null;
 
   constructor(readonly path: string, private readonly onWarn: (msg: string) => void = () => {}) {}
