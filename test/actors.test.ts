@@ -180,7 +180,15 @@ test('holds are confirmed once the order is written; a hold whose order never wa
   expectOrder(await shop.place('o1', [{ sku: 'A', quantity: 2 }]));
   const sku = shop.sys.shardFor('sku:A').cells.peek('sku:A')!.state as { tentative: Map<string, number> };
   assert.equal(sku.tentative.size, 0, 'the order confirmed its hold');
-  assert.ok(shop.log('sku:A').some((e) => e.message === 'stock.confirm' && e.from === 'order:o1'));
+  const confirm = shop.log('sku:A').find((e) => e.message === 'stock.confirm' && e.from === 'order:o1');
+  assert.ok(confirm, 'the SKU received the confirmation');
+  assert.equal(confirm.outcome, undefined, 'a one-way notice: nobody to answer');
+  assert.deepEqual(
+    shop.log('order:o1').filter((e) => e.from === 'sku:A').map((e) => e.message),
+    ['reply ok'],
+    'the order heard from the SKU once (its reserve), not for the confirmation',
+  );
+  assert.equal(shop.sys.shardFor('order:o1').cells.peek('order:o1')?.outbox.size ?? 0, 0, 'the order owes and awaits nothing');
   // A hold from a placement that died before its order was written (as after a crash).
   shop.sys.shardFor('sku:A').deliver({ t: 'req', to: 'sku:A', from: 'order:ghost', id: 1, request: { type: 'stock.reserve', orderId: 'ghost', quantity: 3 } });
   await shop.sys.settle();

@@ -25,6 +25,12 @@ export interface ActorContext<R> {
    * rather than replayed after a crash (a placement the client will re-send).
    */
   send(to: string, request: ActorRequest, opts?: { journal?: boolean }): number;
+  /**
+   * Sends a one-way notice: never answered, kept in memory only, and lost if the process dies
+   * before it is handled. Only for a step that something else makes up for when it is lost
+   * (a SKU verifies a hold whose confirmation never came). Leaves with the turn's other outputs.
+   */
+  tell(to: string, request: ActorRequest): void;
   /** Records a change of durable state; `restore` replays it after a restart. */
   persist(record: R): void;
   /** Arms (or moves) a named durable timer; it fires as a `timer` message at or after `at`. */

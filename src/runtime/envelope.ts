@@ -6,7 +6,8 @@ import type { OrderQuery, OrderPage } from './order-query.js';
 /** A message on its way to an actor, as it crosses threads (plain data, structured-clonable). */
 export type Envelope = (
   | { t: 'cmd'; to: string; cid: number; command: Command | InternalCommand; principal: Principal }
-  | { t: 'req'; to: string; from: string; id: number; request: ActorRequest }
+  /** A request; `oneWay` ones (notices, see `ActorContext.tell`) are never answered. */
+  | { t: 'req'; to: string; from: string; id: number; request: ActorRequest; oneWay?: true }
   | { t: 'rep'; to: string; from: string; re: number; reply: Reply }
   | { t: 'timer'; to: string; name: string }
 ) & {

@@ -253,7 +253,7 @@ export class Shard {
         incoming = { kind: 'command', command: env.command, principal: env.principal };
         break;
       case 'req':
-        target = { t: 'actor', to: env.from, re: env.id };
+        target = env.oneWay ? null : { t: 'actor', to: env.from, re: env.id };
         incoming = { kind: 'request', from: env.from, request: env.request };
         break;
       case 'rep': {
@@ -315,6 +315,7 @@ export class Shard {
     const free = cell.unsettled === 0;
     if (sent) for (const e of sent) this.route(requestOf(self, e), free);
     if (sentUnjournaled) for (const e of sentUnjournaled) this.route(requestOf(self, e), free);
+    if (ctx.told) for (const n of ctx.told) this.route({ t: 'req', to: n.to, from: self, id: 0, request: n.request, oneWay: true }, free);
     if (outputs) {
       for (const o of outputs) {
         if (o.t === 'rep') this.route(o, free);

@@ -20,6 +20,8 @@ export class TurnContext implements ActorContext<unknown> {
   persisted: unknown[] | null = null;
   sent: OutboxEntry[] | null = null;
   sentUnjournaled: OutboxEntry[] | null = null;
+  /** One-way notices: (to, request) pairs. */
+  told: { to: string; request: ActorRequest }[] | null = null;
   /** Timer changes (name → due time, or null for cancelled), in the journal's form. */
   timerChanges: Record<string, number | null> | null = null;
   outputs: Output[] | null = null;
@@ -39,6 +41,7 @@ export class TurnContext implements ActorContext<unknown> {
     this.persisted = null;
     this.sent = null;
     this.sentUnjournaled = null;
+    this.told = null;
     this.timerChanges = null;
     this.outputs = null;
     this.keptAdded = null;
@@ -78,6 +81,10 @@ export class TurnContext implements ActorContext<unknown> {
     if (opts?.journal === false) (this.sentUnjournaled ??= []).push({ id, to, request, volatile: true });
     else (this.sent ??= []).push({ id, to, request });
     return id;
+  }
+
+  tell(to: string, request: ActorRequest): void {
+    (this.told ??= []).push({ to, request });
   }
 
   persist(record: unknown): void {
