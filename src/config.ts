@@ -11,7 +11,10 @@ export interface ServerConfig {
   tokensJson?: string;
   workers: number;
   shards: number;
-  /** Journals of a new data directory (default: `workers`); an existing one keeps its own. */
+  /**
+   * Journals the shards share (default: `workers`). A data directory takes a new count at its first
+   * start after a clean stop; until then it keeps its own (see journal-layout.ts).
+   */
   journals: number;
   /** Commands one connection may have in flight before the server stops reading it. */
   maxInFlightPerConnection: number;

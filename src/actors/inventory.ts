@@ -29,8 +29,9 @@ export interface InventoryState {
   /**
    * Holds confirmed since this SKU's last journal record. A confirmation writes nothing by itself:
    * the SKU's next record carries it (its next hold, release, or the verification timer's, at
-   * most VERIFY_AFTER_MS later). A crash in between loses only the confirmation, and the hold,
-   * tentative again, is verified with its order. Memory only.
+   * most VERIFY_AFTER_MS later). A crash in between, or the SKU leaving memory in between (it
+   * counts as clean), loses only the confirmation: the hold, tentative again, is verified with
+   * its order. Memory only.
    */
   unrecordedConfirms: string[];
   /** Orders whose return was put back on hand, so a redelivered restock is applied once. */

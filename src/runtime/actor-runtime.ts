@@ -20,9 +20,10 @@ export interface RuntimeOptions {
   /** Shards of a new data directory (default 8); an existing directory keeps its own. */
   shards?: number;
   /**
-   * Journals of a new data directory (default: one per host thread, at most one per shard); an
-   * existing directory keeps its own. Host threads beyond the journal count would have nothing
-   * to host: the runtime starts at most one per journal.
+   * Journals the shards share (default: one per host thread, at most one per shard). A data
+   * directory takes a new count at its first start after a clean stop (see journal-layout.ts).
+   * Host threads beyond the journal count would have nothing to host: the runtime starts at
+   * most one per journal.
    */
   journals?: number;
   /** Journal bytes per shard that trigger a snapshot (default 16 MiB). */

@@ -36,6 +36,13 @@ export async function relayoutJournals(dataDir: string, meta: DataDirMeta, wante
     }
     old.push({ dir, segments });
   }
+  // Removed before the commit point: every one of them is empty or covered by the snapshots, so
+  // either layout is right without them; left behind, a covered one in a directory the new
+  // layout reuses would hold records of shards that no longer write there.
+  for (const { dir, segments } of old) {
+    for (const name of segments) await unlink(join(dir, name)).catch(() => {});
+    await fsyncPath(dir).catch(() => {});
+  }
   // The commit point: from here on the shards write to the new journals.
   const next: DataDirMeta = { ...meta, journals: target };
   const path = join(dataDir, 'meta.json');
@@ -43,9 +50,8 @@ export async function relayoutJournals(dataDir: string, meta: DataDirMeta, wante
   await db.write();
   await fsyncPath(path);
   await fsyncPath(dataDir);
-  // Leftovers are empty or covered: harmless if a crash keeps them, so they go after the commit.
-  for (const { dir, segments } of old) {
-    for (const name of segments) await unlink(join(dir, name)).catch(() => {});
+  // Journal directories the new layout does not use (it may reuse some: those stay, empty).
+  for (const { dir } of old) {
     if (dir.startsWith(join(dataDir, 'journals'))) await rmdir(dir).catch(() => {});
   }
   return { meta: next, changed: true };

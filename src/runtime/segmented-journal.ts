@@ -18,6 +18,8 @@ export class SegmentedJournal {
   private currentNo = 1;
   /** Bytes appended since the last rotation: the snapshot trigger. */
   bytesSinceRotation = 0;
+  /** Bytes of good records per segment on disk (read at replay, counted on append). */
+  readonly sizes = new Map<number, number>();
 
   constructor(
     readonly dir: string,
@@ -45,6 +47,7 @@ export class SegmentedJournal {
       const n = all[i]!;
       const j = new FileJournal(join(this.dir, segmentName(n)), this.onWarn);
       const s = await j.replay((rec) => onRecord(rec, n), { allowTornTail: i === all.length - 1 });
+      this.sizes.set(n, s.bytes);
       total.records += s.records;
       total.bytes += s.bytes;
       total.truncated += s.truncated;
@@ -67,6 +70,7 @@ export class SegmentedJournal {
     let n = 0;
     for (const f of frames) n += f.length;
     this.bytesSinceRotation += n;
+    this.sizes.set(this.currentNo, (this.sizes.get(this.currentNo) ?? 0) + n);
     await this.current.append(frames);
   }
 
@@ -87,7 +91,11 @@ export class SegmentedJournal {
     let removed = 0;
     for (const s of await this.segments()) {
       if (s >= n) continue;
-      await unlink(join(this.dir, segmentName(s)));
+      this.sizes.delete(s);
+      // Already gone is as good as removed (a crash between two removals, a concurrent trim).
+      await unlink(join(this.dir, segmentName(s))).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
       removed++;
     }
     if (removed) await fsyncPath(this.dir);

@@ -57,6 +57,7 @@ export interface RecoveryStats {
 export class ShardHost {
   readonly shards = new Map<number, Shard>();
   private readonly journals: SharedJournal[] = [];
+  private readonly journalOfShard = new Map<number, SharedJournal>();
   private peers: (MessagePort | null)[] = [];
   private toMain: GatewayOutput[] = [];
   private readonly toPeer: Envelope[][];
@@ -97,6 +98,7 @@ export class ShardHost {
   private addShard(s: number, journal: SharedJournal, clock: Clock): void {
     const { config, log } = this;
     const j = journalOf(s, config.journalCount);
+    this.journalOfShard.set(s, journal);
     this.shards.set(
       s,
       new Shard(s, {
@@ -141,7 +143,12 @@ export class ShardHost {
       // Also when many changed actors are pinned in memory waiting for a snapshot to let them go —
       // but not too often: a snapshot rewrites every changed partition whole.
       const crowded = shard.cells.size > this.config.maxActiveActorsPerShard * 2 && shard.bytesSinceSnapshot > this.config.snapshotBytes / 4;
-      if (shard.bytesSinceSnapshot < this.config.snapshotBytes && !crowded) continue;
+      // A shard that writes little keeps an old snapshot point, and the shared journal cannot be
+      // trimmed past it: once the journal behind it is as long as all its shards' triggers
+      // together, it snapshots too (with nothing changed, that is a rotation and a manifest).
+      const journal = this.journalOfShard.get(shard.id)!;
+      const pinning = journal.bytesPast(shard.id) > this.config.snapshotBytes * journal.memberCount;
+      if (shard.bytesSinceSnapshot < this.config.snapshotBytes && !crowded && !pinning) continue;
       // Least recently tried first: a shard that declined (an actor mid-restart) must not hold up
       // the others; among equals, the one furthest behind.
       const tried = this.snapshotTriedAt.get(shard) ?? 0;
@@ -167,10 +174,19 @@ export class ShardHost {
   async compact(): Promise<number> {
     await this.commit.flush();
     for (const shard of this.shards.values()) {
-      while (shard.snapshotting) await new Promise((r) => setTimeout(r, 5));
+      await this.snapshotsFinished();
       await this.snapshot(shard);
     }
+    await this.snapshotsFinished();
     return this.shards.size;
+  }
+
+  /**
+   * Waits until no shard of this host is snapshotting (one started in the background may still
+   * run when stop or compact starts theirs; two at once would race over the journal's trim).
+   */
+  private async snapshotsFinished(): Promise<void> {
+    while ([...this.shards.values()].some((s) => s.snapshotting)) await new Promise((r) => setTimeout(r, 5));
   }
 
   connectPeers(ports: (MessagePort | null)[]): void {
@@ -298,7 +314,7 @@ export class ShardHost {
     this.flush();
     // A snapshot on the way out makes the next start quick: little journal left to replay.
     for (const shard of this.shards.values()) {
-      while (shard.snapshotting) await new Promise((r) => setTimeout(r, 5));
+      await this.snapshotsFinished();
       await shard.snapshot((fn) => this.commit.exclusive(fn)).catch((err) => this.log.error({ err }, 'snapshot at stop failed'));
     }
     await this.commit.flush();

@@ -32,6 +32,8 @@ export class SharedJournal {
   private replayed: Promise<ReplayStats> | null = null;
   private startReplay: (() => void) | null = null;
   private closed = false;
+  /** Trims run one at a time: two snapshots finishing together must not race over the same files. */
+  private trimming: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly dir: string,
@@ -102,17 +104,37 @@ export class SharedJournal {
   }
 
   /** A member's snapshot now covers its records before segment `point`; segments no member needs go. */
-  async covered(shard: number, point: number): Promise<void> {
+  covered(shard: number, point: number): Promise<void> {
     const m = this.members.get(shard);
-    if (!m) throw new Error(`shard ${shard} is not one of the shards of the journal in ${this.dir}`);
-    m.replayFrom = point;
-    let oldest = Infinity;
-    for (const x of this.members.values()) {
-      // A member that has not recovered (an offline reader of one shard) pins everything.
-      if (x.replayFrom === null) return;
-      oldest = Math.min(oldest, x.replayFrom);
-    }
-    await this.segments.removeBefore(oldest);
+    if (!m) return Promise.reject(new Error(`shard ${shard} is not one of the shards of the journal in ${this.dir}`));
+    m.replayFrom = Math.max(m.replayFrom ?? point, point);
+    const trim = this.trimming.then(async () => {
+      let oldest = Infinity;
+      for (const x of this.members.values()) {
+        // A member that has not recovered (an offline reader of one shard) pins everything.
+        if (x.replayFrom === null) return;
+        oldest = Math.min(oldest, x.replayFrom);
+      }
+      await this.segments.removeBefore(oldest);
+    });
+    this.trimming = trim.catch(() => {});
+    return trim;
+  }
+
+  /**
+   * Journal bytes a member's recovery would read: everything from its snapshot point on. A shard
+   * that writes little snapshots rarely, and its point pins the journal for all the others;
+   * the host snapshots it once this grows past what its busy neighbours leave behind.
+   */
+  bytesPast(shard: number): number {
+    const from = this.members.get(shard)?.replayFrom ?? 1;
+    let n = 0;
+    for (const [segment, bytes] of this.segments.sizes) if (segment >= from) n += bytes;
+    return n;
+  }
+
+  get memberCount(): number {
+    return this.members.size;
   }
 
   /** Closes the open segment; every member calls this, the first call does it. */
