@@ -6,7 +6,10 @@ import { createLogger } from '../src/logger.js';
 import { ActorRuntime } from '../src/runtime/actor-runtime.js';
 import { FileShardStore } from '../src/runtime/file-shard-store.js';
 import { encodeRecord, type JournalRecord } from '../src/runtime/journal.js';
+import { readFrame } from '../src/runtime/journal-format.js';
 import { SharedJournal } from '../src/runtime/shared-journal.js';
+import { LocalSystem } from '../src/runtime/local-system.js';
+import { shardOf } from '../src/runtime/placement.js';
 import { withTempDir } from './helpers/server.js';
 
 // Two shards share one journal; a key names its shard directly ("0:…" or "1:…").
@@ -169,5 +172,26 @@ test('shards that write nothing do not pin their shared journal: it stays bounde
     }
   }),
 );
+
+test('shards sharing a journal batch their records in the order produced: a hold precedes the order that counts on it', async () => {
+  const sys = await LocalSystem.create({ shards: 4, journals: 1 });
+  await sys.ask('sku:A', { type: 'inventory.set', sku: 'A', onHand: 5 }, { role: 'admin' });
+  // An order on another shard than its SKU (same journal: one host thread).
+  const orderId = Array.from({ length: 50 }, (_, i) => `o${i}`).find((id) => shardOf(`order:${id}`, 4) !== shardOf('sku:A', 4))!;
+  const reply = sys.send(`order:${orderId}`, { type: 'order.place', orderId, customerId: 'c', items: [{ sku: 'A', quantity: 2 }], paymentTimeoutMs: 60_000 }, { role: 'admin' });
+  // Run the turns without committing: reserve and answer cross shards at once, no gate between them.
+  for (let i = 0; i < 10; i++) for (const s of sys.shards) s.run();
+  const journal = sys.stores[0]!.journal;
+  const keys = journal.pending.frames.map((f) => {
+    const r = readFrame(f, 0);
+    return r.kind === 'frame' ? (JSON.parse(r.payload.toString('utf8')) as JournalRecord).k : '?';
+  });
+  assert.deepEqual(keys, ['sku:A', `order:${orderId}`], 'one batch, cause before effect: any prefix a crash keeps is consistent');
+  // A crash now (nothing appended) leaves neither.
+  const after = await sys.restart();
+  assert.deepEqual((await after.ask('sku:A', { type: 'inventory.get', sku: 'A' }, { role: 'admin' })), { ok: true, stock: { sku: 'A', onHand: 5, reserved: 0, available: 5 } });
+  assert.equal((await after.ask(`order:${orderId}`, { type: 'order.get', orderId }, { role: 'admin' })).ok, false);
+  void reply; // never answered: the process "died" before the commit
+});
 
 test.run();

@@ -4,9 +4,9 @@ import type { Principal } from '../protocol/model.js';
 import { SimulatedClock } from './clock.js';
 import { isEnvelope, type Output } from './envelope.js';
 import { GroupCommit } from './group-commit.js';
-import { MemoryShardStore } from './memory-shard-store.js';
+import { MemoryJournal, MemoryShardStore } from './memory-shard-store.js';
 import { fetchPage, mergePages, type OrderPage, type OrderQuery } from './order-query.js';
-import { shardOf } from './placement.js';
+import { journalOf, shardOf } from './placement.js';
 import { Shard } from './shard.js';
 import type { AnyBehaviour } from '../actors/index.js';
 
@@ -41,9 +41,11 @@ export class LocalSystem {
           clock,
           store,
           maxActiveActors,
-          // Every shard has its own journal here (a memory store each).
-          pending: store.pending,
-          sameJournal: (key) => (shardOf(key, n) === id ? this.shards[id] : undefined),
+          pending: store.journal.pending,
+          sameJournal: (key) => {
+            const t = shardOf(key, n);
+            return stores[t]!.journal === store.journal ? this.shards[t] : undefined;
+          },
           onWork: () => {},
           onActorError: (key, message, err) => this.actorErrors.push({ key, message, err }),
           onFatal: (err) => {
@@ -54,8 +56,9 @@ export class LocalSystem {
           mailboxHardLimit,
         }),
     );
+    const journals = [...new Set(stores.map((s) => s.journal))];
     this.commit = new GroupCommit(
-      () => this.stores,
+      () => journals,
       (outputs) => this.release(outputs),
       (err) => {
         throw err;
@@ -68,12 +71,14 @@ export class LocalSystem {
       shards?: number;
       clock?: SimulatedClock;
       stores?: MemoryShardStore[];
+      /** Journals the shards share, as the host threads of a server (default: one per shard). */
+      journals?: number;
       maxActiveActors?: number;
       extraBehaviours?: ReadonlyMap<string, AnyBehaviour>;
       mailboxHardLimit?: number;
     } = {},
   ): Promise<LocalSystem> {
-    const stores = opts.stores ?? Array.from({ length: opts.shards ?? 4 }, () => new MemoryShardStore());
+    const stores = opts.stores ?? LocalSystem.newStores(opts.shards ?? 4, opts.journals);
     const sys = new LocalSystem(opts.clock ?? new SimulatedClock(), stores, opts.maxActiveActors ?? 20_000, opts.extraBehaviours, opts.mailboxHardLimit);
     for (const s of sys.shards) await s.recover();
     for (const s of sys.shards) s.start();
@@ -81,9 +86,18 @@ export class LocalSystem {
     return sys;
   }
 
+  private static newStores(shards: number, journals = shards): MemoryShardStore[] {
+    const shared = Array.from({ length: journals }, (_, j) => {
+      const members = Array.from({ length: shards }, (_, s) => s).filter((s) => journalOf(s, journals) === j);
+      return new MemoryJournal(members, (key) => shardOf(key, shards));
+    });
+    return Array.from({ length: shards }, (_, s) => new MemoryShardStore({ shared: shared[journalOf(s, journals)]!, shard: s }));
+  }
+
   /** A new system on the same stores and clock, as after `kill -9` (nothing in memory survives). */
   async restart(opts: { maxActiveActors?: number } = {}): Promise<LocalSystem> {
     for (const s of this.shards) s.stop();
+    for (const j of new Set(this.stores.map((s) => s.journal))) j.crash();
     return LocalSystem.create({ clock: this.clock, stores: this.stores, ...opts });
   }
 

@@ -3,35 +3,85 @@ import { readFrame } from './journal-format.js';
 import { PendingBatch } from './pending-batch.js';
 import type { DirectoryEntry, JournalSink, ShardStore, SnapshotEntry } from './shard-store.js';
 
-/** A ShardStore with its own journal, in memory, with the same semantics as the files: for tests without a disk. */
-export class MemoryShardStore implements ShardStore, JournalSink {
-  readonly partitions = 8;
+/**
+ * A journal in memory, shared by the stores of one or more shards with the semantics of
+ * SharedJournal: numbered segments, one snapshot point per shard, a segment dropped once no
+ * shard needs it. `crash` drops what was not yet appended, as a kill -9 would.
+ */
+export class MemoryJournal implements JournalSink {
   readonly pending = new PendingBatch();
   readonly segments = new Map<number, Buffer[]>([[1, []]]);
   private current = 1;
-  private replayFrom = 1;
-  readonly data = new Map<string, SnapshotEntry>();
-  readonly directory = new Map<string, DirectoryEntry>();
+  private readonly points = new Map<number, number>();
 
-  async recover(onDirectory: (key: string, e: DirectoryEntry) => void, onRecord: (rec: JournalRecord) => void): Promise<ReplayStats> {
-    for (const [k, e] of this.directory) onDirectory(k, structuredClone(e));
-    let records = 0;
-    let bytes = 0;
-    for (const [n, frames] of [...this.segments].sort((a, b) => a[0] - b[0])) {
-      if (n < this.replayFrom) continue;
-      for (const f of frames) {
-        const r = readFrame(f, 0);
-        if (r.kind !== 'frame') throw new Error('bad frame in memory');
-        onRecord(JSON.parse(r.payload.toString('utf8')) as JournalRecord);
-        records++;
-        bytes += f.length;
-      }
-    }
-    return { records, bytes, truncated: 0 };
+  constructor(
+    members: readonly number[],
+    private readonly shardOfKey: (key: string) => number,
+  ) {
+    for (const s of members) this.points.set(s, 1);
   }
 
   async append(frames: Buffer[]): Promise<void> {
     this.segments.get(this.current)!.push(...frames);
+  }
+
+  /** A shard's records from its snapshot point on, in order. */
+  records(shard: number): JournalRecord[] {
+    const from = this.points.get(shard) ?? 1;
+    const out: JournalRecord[] = [];
+    for (const [n, frames] of [...this.segments].sort((a, b) => a[0] - b[0])) {
+      if (n < from) continue;
+      for (const f of frames) {
+        const r = readFrame(f, 0);
+        if (r.kind !== 'frame') throw new Error('bad frame in memory');
+        const rec = JSON.parse(r.payload.toString('utf8')) as JournalRecord;
+        if (this.shardOfKey(rec.k) === shard) out.push(rec);
+      }
+    }
+    return out;
+  }
+
+  rotate(): number {
+    this.current++;
+    this.segments.set(this.current, []);
+    return this.current;
+  }
+
+  covered(shard: number, point: number): void {
+    this.points.set(shard, point);
+    const oldest = Math.min(...this.points.values());
+    for (const n of this.segments.keys()) if (n < oldest) this.segments.delete(n);
+  }
+
+  /** What a kill -9 loses: everything produced and not yet handed to the journal. */
+  crash(): void {
+    this.pending.take();
+  }
+}
+
+/** A ShardStore in memory with the same semantics as the files, for tests without a disk. */
+export class MemoryShardStore implements ShardStore {
+  readonly partitions = 8;
+  readonly data = new Map<string, SnapshotEntry>();
+  readonly directory = new Map<string, DirectoryEntry>();
+  readonly journal: MemoryJournal;
+  private readonly shard: number;
+
+  /** With no `journal`, the store has one of its own. */
+  constructor(journal?: { shared: MemoryJournal; shard: number }) {
+    this.journal = journal?.shared ?? new MemoryJournal([0], () => 0);
+    this.shard = journal?.shard ?? 0;
+  }
+
+  get segments(): Map<number, Buffer[]> {
+    return this.journal.segments;
+  }
+
+  async recover(onDirectory: (key: string, e: DirectoryEntry) => void, onRecord: (rec: JournalRecord) => void): Promise<ReplayStats> {
+    for (const [k, e] of this.directory) onDirectory(k, structuredClone(e));
+    const records = this.journal.records(this.shard);
+    for (const rec of records) onRecord(rec);
+    return { records: records.length, bytes: 0, truncated: 0 };
   }
 
   async loadActor(key: string): Promise<SnapshotEntry | undefined> {
@@ -40,27 +90,11 @@ export class MemoryShardStore implements ShardStore, JournalSink {
   }
 
   async readTail(key: string): Promise<JournalRecord[]> {
-    const out: JournalRecord[] = [];
-    await this.recoverTail((r) => {
-      if (r.k === key) out.push(r);
-    });
-    return out;
-  }
-
-  private async recoverTail(onRecord: (rec: JournalRecord) => void): Promise<void> {
-    for (const [n, frames] of [...this.segments].sort((a, b) => a[0] - b[0])) {
-      if (n < this.replayFrom) continue;
-      for (const f of frames) {
-        const r = readFrame(f, 0);
-        if (r.kind === 'frame') onRecord(JSON.parse(r.payload.toString('utf8')) as JournalRecord);
-      }
-    }
+    return this.journal.records(this.shard).filter((r) => r.k === key);
   }
 
   async beginSnapshot(): Promise<number> {
-    this.current++;
-    this.segments.set(this.current, []);
-    return this.current;
+    return this.journal.rotate();
   }
 
   async writePartition(_p: number, changes: Map<string, { data: SnapshotEntry; dir: DirectoryEntry } | null>): Promise<void> {
@@ -76,8 +110,7 @@ export class MemoryShardStore implements ShardStore, JournalSink {
   }
 
   async commitSnapshot(rotationPoint: number): Promise<void> {
-    this.replayFrom = rotationPoint;
-    for (const n of this.segments.keys()) if (n < rotationPoint) this.segments.delete(n);
+    this.journal.covered(this.shard, rotationPoint);
   }
 
   async close(): Promise<void> {}
