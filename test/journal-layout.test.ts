@@ -111,4 +111,36 @@ test('a directory with a journal per shard (the layout before journals were shar
   }),
 );
 
+test('more journals than threads: a thread hosts several, each its own commit; orders flow across them and survive a change of count', () =>
+  withTempDir('ordo-layout-', async (dataDir) => {
+    let ids: string[];
+    {
+      // Three journals on two threads: thread 0 hosts journals 0 and 2, thread 1 journal 1.
+      const srv = await startServer({ dataDir, workers: 2, shards: 6, journals: 3 });
+      assert.deepEqual([srv.runtime.journalCount, srv.runtime.workerCount], [3, 2]);
+      const admin = await srv.connect('tok-admin');
+      for (const [sku, onHand] of Object.entries(STOCK)) assert.ok((await admin.call('inventory.set', { sku, onHand })).ok);
+      ids = await placeSome(admin, 'three', 12);
+      // Multi-SKU orders reach SKUs on other journals and threads; a cancellation releases them.
+      for (let i = 0; i < 4; i++) {
+        const orderId = `both-${i}`;
+        assert.ok((await admin.call('order.place', { orderId, customerId: 'alice', items: [{ sku: 'a', quantity: 2 }, { sku: 'b', quantity: 1 }] })).ok);
+        ids.push(orderId);
+      }
+      assert.ok((await admin.call('order.cancel', { orderId: 'both-0' })).ok);
+      const { stock } = await checkInvariants(admin, STOCK, ids);
+      assert.equal(stock.a!.reserved + stock.b!.reserved, 12 + 3 * 3);
+      await srv.stop();
+    }
+    const srv = await startServer({ dataDir, workers: 2, shards: 6, journals: 2 });
+    assert.deepEqual([srv.runtime.journalCount, srv.runtime.workerCount], [2, 2]);
+    assert.deepEqual((await journalsOf(dataDir)).dirs, ['0000', '0001'], 'journal 2 is gone');
+    const admin = await srv.connect('tok-admin');
+    const { orders } = await checkInvariants(admin, STOCK, ids);
+    assert.equal(orders.length, 16);
+    assert.equal(orders.find((o) => o.orderId === 'both-0')!.status, 'cancelled');
+    await srv.stop();
+  }),
+);
+
 test.run();

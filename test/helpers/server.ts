@@ -44,10 +44,10 @@ export interface TestServer {
 }
 
 /** An in-process server on real worker threads, a real socket and a temporary data directory. */
-export async function startServer(opts: { dataDir?: string; workers?: number; shards?: number; gateway?: Partial<ConstructorParameters<typeof Gateway>[0]> } = {}): Promise<TestServer> {
+export async function startServer(opts: { dataDir?: string; workers?: number; shards?: number; journals?: number; gateway?: Partial<ConstructorParameters<typeof Gateway>[0]> } = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await tempDir());
   const log = createLogger('test');
-  const runtime = await ActorRuntime.start({ dataDir, workers: opts.workers ?? 2, shards: opts.shards ?? 8, log });
+  const runtime = await ActorRuntime.start({ dataDir, workers: opts.workers ?? 2, shards: opts.shards ?? 8, journals: opts.journals, log });
   const gateway = new Gateway({ host: '127.0.0.1', port: 0, runtime, tokens: new TokenTable(TOKENS), log, ...opts.gateway });
   const port = await gateway.listen();
   const url = `ws://127.0.0.1:${port}/ws`;
