@@ -79,11 +79,16 @@ function layOut(data: PartitionData): { text: string; where: Map<string, [number
   return { text: parts.join(''), where };
 }
 
-/** From which journal segment on a shard's records are not in its snapshot (1: none are). */
+/**
+ * From which journal segment on a shard's records are not in its snapshot (1: none are). An
+ * unreadable manifest counts as absent, as in `recover`: replaying from an earlier point is
+ * always safe (records set state absolutely).
+ */
 export async function replayPointOf(shardDir: string): Promise<number> {
   const db = new Low<Manifest | null>(new DataFile<Manifest | null>(join(shardDir, 'snapshot', 'manifest.json'), compact), null);
-  await db.read();
-  return db.data?.replayFrom ?? 1;
+  await db.read().catch(() => {});
+  const point = db.data?.replayFrom;
+  return Number.isInteger(point) && point! >= 1 ? point! : 1;
 }
 
 /**
