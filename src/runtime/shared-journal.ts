@@ -57,11 +57,10 @@ export class SharedJournal {
     if (m.onRecord) throw new Error(`shard ${shard} joined the journal in ${this.dir} twice`);
     m.replayFrom = replayFrom;
     m.onRecord = onRecord;
-    let go!: () => void;
-    const gate = new Promise<void>((resolve) => (go = resolve));
     if (!this.replayed) {
-      this.replayed = gate.then(() => this.replay());
-      this.startReplay = go;
+      // The first to join sets up the replay; the last to join starts it.
+      const everyoneJoined = new Promise<void>((resolve) => (this.startReplay = resolve));
+      this.replayed = everyoneJoined.then(() => this.replay());
     }
     if (++this.joined === this.members.size) this.startReplay!();
     const total = await this.replayed;
