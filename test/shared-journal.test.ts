@@ -9,7 +9,8 @@ import { encodeRecord, type JournalRecord } from '../src/runtime/journal.js';
 import { readFrame } from '../src/runtime/journal-format.js';
 import { SharedJournal } from '../src/runtime/shared-journal.js';
 import { LocalSystem } from '../src/runtime/local-system.js';
-import { shardOf } from '../src/runtime/placement.js';
+import { journalOf, shardOf } from '../src/runtime/placement.js';
+import { isEnvelope } from '../src/runtime/envelope.js';
 import { withTempDir } from './helpers/server.js';
 
 // Two shards share one journal; a key names its shard directly ("0:…" or "1:…").
@@ -192,6 +193,29 @@ test('shards sharing a journal batch their records in the order produced: a hold
   assert.deepEqual((await after.ask('sku:A', { type: 'inventory.get', sku: 'A' }, { role: 'admin' })), { ok: true, stock: { sku: 'A', onHand: 5, reserved: 0, available: 5 } });
   assert.equal((await after.ask(`order:${orderId}`, { type: 'order.get', orderId }, { role: 'admin' })).ok, false);
   void reply; // never answered: the process "died" before the commit
+});
+
+test('between journals the output gate holds: an answer waits for the record it depends on to be durable', async () => {
+  const sys = await LocalSystem.create({ shards: 4, journals: 2 });
+  await sys.ask('sku:A', { type: 'inventory.set', sku: 'A', onHand: 5 }, { role: 'admin' });
+  const skuShard = shardOf('sku:A', 4);
+  const orderId = Array.from({ length: 50 }, (_, i) => `o${i}`).find((id) => journalOf(shardOf(`order:${id}`, 4), 2) !== journalOf(skuShard, 2))!;
+  const reply = sys.send(`order:${orderId}`, { type: 'order.place', orderId, customerId: 'c', items: [{ sku: 'A', quantity: 2 }], paymentTimeoutMs: 60_000 }, { role: 'admin' });
+  // Run turns and hand over what may leave at once, but commit nothing.
+  for (let i = 0; i < 10; i++) {
+    for (const s of sys.shards) s.run();
+    for (const s of sys.shards) for (const o of s.takeImmediate()) if (isEnvelope(o)) sys.shardFor(o.to).deliver(o);
+  }
+  const skuJournal = sys.stores[skuShard]!.journal;
+  const orderJournal = sys.stores[shardOf(`order:${orderId}`, 4)]!.journal;
+  assert.equal(skuJournal.pending.frames.length, 1, 'the hold is written, not yet durable');
+  assert.ok(
+    skuJournal.pending.outputs.some((o) => o.t === 'rep' && o.to === `order:${orderId}`),
+    "the SKU's answer waits in its journal's batch",
+  );
+  assert.equal(orderJournal.pending.frames.length, 0, 'so the order, in the other journal, has written nothing');
+  await sys.settle();
+  assert.equal((await reply).ok, true);
 });
 
 test.run();
