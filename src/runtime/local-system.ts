@@ -6,7 +6,7 @@ import { isEnvelope, type Output } from './envelope.js';
 import { GroupCommit } from './group-commit.js';
 import { MemoryJournal, MemoryShardStore } from './memory-shard-store.js';
 import { fetchPage, mergePages, type OrderPage, type OrderQuery } from './order-query.js';
-import { journalOf, shardOf } from './placement.js';
+import { journalOf, shardOf, shareJournal } from './placement.js';
 import { Shard } from './shard.js';
 import type { AnyBehaviour } from '../actors/index.js';
 
@@ -35,6 +35,8 @@ export class LocalSystem {
     mailboxHardLimit?: number,
   ) {
     const n = stores.length;
+    // Stores share journals as `newStores` lays them out: shard s on journal s mod J.
+    const journalCount = new Set(stores.map((s) => s.journal)).size;
     this.shards = stores.map(
       (store, id) =>
         new Shard(id, {
@@ -44,7 +46,7 @@ export class LocalSystem {
           pending: store.journal.pending,
           sameJournal: (key) => {
             const t = shardOf(key, n);
-            return stores[t]!.journal === store.journal ? this.shards[t] : undefined;
+            return shareJournal(id, t, journalCount) ? this.shards[t] : undefined;
           },
           onWork: () => {},
           onActorError: (key, message, err) => this.actorErrors.push({ key, message, err }),

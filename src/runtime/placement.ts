@@ -21,6 +21,11 @@ export function journalOf(shard: number, journalCount: number): number {
   return shard % journalCount;
 }
 
+/** Shards of one journal: a message between them is delivered at once, without the output gate. */
+export function shareJournal(a: number, b: number, journalCount: number): boolean {
+  return journalOf(a, journalCount) === journalOf(b, journalCount);
+}
+
 /** The worker thread of a shard: the one hosting its journal. */
 export function workerOf(shard: number, workerCount: number, journalCount: number): number {
   return journalOf(shard, journalCount) % workerCount;

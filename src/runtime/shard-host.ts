@@ -8,7 +8,7 @@ import { GroupCommit } from './group-commit.js';
 import { crashPointFromEnv } from './crash-point.js';
 import { journalDir, shardDir } from './data-dir.js';
 import { FileShardStore } from './file-shard-store.js';
-import { journalOf, shardOf, workerOf } from './placement.js';
+import { journalOf, shardOf, shareJournal, workerOf } from './placement.js';
 import { Shard } from './shard.js';
 import { SharedJournal } from './shared-journal.js';
 
@@ -97,7 +97,6 @@ export class ShardHost {
 
   private addShard(s: number, journal: SharedJournal, clock: Clock): void {
     const { config, log } = this;
-    const j = journalOf(s, config.journalCount);
     this.journalOfShard.set(s, journal);
     this.shards.set(
       s,
@@ -116,7 +115,7 @@ export class ShardHost {
         mailboxSoftLimit: config.mailboxSoftLimit,
         sameJournal: (key) => {
           const t = shardOf(key, config.shardCount);
-          return journalOf(t, config.journalCount) === j ? this.shards.get(t) : undefined;
+          return shareJournal(s, t, config.journalCount) ? this.shards.get(t) : undefined;
         },
         onWork: () => this.schedule(),
         onActorError: (key, message, err) =>
