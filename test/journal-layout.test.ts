@@ -15,6 +15,11 @@ async function journalsOf(dataDir: string): Promise<{ meta: number; dirs: string
   return { meta: meta.journals, dirs: dirs.sort() };
 }
 
+/** Sets the initial stock. */
+async function setStock(admin: OrdoClient): Promise<void> {
+  for (const [sku, onHand] of Object.entries(STOCK)) assert.ok((await admin.call('inventory.set', { sku, onHand })).ok);
+}
+
 async function placeSome(admin: OrdoClient, prefix: string, n: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -33,7 +38,7 @@ test('after a clean stop, a start with another thread count changes the journal 
       const srv = await startServer({ dataDir, workers: 2 });
       assert.deepEqual(await journalsOf(dataDir), { meta: 2, dirs: ['0000', '0001'] });
       const admin = await srv.connect('tok-admin');
-      for (const [sku, onHand] of Object.entries(STOCK)) assert.ok((await admin.call('inventory.set', { sku, onHand })).ok);
+      await setStock(admin);
       ids.push(...(await placeSome(admin, 'two', 10)));
       await srv.stop();
     }
@@ -63,7 +68,7 @@ test('with records left to replay (after kill -9) the layout stays, on fewer thr
   withTempDir('ordo-layout-', async (dataDir) => {
     const doomed = await spawnServer(dataDir); // two host threads, two journals
     const admin0 = await OrdoClient.connect(doomed.url, 'tok-admin');
-    for (const [sku, onHand] of Object.entries(STOCK)) assert.ok((await admin0.call('inventory.set', { sku, onHand })).ok);
+    await setStock(admin0);
     const ids = await placeSome(admin0, 'k', 10);
     await admin0.close();
     assert.equal(await doomed.kill('SIGKILL'), 'SIGKILL');
@@ -97,7 +102,7 @@ test('a directory with a journal per shard (the layout before journals were shar
       assert.equal(srv.runtime.journalCount, 4);
       assert.deepEqual((await journalsOf(dataDir)).dirs, []);
       const admin = await srv.connect('tok-admin');
-      for (const [sku, onHand] of Object.entries(STOCK)) assert.ok((await admin.call('inventory.set', { sku, onHand })).ok);
+      await setStock(admin);
       ids = await placeSome(admin, 'legacy', 10);
       await srv.stop();
     }
@@ -119,7 +124,7 @@ test('more journals than threads: a thread hosts several, each its own commit; o
       const srv = await startServer({ dataDir, workers: 2, shards: 6, journals: 3 });
       assert.deepEqual([srv.runtime.journalCount, srv.runtime.workerCount], [3, 2]);
       const admin = await srv.connect('tok-admin');
-      for (const [sku, onHand] of Object.entries(STOCK)) assert.ok((await admin.call('inventory.set', { sku, onHand })).ok);
+      await setStock(admin);
       ids = await placeSome(admin, 'three', 12);
       // Multi-SKU orders reach SKUs on other journals and threads; a cancellation releases them.
       for (let i = 0; i < 4; i++) {
