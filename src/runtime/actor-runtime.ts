@@ -102,7 +102,7 @@ export class ActorRuntime {
     const count = Math.max(1, Math.min(wanted, this.journalCount));
     if (count < wanted) {
       this.opts.log.warn(
-        `${wanted} host threads asked for, ${count} started: the data directory has ${this.journalCount} journals, and the shards of one journal share a thread ` +
+        `${wanted} host threads asked for, ${count} started: the data directory has ${this.journalCount} journal${this.journalCount === 1 ? '' : 's'}, and the shards of one journal share a thread ` +
           '(ORDO_JOURNALS, one per host thread by default; a new count takes effect at the first start after a clean stop).',
       );
     }
