@@ -13,11 +13,10 @@ import { ActorRuntime } from './runtime/actor-runtime.js';
 import { journalCount, journalDir, openDataDir, shardDir } from './runtime/data-dir.js';
 import { DataDirLockedError, lockDataDir } from './runtime/data-dir-lock.js';
 import { FileShardStore } from './runtime/file-shard-store.js';
-import { shardOf } from './runtime/placement.js';
+import { journalOf, shardOf } from './runtime/placement.js';
 import { PendingBatch } from './runtime/pending-batch.js';
 import { Shard } from './runtime/shard.js';
 import { SharedJournal } from './runtime/shared-journal.js';
-import { journalOf } from './runtime/placement.js';
 import { systemClock } from './runtime/clock.js';
 
 const USAGE = `usage:

@@ -41,12 +41,18 @@ export async function openDataDir(dir: string, shardsIfNew: number, opts: { crea
   if (opts.create === false) throw new Error(`${dir} is not an ordo data directory (no meta.json)`);
   await mkdir(join(dir, 'shards'), { recursive: true });
   const journals = Math.max(1, Math.min(opts.journalsIfNew ?? shardsIfNew, shardsIfNew));
-  db.data = { format: 1, shards: shardsIfNew, journals, createdAt: new Date().toISOString() };
-  await db.write();
+  const meta: DataDirMeta = { format: 1, shards: shardsIfNew, journals, createdAt: new Date().toISOString() };
+  await writeDataDirMeta(dir, meta);
+  return meta;
+}
+
+/** Writes `meta.json` atomically (lowdb: temp file + rename), then makes it durable. */
+export async function writeDataDirMeta(dir: string, meta: DataDirMeta): Promise<void> {
+  const path = join(dir, 'meta.json');
+  await new Low<DataDirMeta>(new DataFile(path, { parse: JSON.parse, stringify: (v) => JSON.stringify(v, null, 2) }), meta).write();
   // The shard and journal counts decide where every record lives: they must survive a crash like the journals.
   await fsyncPath(path);
   await fsyncPath(dir);
-  return db.data;
 }
 
 /** Where a shard's snapshots (and dead letters) live. */

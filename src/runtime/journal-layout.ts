@@ -1,13 +1,10 @@
-import { readdir, rmdir, stat, unlink } from 'node:fs/promises';
+import { rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Low } from 'lowdb';
-import { DataFile } from 'lowdb/node';
-import { type DataDirMeta, journalCount, journalDir, shardDir } from './data-dir.js';
+import { type DataDirMeta, journalCount, journalDir, shardDir, writeDataDirMeta } from './data-dir.js';
 import { replayPointOf } from './file-shard-store.js';
 import { fsyncPath } from './journal.js';
 import { journalOf } from './placement.js';
-
-const SEGMENT = /^segment-(\d{8})\.log$/;
+import { segmentName, segmentsIn } from './segmented-journal.js';
 
 /**
  * The journal count of a data directory is chosen when it is created (one per host thread), and
@@ -25,14 +22,14 @@ export async function relayoutJournals(dataDir: string, meta: DataDirMeta, wante
   const target = Math.max(1, Math.min(wanted, S));
   if (target === J) return { meta, changed: false };
   const points = await Promise.all(Array.from({ length: S }, (_, s) => replayPointOf(shardDir(dataDir, s))));
-  const old: { dir: string; segments: string[] }[] = [];
+  const old: { dir: string; segments: number[] }[] = [];
   for (let j = 0; j < J; j++) {
     const dir = journalDir(dataDir, j, S, J);
     const from = Math.min(...points.filter((_, s) => journalOf(s, J) === j));
-    const segments = (await readdir(dir).catch(() => [] as string[])).filter((n) => SEGMENT.test(n));
-    for (const name of segments) {
-      if (Number(SEGMENT.exec(name)![1]) < from) continue; // covered by the snapshots
-      if ((await stat(join(dir, name))).size > 0) return { meta, changed: false }; // records to replay
+    const segments = await segmentsIn(dir);
+    for (const n of segments) {
+      if (n < from) continue; // covered by the snapshots
+      if ((await stat(join(dir, segmentName(n)))).size > 0) return { meta, changed: false }; // records to replay
     }
     old.push({ dir, segments });
   }
@@ -40,16 +37,12 @@ export async function relayoutJournals(dataDir: string, meta: DataDirMeta, wante
   // either layout is right without them; left behind, a covered one in a directory the new
   // layout reuses would hold records of shards that no longer write there.
   for (const { dir, segments } of old) {
-    for (const name of segments) await unlink(join(dir, name)).catch(() => {});
+    for (const n of segments) await unlink(join(dir, segmentName(n))).catch(() => {});
     await fsyncPath(dir).catch(() => {});
   }
   // The commit point: from here on the shards write to the new journals.
   const next: DataDirMeta = { ...meta, journals: target };
-  const path = join(dataDir, 'meta.json');
-  const db = new Low<DataDirMeta>(new DataFile(path, { parse: JSON.parse, stringify: (v) => JSON.stringify(v, null, 2) }), next);
-  await db.write();
-  await fsyncPath(path);
-  await fsyncPath(dataDir);
+  await writeDataDirMeta(dataDir, next);
   // Journal directories the new layout does not use (it may reuse some: those stay, empty).
   for (const { dir } of old) {
     if (dir.startsWith(join(dataDir, 'journals'))) await rmdir(dir).catch(() => {});

@@ -8,6 +8,20 @@ export function segmentName(n: number): string {
   return `segment-${String(n).padStart(8, '0')}.log`;
 }
 
+/** The numbers of the segments in `dir`, in order (none if it does not exist). */
+export async function segmentsIn(dir: string): Promise<number[]> {
+  const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw err;
+  });
+  return names
+    .flatMap((n) => {
+      const m = SEGMENT.exec(n);
+      return m ? [Number(m[1])] : [];
+    })
+    .sort((a, b) => a - b);
+}
+
 /**
  * A journal as numbered segment files (see SharedJournal for whose records it holds). Appends go
  * to the newest segment; a snapshot rotates to a new segment first, and once the snapshots cover
@@ -16,8 +30,6 @@ export function segmentName(n: number): string {
 export class SegmentedJournal {
   private current: FileJournal | null = null;
   private currentNo = 1;
-  /** Bytes appended since the last rotation: the snapshot trigger. */
-  bytesSinceRotation = 0;
   /** Bytes of good records per segment on disk (read at replay, counted on append). */
   readonly sizes = new Map<number, number>();
 
@@ -28,11 +40,7 @@ export class SegmentedJournal {
 
   async segments(): Promise<number[]> {
     await mkdir(this.dir, { recursive: true });
-    const names = await readdir(this.dir);
-    return names.flatMap((n) => {
-      const m = SEGMENT.exec(n);
-      return m ? [Number(m[1])] : [];
-    }).sort((a, b) => a - b);
+    return segmentsIn(this.dir);
   }
 
   /**
@@ -54,7 +62,6 @@ export class SegmentedJournal {
     }
     this.currentNo = Math.max(from, appendFrom, all.at(-1) ?? from);
     this.current = new FileJournal(join(this.dir, segmentName(this.currentNo)), this.onWarn);
-    this.bytesSinceRotation = 0;
     return total;
   }
 
@@ -69,7 +76,6 @@ export class SegmentedJournal {
     if (!this.current) this.current = new FileJournal(join(this.dir, segmentName(this.currentNo)), this.onWarn);
     let n = 0;
     for (const f of frames) n += f.length;
-    this.bytesSinceRotation += n;
     this.sizes.set(this.currentNo, (this.sizes.get(this.currentNo) ?? 0) + n);
     await this.current.append(frames);
   }
@@ -82,7 +88,6 @@ export class SegmentedJournal {
     await this.current?.close();
     this.currentNo++;
     this.current = new FileJournal(join(this.dir, segmentName(this.currentNo)), this.onWarn);
-    this.bytesSinceRotation = 0;
     return this.currentNo;
   }
 
