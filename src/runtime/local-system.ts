@@ -26,6 +26,8 @@ export class LocalSystem {
   private readonly waiting = new Map<number, (r: unknown) => void>();
   private nextCid = 1;
   private readonly commit: GroupCommit;
+  /** The distinct journals of the stores (one per shard unless they share). */
+  private readonly journals: MemoryJournal[];
 
   private constructor(
     readonly clock: SimulatedClock,
@@ -36,7 +38,8 @@ export class LocalSystem {
   ) {
     const n = stores.length;
     // Stores share journals as `newStores` lays them out: shard s on journal s mod J.
-    const journalCount = new Set(stores.map((s) => s.journal)).size;
+    this.journals = [...new Set(stores.map((s) => s.journal))];
+    const journalCount = this.journals.length;
     this.shards = stores.map(
       (store, id) =>
         new Shard(id, {
@@ -58,9 +61,8 @@ export class LocalSystem {
           mailboxHardLimit,
         }),
     );
-    const journals = [...new Set(stores.map((s) => s.journal))];
     this.commit = new GroupCommit(
-      () => journals,
+      () => this.journals,
       (outputs) => this.release(outputs),
       (err) => {
         throw err;
@@ -99,7 +101,7 @@ export class LocalSystem {
   /** A new system on the same stores and clock, as after `kill -9` (nothing in memory survives). */
   async restart(opts: { maxActiveActors?: number } = {}): Promise<LocalSystem> {
     for (const s of this.shards) s.stop();
-    for (const j of new Set(this.stores.map((s) => s.journal))) j.crash();
+    for (const j of this.journals) j.crash();
     return LocalSystem.create({ clock: this.clock, stores: this.stores, ...opts });
   }
 
