@@ -21,6 +21,8 @@ export interface ServerConfig {
   maxConnectionsPerToken: number;
   /** Bytes an event subscriber may leave unread before it is disconnected (1008). */
   maxBufferedBytes: number;
+  /** Reply bytes not yet written out to a connection after which it is not read (back-pressure). */
+  maxUnwrittenBytes: number;
   /** Idle connections are pinged this often and closed if the previous ping went unanswered. */
   pingIntervalMs: number;
   /** Browser `Origin`s allowed to connect; empty allows any (token auth still applies). */
@@ -69,6 +71,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     maxInFlightPerConnection: int('ORDO_MAX_INFLIGHT', env.ORDO_MAX_INFLIGHT, 1024, 1024, 1_000_000),
     maxConnectionsPerToken: int('ORDO_MAX_CONNECTIONS_PER_TOKEN', env.ORDO_MAX_CONNECTIONS_PER_TOKEN, 1024, 256, 1_000_000),
     maxBufferedBytes: int('ORDO_MAX_BUFFERED_BYTES', env.ORDO_MAX_BUFFERED_BYTES, 8 * 1024 * 1024, 65536, 2 ** 31),
+    maxUnwrittenBytes: int('ORDO_MAX_UNWRITTEN_BYTES', env.ORDO_MAX_UNWRITTEN_BYTES, 1024 * 1024, 65536, 2 ** 31),
     pingIntervalMs: int('ORDO_PING_INTERVAL_MS', env.ORDO_PING_INTERVAL_MS, 30_000, 100, 3_600_000),
     allowedOrigins: (env.ORDO_ALLOWED_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     snapshotBytes: int('ORDO_SNAPSHOT_BYTES', env.ORDO_SNAPSHOT_BYTES, 16 * 1024 * 1024, 4096, 2 ** 40),

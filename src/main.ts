@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     maxInFlightPerConnection: config.maxInFlightPerConnection,
     maxConnectionsPerToken: config.maxConnectionsPerToken,
     maxBufferedBytes: config.maxBufferedBytes,
+    maxUnwrittenBytes: config.maxUnwrittenBytes,
     pingIntervalMs: config.pingIntervalMs,
     allowedOrigins: config.allowedOrigins,
   });

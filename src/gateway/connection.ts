@@ -13,8 +13,22 @@ import type { Subscriber, SubscriptionHub } from './subscriptions.js';
 
 export interface ConnectionLimits {
   maxInFlight: number;
+  /** Unread bytes (replies and events) after which a *subscriber* is cut off (1008). */
   maxBufferedBytes: number;
+  /**
+   * Replies not yet written out to the socket after which the connection is not read and no
+   * further listing starts: replies are never dropped, so the client's own reading is what
+   * bounds them.
+   */
+  maxUnwrittenBytes: number;
+  /** Listings (`order.list`, `feed.subscribe`) of one connection that run at once; the rest wait. */
+  maxConcurrentListings: number;
   maxSubscriptions: number;
+}
+
+/** Commands whose reply can be large (a page of orders): they run a few at a time per connection. */
+function isListing(c: Command): boolean {
+  return c.type === 'order.list' || c.type === 'feed.subscribe';
 }
 
 export interface ConnectionDeps {
@@ -54,8 +68,14 @@ class Subscription implements Subscriber {
 /** One client's WebSocket: frames in, validated commands to the runtime, replies and events out. */
 export class ClientConnection {
   private inFlight = 0;
+  /** The socket is not being read (back-pressure), see `updateReading`. */
   private paused = false;
   private closed = false;
+  /** Bytes handed to the socket whose write has not completed yet (replies and events). */
+  private unwritten = 0;
+  private listingsRunning = 0;
+  /** Listings accepted but not started: they wait for a free slot and for the client to read. */
+  private readonly listingsWaiting: (() => void)[] = [];
   private readonly orderSubs = new Map<string, Subscription>();
   private readonly feedSubs = new Map<Feed, Subscription>();
   /** Answered a ping since the last one was sent. */
@@ -79,6 +99,8 @@ export class ClientConnection {
   }
 
   private onFrame(data: RawData, isBinary: boolean): void {
+    // ws goes on emitting frames it had already read after a close was decided: none of them runs.
+    if (this.closed) return;
     if (isBinary) return this.refuse(null, wireError('BAD_FRAME', 'frames must be UTF-8 JSON text, not binary'));
     const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     if (!isUtf8(bytes)) return this.refuse(null, wireError('BAD_FRAME', 'the frame is not valid UTF-8'));
@@ -100,33 +122,77 @@ export class ClientConnection {
 
   private start(id: string, command: Command): void {
     this.inFlight++;
-    // Back-pressure: past the limit the socket is not read until half the commands are answered.
-    // Nothing is dropped; TCP flow control slows the client down.
-    if (!this.paused && this.inFlight >= this.deps.limits.maxInFlight) {
-      this.paused = true;
-      this.ws.pause();
-      this.deps.metrics.pausedReads.inc();
-    }
+    this.updateReading();
     const started = performance.now();
-    this.execute(command)
+    const listing = isListing(command);
+    const run = listing ? this.listingSlot().then(() => this.execute(command)) : this.execute(command);
+    run
       .catch((err: unknown): Reply => {
         this.deps.log.error({ err, type: command.type }, 'command failed inside the gateway');
         return { ok: false, error: wireError('INTERNAL', 'internal error') };
       })
       .then((reply) => {
         this.inFlight--;
-        if (this.paused && this.inFlight <= this.deps.limits.maxInFlight / 2) {
-          this.paused = false;
-          if (!this.closed) this.ws.resume();
-        }
         this.deps.metrics.commands.inc({ type: command.type, outcome: reply.ok ? 'ok' : reply.error.code });
         this.deps.metrics.latency.observe({ type: command.type }, (performance.now() - started) / 1000);
         this.reply(id, reply, command);
+        if (listing) {
+          // Freed once its reply is handed to the socket, so the next listing sees its bytes.
+          this.listingsRunning--;
+          this.startWaitingListings();
+        }
+        this.updateReading();
       });
+  }
+
+  /**
+   * Back-pressure, with hysteresis: the socket is not read while too many commands are in flight
+   * or too many reply bytes wait to be written out, and is read again once both are down to half.
+   * Nothing is dropped; TCP flow control slows the client down.
+   */
+  private updateReading(): void {
+    const { maxInFlight, maxUnwrittenBytes } = this.deps.limits;
+    if (!this.paused && (this.inFlight >= maxInFlight || this.unwritten >= maxUnwrittenBytes)) {
+      this.paused = true;
+      this.ws.pause();
+      this.deps.metrics.pausedReads.inc();
+    } else if (this.paused && this.inFlight <= maxInFlight / 2 && this.unwritten <= maxUnwrittenBytes / 2) {
+      this.paused = false;
+      if (!this.closed) this.ws.resume();
+    }
+  }
+
+  /**
+   * A listing's reply may be a page of 500 orders, and building it costs far more memory than
+   * the frame that asked for it: a connection runs a few at a time, and starts the next only
+   * while its earlier replies are being read. A flood of listings then waits as small parsed
+   * commands instead of as pages.
+   */
+  private listingSlot(): Promise<void> {
+    if (this.mayStartListing()) {
+      this.listingsRunning++;
+      return Promise.resolve();
+    }
+    // The slot is taken on the waiter's behalf by `startWaitingListings`.
+    return new Promise<void>((go) => this.listingsWaiting.push(go));
+  }
+
+  private mayStartListing(): boolean {
+    const { maxConcurrentListings, maxUnwrittenBytes } = this.deps.limits;
+    return this.listingsRunning < maxConcurrentListings && this.unwritten < maxUnwrittenBytes;
+  }
+
+  private startWaitingListings(): void {
+    while (this.listingsWaiting.length > 0 && (this.closed || this.mayStartListing())) {
+      this.listingsRunning++;
+      this.listingsWaiting.shift()!();
+    }
   }
 
   private async execute(command: Command): Promise<Reply> {
     const { runtime, hub, limits } = this.deps;
+    // Closed while it waited for a listing slot: nobody will read the answer.
+    if (this.closed) return { ok: false, error: wireError('UNAVAILABLE', 'connection closed') };
     if (command.type === 'order.subscribe' || command.type === 'feed.subscribe') {
       if (this.orderSubs.size + this.feedSubs.size >= limits.maxSubscriptions && !this.isSubscribed(command)) {
         return { ok: false, error: wireError('OVERLOADED', `at most ${limits.maxSubscriptions} subscriptions per connection`) };
@@ -180,26 +246,37 @@ export class ClientConnection {
     if (command.type === 'feed.subscribe' && reply.ok) this.feedSubs.get(command.feed)?.open(reply.orders ?? []);
   }
 
+  /** A reply: always written (exactly one per command), whatever the client's reading. */
   private send(frame: object): void {
-    if (this.closed || this.tooFarBehind()) return;
-    this.ws.send(JSON.stringify(frame));
+    if (this.closed) return;
+    this.write(JSON.stringify(frame));
   }
 
-  /** A client that does not read what it is sent (replies or events) is cut off (1008). */
-  private tooFarBehind(): boolean {
-    if (this.ws.bufferedAmount <= this.deps.limits.maxBufferedBytes) return false;
-    this.deps.metrics.slowConsumers.inc();
-    this.deps.log.warn({ role: this.principal.role, buffered: this.ws.bufferedAmount }, 'client not reading; disconnected');
-    this.ws.close(1008, 'too much unread data');
-    this.onClose();
-    return true;
+  private write(text: string): void {
+    const bytes = Buffer.byteLength(text);
+    this.unwritten += bytes;
+    this.ws.send(text, () => {
+      this.unwritten -= bytes;
+      if (this.paused) this.updateReading();
+      if (this.listingsWaiting.length > 0) this.startWaitingListings();
+    });
   }
 
-  /** An event for this connection. A subscriber that does not read is cut off before it can grow our memory. */
+  /**
+   * An event for this connection. A subscriber that does not read its events is cut off (1008)
+   * before it can grow our memory; replies never are (they are bounded by not reading the socket).
+   */
   pushEvent(frame: string): void {
-    if (this.closed || this.tooFarBehind()) return;
+    if (this.closed) return;
+    if (this.ws.bufferedAmount > this.deps.limits.maxBufferedBytes) {
+      this.deps.metrics.slowConsumers.inc();
+      this.deps.log.warn({ role: this.principal.role, buffered: this.ws.bufferedAmount }, 'subscriber not reading its events; disconnected');
+      this.ws.close(1008, 'too much unread data');
+      this.onClose();
+      return;
+    }
     this.deps.metrics.events.inc();
-    this.ws.send(frame);
+    this.write(frame);
   }
 
   private onClose(): void {
@@ -209,6 +286,7 @@ export class ClientConnection {
     for (const [feed, sub] of this.feedSubs) this.deps.hub.removeFeed(feed, sub);
     this.orderSubs.clear();
     this.feedSubs.clear();
+    this.startWaitingListings();
   }
 
   ping(): void {

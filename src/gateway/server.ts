@@ -20,6 +20,8 @@ export interface GatewayOptions {
   maxInFlightPerConnection?: number;
   maxConnectionsPerToken?: number;
   maxBufferedBytes?: number;
+  maxUnwrittenBytes?: number;
+  maxConcurrentListings?: number;
   maxSubscriptions?: number;
   pingIntervalMs?: number;
   allowedOrigins?: string[];
@@ -131,6 +133,8 @@ export class Gateway {
     return {
       maxInFlight: this.opts.maxInFlightPerConnection ?? 1024,
       maxBufferedBytes: this.opts.maxBufferedBytes ?? 8 * 1024 * 1024,
+      maxUnwrittenBytes: this.opts.maxUnwrittenBytes ?? 1024 * 1024,
+      maxConcurrentListings: this.opts.maxConcurrentListings ?? 2,
       maxSubscriptions: this.opts.maxSubscriptions ?? 1000,
     };
   }

@@ -15,6 +15,8 @@ export const ERROR_CODES = [
   'CANCEL_REFUSED',
   'INTERCEPTED',
   'OVERLOADED',
+  /** Protocol 1.1: no node owns the shard right now (cluster mode); not applied, retry later. */
+  'UNAVAILABLE',
   'INTERNAL',
 ] as const;
 
