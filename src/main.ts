@@ -72,10 +72,13 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  // One line that names the cause: what failed, on which path, the errno (Node's fs errors
+  // carry all three in their message). Never a stack trace.
+  const message = (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
   if (err instanceof ConfigError || err instanceof TokenConfigError || err instanceof DataDirLockedError) {
-    console.error(`ordo: ${err.message}`);
+    console.error(`ordo: ${message}`);
   } else {
-    console.error('ordo: failed to start:', err instanceof Error ? err.message : err);
+    console.error(`ordo: failed to start: ${message}`);
   }
   process.exit(1);
 });

@@ -152,9 +152,17 @@ export class ActorRuntime {
     const control = new MessageChannel();
     const handle: HostHandle = { index, worker, control: Comlink.wrap<HostControl>(nodeEndpoint(control.port1)), outbox: [], ready: false };
     const recovered = new Promise<RecoveryStats>((resolve, reject) => {
+      let recovering = true;
       worker.on('message', (m: FromHost) => {
-        if (m.t === 'recovered') resolve(m.stats);
-        else this.onHostMessage(m);
+        if (m.t === 'recovered') {
+          recovering = false;
+          resolve(m.stats);
+        } else if (m.t === 'fatal' && recovering) {
+          // A host that cannot recover its shards fails the start (the caller says why, once):
+          // nothing was served yet, so there is nothing to fail-stop.
+          recovering = false;
+          reject(new Error(`shard host ${index} could not recover: ${m.message}`));
+        } else this.onHostMessage(m);
       });
       worker.on('error', (err) => {
         reject(err);

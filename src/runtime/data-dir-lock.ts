@@ -34,8 +34,15 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
         throw new DataDirLockedError(`data directory ${dir} is in use by another ordo server (pid ${pid}); stop it first`);
       }
-      await unlink(path).catch(() => {});
+      // The lock's owner is gone: take it over. If it cannot be removed, that is the real cause.
+      try {
+        await unlink(path);
+      } catch (unlinkErr) {
+        const e = unlinkErr as NodeJS.ErrnoException;
+        if (e.code !== 'ENOENT') throw new DataDirLockedError(`cannot remove the stale lock ${path} (its process is gone): ${e.message}`);
+      }
     }
   }
-  throw new DataDirLockedError(`could not lock data directory ${dir}`);
+  // Another process took the lock between our removal of a stale one and our retry.
+  throw new DataDirLockedError(`data directory ${dir} is being locked by another process at the same time (${path})`);
 }

@@ -29,7 +29,12 @@ export function journalCount(meta: DataDirMeta): number {
 export async function openDataDir(dir: string, shardsIfNew: number, opts: { create?: boolean; journalsIfNew?: number } = {}): Promise<DataDirMeta> {
   const path = join(dir, 'meta.json');
   const db = new Low<DataDirMeta | null>(new DataFile(path, { parse: JSON.parse, stringify: (v) => JSON.stringify(v, null, 2) }), null);
-  await db.read();
+  try {
+    await db.read();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`cannot read ${path}: ${e.code ? '' : 'not valid JSON: '}${e.message}`);
+  }
   if (db.data) {
     const j = db.data.journals;
     const badJournals = j !== undefined && (!Number.isInteger(j) || j < 1 || j > db.data.shards);

@@ -1,4 +1,4 @@
-import { writevSync } from 'node:fs';
+import { fstatSync, writevSync } from 'node:fs';
 import { mkdir, open, type FileHandle, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { encodeFrame, FRAME_HEADER, readFrame } from './journal-format.js';
@@ -29,6 +29,16 @@ export interface ReplayStats {
   bytes: number;
   /** Bytes cut off a torn tail, if any. */
   truncated: number;
+}
+
+/**
+ * The journal file was deleted (or its directory removed) under a running server. Writing on
+ * would acknowledge changes into a file no restart will ever read: `ok` would be a lie.
+ */
+export class JournalUnlinkedError extends Error {
+  constructor(readonly file: string) {
+    super(`journal ${file} is no longer on disk (deleted under the running server); refusing to acknowledge anything more`);
+  }
 }
 
 export class JournalCorruptError extends Error {
@@ -164,6 +174,10 @@ export class FileJournal implements AppendLog {
     // the fdatasync, which waits for the disk, goes to the pool.
     writeAllSync(this.fh.fd, frames);
     await this.fh.datasync();
+    // Durable, but durable where? A file unlinked since it was opened (rm -rf of the data
+    // directory) takes every write and fdatasync and loses them all on restart. One fstat per
+    // commit (microseconds) tells: no name left means nothing written to it counts.
+    if (fstatSync(this.fh.fd).nlink === 0) throw new JournalUnlinkedError(this.path);
   }
 
   async close(): Promise<void> {
