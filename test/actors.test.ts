@@ -34,6 +34,23 @@ test('a short SKU refuses the whole order and the other holds are compensated', 
   expectOrder(await shop.place('o1', [{ sku: 'B', quantity: 3 }]));
 });
 
+test('an adjustmentId is applied once, a different delta under it is CONFLICT, and both survive a restart', async () => {
+  let shop = await Shop.open();
+  const adjust = (delta: number, adjustmentId?: string) => shop.sys.ask('sku:A', { type: 'inventory.adjust', sku: 'A', delta, adjustmentId }, ADMIN);
+  assert.ok((await adjust(5, 'adj-1')).ok);
+  assert.ok((await adjust(5, 'adj-1')).ok);
+  expectError(await adjust(4, 'adj-1'), 'CONFLICT');
+  assert.deepEqual(shop.log('sku:A').slice(-3).map((e) => e.decisions), [
+    ['adjusted by 5 to 5'],
+    ['adjustment adj-1 already applied'],
+    ['refused adjustment adj-1 by 4: it was applied by 5'],
+  ]);
+  shop = new Shop(await shop.sys.restart());
+  expectError(await adjust(4, 'adj-1'), 'CONFLICT');
+  assert.ok((await adjust(5, 'adj-1')).ok);
+  assert.deepEqual(await shop.getStock('A'), { sku: 'A', onHand: 5, reserved: 0, available: 5 });
+});
+
 test('the payment timer cancels an unpaid order and releases its stock', async () => {
   const shop = await Shop.open();
   await shop.stock('A', 3);

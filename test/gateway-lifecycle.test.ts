@@ -248,6 +248,12 @@ test('admin places for a customer; inventory.adjust with adjustmentId applies on
   assert.deepEqual(expectOk(await call(admin, 'inventory.adjust', { sku, delta: 3, adjustmentId })).stock, { sku, onHand: 7, reserved: 0, available: 7 });
   const rep = expectOk(await call(admin, 'inventory.adjust', { sku, delta: 3, adjustmentId }));
   assert.equal((rep.stock as Stock).onHand, 7, 'a repeated adjustmentId is applied once');
+  // The same id with another delta is a client's bug, not a repeat (PROTOCOL-NOTES): CONFLICT, nothing applied.
+  expectErr(await call(admin, 'inventory.adjust', { sku, delta: 5, adjustmentId }), 'CONFLICT');
+  assert.deepEqual(await stockOf(sku), { sku, onHand: 7, reserved: 0, available: 7 });
+  // Ids are per SKU: the same id on another SKU is another adjustment.
+  const other = uid('sku');
+  assert.equal((expectOk(await call(admin, 'inventory.adjust', { sku: other, delta: 2, adjustmentId })).stock as Stock).onHand, 2);
   assert.deepEqual(await stockOf(sku), { sku, onHand: 7, reserved: 0, available: 7 });
   assert.deepEqual(expectOk(await call(admin, 'inventory.adjust', { sku, delta: -2 })).stock, { sku, onHand: 5, reserved: 0, available: 5 });
   // a customer may read stock

@@ -36,8 +36,11 @@ export interface InventoryState {
   unrecordedConfirms: string[];
   /** Orders whose return was put back on hand, so a redelivered restock is applied once. */
   restocked: Set<string>;
-  /** `inventory.adjust` ids already applied. */
-  adjustments: Set<string>;
+  /**
+   * `inventory.adjust` ids already applied, with their delta: a repeat is answered, not applied,
+   * and the same id with another delta is a client bug answered `CONFLICT`. Ids are per SKU.
+   */
+  adjustments: Map<string, number>;
 }
 
 /** A journal record: the new totals, plus the one hold / id that this change touched. */
@@ -52,9 +55,9 @@ export interface InventoryRecord {
   confirms?: string[];
   verifyAt?: number | null;
   restocked?: string;
-  adjustment?: string;
+  adjustment?: [id: string, delta: number];
   /** Snapshot form: the whole state at once. */
-  all?: { holds: [string, number][]; restocked: string[]; adjustments: string[]; tentative?: [string, number][] };
+  all?: { holds: [string, number][]; restocked: string[]; adjustments: [string, number][]; tentative?: [string, number][] };
 }
 
 /** How long a hold may stay unconfirmed before the SKU asks its order about it. */
@@ -112,7 +115,7 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
       asked: new Set(),
       unrecordedConfirms: [],
       restocked: new Set(),
-      adjustments: new Set(),
+      adjustments: new Map(),
     };
   },
 
@@ -135,7 +138,13 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
           ctx.reply({ ok: true, stock: stockOf(s) });
           return s;
         case 'inventory.adjust': {
-          if (c.adjustmentId !== undefined && s.adjustments.has(c.adjustmentId)) {
+          const applied = c.adjustmentId === undefined ? undefined : s.adjustments.get(c.adjustmentId);
+          if (applied !== undefined && applied !== c.delta) {
+            ctx.note(`refused adjustment ${c.adjustmentId} by ${c.delta}: it was applied by ${applied}`);
+            ctx.reply({ ok: false, error: wireError('CONFLICT', `adjustmentId ${c.adjustmentId} was already applied to ${s.sku} with delta ${applied}`) });
+            return s;
+          }
+          if (applied !== undefined) {
             ctx.note(`adjustment ${c.adjustmentId} already applied`);
             ctx.reply({ ok: true, stock: stockOf(s) });
             return s;
@@ -150,8 +159,12 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
             return s;
           }
           s.onHand = next;
-          if (c.adjustmentId !== undefined) s.adjustments.add(c.adjustmentId);
-          persist(s, ctx, { ...totals(s), adjustment: c.adjustmentId });
+          const rec: InventoryRecord = totals(s);
+          if (c.adjustmentId !== undefined) {
+            s.adjustments.set(c.adjustmentId, c.delta);
+            rec.adjustment = [c.adjustmentId, c.delta];
+          }
+          persist(s, ctx, rec);
           ctx.note(`adjusted by ${c.delta} to ${next}`);
           ctx.reply({ ok: true, stock: stockOf(s) });
           return s;
@@ -265,12 +278,12 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
     for (const orderId of rec.confirms ?? []) s.tentative.delete(orderId);
     if (rec.verifyAt !== undefined) s.verifyAt = rec.verifyAt;
     if (rec.restocked !== undefined) s.restocked.add(rec.restocked);
-    if (rec.adjustment !== undefined) s.adjustments.add(rec.adjustment);
+    if (rec.adjustment !== undefined) s.adjustments.set(rec.adjustment[0], rec.adjustment[1]);
     if (rec.all) {
       s.holds = new Map(rec.all.holds);
       s.tentative = new Map(rec.all.tentative ?? []);
       s.restocked = new Set(rec.all.restocked);
-      s.adjustments = new Set(rec.all.adjustments);
+      s.adjustments = new Map(rec.all.adjustments);
     }
     return s;
   },

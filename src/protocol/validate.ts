@@ -125,9 +125,15 @@ function argumentsOf(type: CommandType, f: Raw, who: Principal): Command {
       if (a !== undefined && a !== null && (typeof a !== 'string' || a.length > 512)) {
         throw new ArgumentError('after', 'after must be a cursor returned as `next` by order.list');
       }
-      let customerId: string | undefined;
-      if (who.role === 'customer') customerId = who.customerId;
-      else if (who.role === 'admin') customerId = optionalIdent(f, 'customerId');
+      let customerId = optionalIdent(f, 'customerId');
+      if (who.role === 'customer') {
+        // Silently ignoring another customer's id would hand back the caller's own orders as if
+        // they were the ones asked for: a client bug hidden. Their own id is just redundant.
+        if (customerId !== undefined && customerId !== who.customerId) {
+          throw new ArgumentError('customerId', 'a customer lists only their own orders: omit customerId');
+        }
+        customerId = who.customerId;
+      }
       return {
         type,
         status: s as OrderStatus | undefined,
