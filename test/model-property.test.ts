@@ -104,7 +104,7 @@ class LocalExecutor implements Executor {
   async restart(): Promise<void> {
     this.collectErrors();
     this.sys = await this.sys.restart({ maxActiveActors: this.maxActiveActors });
-    // A restart after a settled system re-sends nothing and changes nothing: it publishes nothing.
+    // A restart after a settled system re-sends nothing; it changes only what was already due (timers).
   }
 
   drainEvents(): RuntimeEvent[] {

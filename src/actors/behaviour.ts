@@ -61,4 +61,10 @@ export interface ActorBehaviour<S, R> {
   summary?(state: S): unknown;
   /** True when `record` alone rebuilds the whole state (recovery then need not read the snapshot). */
   isFullState?(record: R): boolean;
+  /**
+   * Work a crash may have left owed that the runtime finishes before it serves anything: every
+   * actor with a `timer` of this name has it fired at once after recovery, and the runtime is
+   * ready once `owes` is false for each of them (a SKU verifying holds whose placement died).
+   */
+  readonly afterRecovery?: { timer: string; owes(state: S): boolean };
 }

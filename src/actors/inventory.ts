@@ -63,6 +63,12 @@ export interface InventoryRecord {
 /** How long a hold may stay unconfirmed before the SKU asks its order about it. */
 export const VERIFY_AFTER_MS = 2_000;
 export const VERIFY_TIMER = 'verify';
+/**
+ * When a tentative hold rebuilt from disk counts as taken: long ago, so it is verified at once.
+ * A hold from before a crash may be one whose placement died with the process; and asking
+ * early is always safe (an order still placing answers once it has decided).
+ */
+const RESTORED = 0;
 
 export function stockOf(s: InventoryState): Stock {
   return { sku: s.sku, onHand: s.onHand, reserved: s.reserved, available: s.onHand - s.reserved };
@@ -271,7 +277,7 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
       const [orderId, q, since] = rec.hold;
       if (q > 0) s.holds.set(orderId, q);
       else s.holds.delete(orderId);
-      if (q > 0 && since !== undefined) s.tentative.set(orderId, since);
+      if (q > 0 && since !== undefined) s.tentative.set(orderId, RESTORED);
       else s.tentative.delete(orderId);
     }
     if (rec.confirm !== undefined) s.tentative.delete(rec.confirm);
@@ -281,7 +287,7 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
     if (rec.adjustment !== undefined) s.adjustments.set(rec.adjustment[0], rec.adjustment[1]);
     if (rec.all) {
       s.holds = new Map(rec.all.holds);
-      s.tentative = new Map(rec.all.tentative ?? []);
+      s.tentative = new Map((rec.all.tentative ?? []).map(([orderId]) => [orderId, RESTORED]));
       s.restocked = new Set(rec.all.restocked);
       s.adjustments = new Map(rec.all.adjustments);
     }
@@ -298,6 +304,9 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
       },
     ];
   },
+
+  /** After a crash, the holds rebuilt tentative are verified before the runtime serves: stock read right after a restart is exact. */
+  afterRecovery: { timer: VERIFY_TIMER, owes: (s) => [...s.tentative.values()].includes(RESTORED) },
 
   isEmpty(s) {
     return s.onHand === 0 && s.reserved === 0 && s.holds.size === 0 && s.restocked.size === 0 && s.adjustments.size === 0 && s.verifyAt === null;

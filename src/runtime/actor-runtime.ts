@@ -13,6 +13,9 @@ import { fetchPage, mergePages, type OrderPage, type OrderQuery } from './order-
 import { defaultHostThreads, shardOf, workerOf } from './placement.js';
 import type { FromHost, HostConfig, HostControl, RecoveryStats, ToHost } from './shard-host.js';
 
+/** How long `start` waits for the work a crash left owed (see `afterRecovery`) before it serves anyway. */
+const RECOVERY_SETTLE_LIMIT_MS = 5_000;
+
 export interface RuntimeOptions {
   dataDir: string;
   /** Worker threads hosting shards (default: one per core; see `defaultHostThreads`). */
@@ -128,6 +131,15 @@ export class ActorRuntime {
       h.worker.postMessage({ t: 'start' } satisfies ToHost);
       this.scheduleFlush();
     }
+    // What a crash left owed (holds whose placement may have died) is settled before serving,
+    // so that the first reads after a restart are exact. Bounded: past it, serving starts and
+    // the actors finish that work as they would have anyway (a SKU re-verifies every 2 s).
+    const settledInTime = await Promise.race([
+      Promise.all(launched.map((l) => l.settled)).then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), RECOVERY_SETTLE_LIMIT_MS).unref()),
+    ]);
+    if (!settledInTime) this.opts.log.warn(`recovery work owed after the crash not finished in ${RECOVERY_SETTLE_LIMIT_MS} ms; serving anyway`);
+    this.recovery.ms = Math.round(performance.now() - started);
     this.state = 'ready';
     return this.recovery;
   }
@@ -136,7 +148,7 @@ export class ActorRuntime {
     return this.hosts.length;
   }
 
-  private launch(index: number, count: number, peers: (MessagePort | null)[]): { handle: HostHandle; recovered: Promise<RecoveryStats> } {
+  private launch(index: number, count: number, peers: (MessagePort | null)[]): { handle: HostHandle; recovered: Promise<RecoveryStats>; settled: Promise<void> } {
     const config: HostConfig = {
       index,
       workerCount: count,
@@ -151,10 +163,13 @@ export class ActorRuntime {
     const worker = new Worker(new URL('./shard-worker.js', import.meta.url), { workerData: config });
     const control = new MessageChannel();
     const handle: HostHandle = { index, worker, control: Comlink.wrap<HostControl>(nodeEndpoint(control.port1)), outbox: [], ready: false };
+    let settle!: () => void;
+    const settled = new Promise<void>((r) => (settle = r));
     const recovered = new Promise<RecoveryStats>((resolve, reject) => {
       let recovering = true;
       worker.on('message', (m: FromHost) => {
-        if (m.t === 'recovered') {
+        if (m.t === 'settled') settle();
+        else if (m.t === 'recovered') {
           recovering = false;
           resolve(m.stats);
         } else if (m.t === 'fatal' && recovering) {
@@ -174,7 +189,7 @@ export class ActorRuntime {
     });
     const ports = peers.filter((p): p is MessagePort => p !== null);
     worker.postMessage({ t: 'init', peers, control: control.port2 }, [...ports, control.port2]);
-    return { handle, recovered };
+    return { handle, recovered, settled };
   }
 
   /** A host thread died: answer what it owed, start a new one on the same shards, rewire its peers. */

@@ -86,7 +86,9 @@ export class LocalSystem {
     const sys = new LocalSystem(opts.clock ?? new SimulatedClock(), stores, opts.maxActiveActors ?? 20_000, opts.extraBehaviours, opts.mailboxHardLimit);
     for (const s of sys.shards) await s.recover();
     for (const s of sys.shards) s.start();
-    await sys.settle();
+    // As on a server: timers already due (overdue deadlines, the verification a crash left owed)
+    // fire at once, and the system serves once that work is done.
+    await sys.advance(0);
     return sys;
   }
 

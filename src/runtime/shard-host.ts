@@ -37,6 +37,8 @@ export type FromHost =
   | { t: 'recovered'; stats: RecoveryStats }
   | { t: 'out'; items: GatewayOutput[] }
   | { t: 'stopped' }
+  /** After `start`: no actor of this host owes recovery work any more (see `afterRecovery`). */
+  | { t: 'settled' }
   | { t: 'fatal'; message: string };
 
 export interface RecoveryStats {
@@ -64,6 +66,8 @@ export class ShardHost {
   private readonly commit: GroupCommit;
   private scheduled = false;
   private stopping = false;
+  /** Shards that still owe recovery work after `start`. */
+  private unsettledShards = new Set<number>();
   /** Messages that arrive before this host's shards are recovered wait here (a replaced host's peers start at once). */
   private early: (Envelope | ShardQuery)[] | null = [];
 
@@ -118,6 +122,9 @@ export class ShardHost {
           return shareJournal(s, t, config.journalCount) ? this.shards.get(t) : undefined;
         },
         onWork: () => this.schedule(),
+        onRecoverySettled: () => {
+          if (this.unsettledShards.delete(s) && this.unsettledShards.size === 0) this.postToMain({ t: 'settled' });
+        },
         onActorError: (key, message, err) =>
           log.error({ actor: key, message, err }, 'actor behaviour threw; answered INTERNAL'),
       }),
@@ -228,6 +235,7 @@ export class ShardHost {
 
   /** Called once every host has recovered: timers arm, unanswered requests are re-sent. */
   start(): void {
+    this.unsettledShards = new Set(this.shards.keys());
     for (const shard of this.shards.values()) shard.start();
     const early = this.early ?? [];
     this.early = null;

@@ -1,4 +1,4 @@
-import { type AnyBehaviour, behaviourFor } from '../actors/index.js';
+import { type AnyBehaviour, BEHAVIOURS, behaviourFor } from '../actors/index.js';
 import { wireError } from '../protocol/errors.js';
 import type { Incoming, Reply } from '../protocol/messages.js';
 import type { OrderSummary } from '../actors/order.js';
@@ -44,6 +44,8 @@ export interface ShardOptions {
   onActorError(key: string, message: string, err: unknown): void;
   /** Messages handled per actor before the next actor gets a turn (fairness). */
   throughput?: number;
+  /** Called once after `start`, when no actor owes recovery work any more (see `afterRecovery`). */
+  onRecoverySettled?(): void;
 }
 
 function describe(env: Envelope): { from: string; message: string } {
@@ -99,6 +101,8 @@ export class Shard {
   overloaded = 0;
   restarts = 0;
   readonly deadLetters: DeadLetter[] = [];
+  /** Actors that owe work a crash left (a behaviour's `afterRecovery`), until they have done it. */
+  private readonly owingAfterRecovery = new Set<string>();
 
   constructor(
     readonly id: number,
@@ -330,6 +334,7 @@ export class Shard {
     }
     const { from, message } = describe(env);
     cell.addLog({ at: now, from, message, decisions: ctx.decisions ?? [], outcome: stashThis ? 'stashed' : ctx.replied });
+    if (this.owingAfterRecovery.size > 0 && this.owingAfterRecovery.has(cell.key)) this.settleRecoveryOf(cell);
   }
 
   /**
@@ -544,7 +549,33 @@ export class Shard {
    */
   start(): void {
     for (const env of this.unansweredRequests(() => true)) this.route(env);
+    this.dueAfterRecovery();
     this.timers.start();
+    if (this.owingAfterRecovery.size === 0) this.opts.onRecoverySettled?.();
+  }
+
+  /**
+   * Fires at once the timers that finish what a crash left owed (see `afterRecovery`), and notes
+   * which actors owe it: the runtime serves once each has done it, so that what a client reads
+   * right after a restart (a SKU's stock) is exact, not exact in a few seconds.
+   */
+  private dueAfterRecovery(): void {
+    const names = new Set<string>();
+    for (const b of [...BEHAVIOURS.values(), ...(this.opts.extraBehaviours?.values() ?? [])]) if (b.afterRecovery) names.add(b.afterRecovery.timer);
+    for (const name of names) {
+      for (const key of this.timers.keysWith(name)) {
+        if (this.behaviourFor(key)?.afterRecovery?.timer !== name) continue;
+        this.timers.set(key, name, 0);
+        this.owingAfterRecovery.add(key);
+      }
+    }
+  }
+
+  /** After a turn of an actor that owed recovery work: done once its behaviour says so. */
+  private settleRecoveryOf(cell: ActorCell): void {
+    if (cell.behaviour.afterRecovery?.owes(cell.state)) return;
+    this.owingAfterRecovery.delete(cell.key);
+    if (this.owingAfterRecovery.size === 0) this.opts.onRecoverySettled?.();
   }
 
   /** Every request of this shard's actors still waiting for an answer and addressed where `to` says. */

@@ -106,6 +106,14 @@ export class TimerIndex {
     return this.single.has(key) || this.multi.has(key);
   }
 
+  /** The actors with a timer of this name armed. */
+  keysWith(name: string): string[] {
+    const keys: string[] = [];
+    for (const [key, one] of this.single) if (one === name) keys.push(key);
+    for (const [key, m] of this.multi) if (m.has(name)) keys.push(key);
+    return keys;
+  }
+
   timersOf(key: string): Record<string, number> {
     const one = this.single.get(key);
     if (one !== undefined) return { [one]: this.singleAt.get(key)! };

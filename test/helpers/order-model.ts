@@ -667,6 +667,9 @@ export async function runScenario(
     } else if (op.k === 'restart') {
       if (!ex.restart) continue;
       await ex.restart();
+      // A start fires every timer already due (a deadline that passed while down, or during a skew).
+      model.lo = model.hi = ex.now();
+      model.timersRan(ex.now());
     } else if (op.k === 'burst') {
       if (!ex.sendMany) continue;
       const actions = burstActions(op.ops, sc, names, model, opts.timeouts);
