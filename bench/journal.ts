@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
-import { encodeRecord, FileJournal, type JournalRecord } from '../src/runtime/journal.js';
+import { encodeRecord, FileJournal, type JournalRecord } from '../src/runtime/journal/journal.js';
 
 const record = (i: number): JournalRecord => ({
   k: `order:${i.toString(36).padStart(12, '0')}`,

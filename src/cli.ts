@@ -9,15 +9,15 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from './logger.js';
 import { ActorKeys } from './protocol/messages.js';
-import { ActorRuntime } from './runtime/actor-runtime.js';
-import { journalCount, journalDir, openDataDir, shardDir } from './runtime/data-dir.js';
-import { DataDirLockedError, lockDataDir } from './runtime/data-dir-lock.js';
-import { FileShardStore } from './runtime/file-shard-store.js';
-import { journalOf, shardOf } from './runtime/placement.js';
-import { PendingBatch } from './runtime/pending-batch.js';
-import { Shard } from './runtime/shard.js';
-import { SharedJournal } from './runtime/shared-journal.js';
-import { systemClock } from './runtime/clock.js';
+import { ActorRuntime } from './runtime/hosting/actor-runtime.js';
+import { journalCount, journalDir, openDataDir, shardDir } from './runtime/storage/data-dir.js';
+import { DataDirLockedError, lockDataDir } from './runtime/storage/data-dir-lock.js';
+import { FileShardStore } from './runtime/storage/file-shard-store.js';
+import { journalOf, shardOf } from './runtime/hosting/placement.js';
+import { PendingBatch } from './runtime/journal/pending-batch.js';
+import { Shard } from './runtime/kernel/shard.js';
+import { SharedJournal } from './runtime/journal/shared-journal.js';
+import { systemClock } from './runtime/kernel/clock.js';
 
 const USAGE = `usage:
   ordo inspect order <orderId> [--data DIR]

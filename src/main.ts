@@ -7,8 +7,8 @@ import { ConfigError, loadConfig } from './config.js';
 import { Gateway } from './gateway/server.js';
 import { loadTokens, TokenConfigError } from './gateway/tokens.js';
 import { createLogger } from './logger.js';
-import { ActorRuntime } from './runtime/actor-runtime.js';
-import { DataDirLockedError, lockDataDir } from './runtime/data-dir-lock.js';
+import { ActorRuntime } from './runtime/hosting/actor-runtime.js';
+import { DataDirLockedError, lockDataDir } from './runtime/storage/data-dir-lock.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -2,8 +2,8 @@ import { test } from 'uvu';
 import assert from 'node:assert/strict';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileShardStore } from '../src/runtime/file-shard-store.js';
-import { partitionOf, type SnapshotEntry } from '../src/runtime/shard-store.js';
+import { FileShardStore } from '../src/runtime/storage/file-shard-store.js';
+import { partitionOf, type SnapshotEntry } from '../src/runtime/storage/shard-store.js';
 import { withTempDir } from './helpers/server.js';
 
 const entry = (n: number, text: string): SnapshotEntry => ({ r: [{ order: { n, text } }], n });

@@ -2,8 +2,8 @@ import { test } from 'uvu';
 import assert from 'node:assert/strict';
 import { appendFile, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeRecord, FileJournal, JournalCorruptError, type JournalRecord } from '../src/runtime/journal.js';
-import { SegmentedJournal, segmentName } from '../src/runtime/segmented-journal.js';
+import { encodeRecord, FileJournal, JournalCorruptError, type JournalRecord } from '../src/runtime/journal/journal.js';
+import { SegmentedJournal, segmentName } from '../src/runtime/journal/segmented-journal.js';
 import { tempDir } from './helpers/server.js';
 
 const rec = (i: number): JournalRecord => ({ k: `order:o${i}`, r: [{ n: i, pad: 'x'.repeat(i % 50) }] });

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OrdoClient } from '../src/client/ordo-client.js';
 import { loadTokens } from '../src/gateway/tokens.js';
-import { LocalSystem } from '../src/runtime/local-system.js';
+import { LocalSystem } from '../src/runtime/testing/local-system.js';
 import { ADMIN } from './helpers/principals.js';
 import { startServer, tempDir } from './helpers/server.js';
 

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import type { OrdoClient } from '../src/client/ordo-client.js';
 import type { Command } from '../src/protocol/commands.js';
 import type { Order, Principal, Stock } from '../src/protocol/model.js';
-import { LocalSystem } from '../src/runtime/local-system.js';
+import { LocalSystem } from '../src/runtime/testing/local-system.js';
 import { type Action, type Executor, type Names, type Reply, type RuntimeEvent, runScenario, scenarioArb, TIMEOUTS, type Who } from './helpers/order-model.js';
 import { startServer, type TestServer } from './helpers/server.js';
 

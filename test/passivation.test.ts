@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import assert from 'node:assert/strict';
-import { LocalSystem } from '../src/runtime/local-system.js';
+import { LocalSystem } from '../src/runtime/testing/local-system.js';
 import { Shop, expectOrder } from './helpers/local.js';
 import { ADMIN, ALICE } from './helpers/principals.js';
 

@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger } from '../src/logger.js';
-import { ActorRuntime } from '../src/runtime/actor-runtime.js';
-import { FileShardStore } from '../src/runtime/file-shard-store.js';
-import { encodeRecord, type JournalRecord } from '../src/runtime/journal.js';
-import { readFrame } from '../src/runtime/journal-format.js';
-import { SharedJournal } from '../src/runtime/shared-journal.js';
-import { LocalSystem } from '../src/runtime/local-system.js';
-import { journalOf, shardOf } from '../src/runtime/placement.js';
-import { isEnvelope } from '../src/runtime/envelope.js';
+import { ActorRuntime } from '../src/runtime/hosting/actor-runtime.js';
+import { FileShardStore } from '../src/runtime/storage/file-shard-store.js';
+import { encodeRecord, type JournalRecord } from '../src/runtime/journal/journal.js';
+import { readFrame } from '../src/runtime/journal/frame.js';
+import { SharedJournal } from '../src/runtime/journal/shared-journal.js';
+import { LocalSystem } from '../src/runtime/testing/local-system.js';
+import { journalOf, shardOf } from '../src/runtime/hosting/placement.js';
+import { isEnvelope } from '../src/runtime/kernel/envelope.js';
 import { withTempDir } from './helpers/server.js';
 
 // Two shards share one journal; a key names its shard directly ("0:…" or "1:…").

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import assert from 'node:assert/strict';
 import type { AnyBehaviour } from '../src/actors/index.js';
-import { LocalSystem } from '../src/runtime/local-system.js';
+import { LocalSystem } from '../src/runtime/testing/local-system.js';
 import { ADMIN } from './helpers/principals.js';
 
 /**

@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { SimulatedClock } from '../src/runtime/clock.js';
-import { TimerIndex } from '../src/runtime/timer-index.js';
+import { SimulatedClock } from '../src/runtime/kernel/clock.js';
+import { TimerIndex } from '../src/runtime/kernel/timer-index.js';
 
 function index(clock: SimulatedClock) {
   const fired: string[] = [];

@@ -1,7 +1,7 @@
 import type { Command } from '../protocol/commands.js';
 import type { ActorEvent, InternalCommand, Reply } from '../protocol/messages.js';
 import type { Order, Principal } from '../protocol/model.js';
-import type { OrderQuery } from '../runtime/order-query.js';
+import type { OrderQuery } from '../runtime/query/order-query.js';
 import type { HostStats } from './metrics.js';
 
 /**

@@ -2,7 +2,7 @@ import type { Command, CommandOf } from '../protocol/commands.js';
 import { invalidArgument } from '../protocol/errors.js';
 import { ActorKeys, type Reply } from '../protocol/messages.js';
 import type { Feed, Order, Principal } from '../protocol/model.js';
-import { decodeCursor } from '../runtime/order-query.js';
+import { decodeCursor } from '../runtime/query/order-query.js';
 import type { CommandRuntime } from './command-runtime.js';
 
 const SYSTEM: Principal = { role: 'admin' };

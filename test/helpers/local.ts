@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { LocalSystem } from '../../src/runtime/local-system.js';
+import { LocalSystem } from '../../src/runtime/testing/local-system.js';
 import type { Reply } from '../../src/protocol/messages.js';
 import type { Item, Order, Stock } from '../../src/protocol/model.js';
 import { ADMIN, CARRIER, PAYMENTS, WAREHOUSE } from './principals.js';

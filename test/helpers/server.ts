@@ -6,7 +6,7 @@ import { Gateway } from '../../src/gateway/server.js';
 import { TokenTable } from '../../src/gateway/tokens.js';
 import { createLogger } from '../../src/logger.js';
 import type { Principal } from '../../src/protocol/model.js';
-import { ActorRuntime } from '../../src/runtime/actor-runtime.js';
+import { ActorRuntime } from '../../src/runtime/hosting/actor-runtime.js';
 
 export const TOKENS: Record<string, Principal> = {
   'tok-admin': { role: 'admin' },

@@ -1,14 +1,14 @@
-import type { Command } from '../protocol/commands.js';
-import { ActorKeys, type ActorEvent, type InternalCommand, type Reply } from '../protocol/messages.js';
-import type { Principal } from '../protocol/model.js';
-import { SimulatedClock } from './clock.js';
-import { isEnvelope, type Output } from './envelope.js';
-import { GroupCommit } from './group-commit.js';
+import type { Command } from '../../protocol/commands.js';
+import { ActorKeys, type ActorEvent, type InternalCommand, type Reply } from '../../protocol/messages.js';
+import type { Principal } from '../../protocol/model.js';
+import { SimulatedClock } from '../kernel/clock.js';
+import { isEnvelope, type Output } from '../kernel/envelope.js';
+import { GroupCommit } from '../journal/group-commit.js';
 import { MemoryJournal, MemoryShardStore } from './memory-shard-store.js';
-import { fetchPage, mergePages, type OrderPage, type OrderQuery } from './order-query.js';
-import { journalOf, shardOf, shareJournal } from './placement.js';
-import { Shard } from './shard.js';
-import type { AnyBehaviour } from '../actors/index.js';
+import { fetchPage, mergePages, type OrderPage, type OrderQuery } from '../query/order-query.js';
+import { journalOf, shardOf, shareJournal } from '../hosting/placement.js';
+import { Shard } from '../kernel/shard.js';
+import type { AnyBehaviour } from '../../actors/index.js';
 
 /**
  * Every shard in one thread, on a simulated clock and in-memory stores: the same Shard code as

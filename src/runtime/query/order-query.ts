@@ -1,4 +1,4 @@
-import type { Order, OrderStatus } from '../protocol/model.js';
+import type { Order, OrderStatus } from '../../protocol/model.js';
 
 /**
  * `order.list`: orders are listed oldest first, by (placement time, orderId), so that a page

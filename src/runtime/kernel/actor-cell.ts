@@ -1,7 +1,7 @@
-import type { AnyBehaviour } from '../actors/index.js';
+import type { AnyBehaviour } from '../../actors/index.js';
 import type { Envelope } from './envelope.js';
-import type { OutboxEntry } from './journal.js';
-import { Fifo } from './mailbox.js';
+import type { OutboxEntry } from '../journal/journal.js';
+import { Fifo } from './fifo.js';
 
 /** Where a kept reply goes: back to a client of the gateway, or to the actor that asked. */
 export type ReplyTarget = { t: 'client'; cid: number } | { t: 'actor'; to: string; re: number };

@@ -1,5 +1,5 @@
-import type { ActorCell } from './actor-cell.js';
-import type { Output } from './envelope.js';
+import type { ActorCell } from '../kernel/actor-cell.js';
+import type { Output } from '../kernel/envelope.js';
 
 /** The journal frames and outputs produced since the last commit; outputs leave only once frames are durable. */
 export interface Batch {

@@ -1,15 +1,15 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
-import type { Logger } from '../logger.js';
-import { wireError } from '../protocol/errors.js';
-import type { Command } from '../protocol/commands.js';
-import { ActorKeys, type ActorEvent, type InternalCommand, type Reply } from '../protocol/messages.js';
-import type { Order, Principal } from '../protocol/model.js';
+import type { Logger } from '../../logger.js';
+import { wireError } from '../../protocol/errors.js';
+import type { Command } from '../../protocol/commands.js';
+import { ActorKeys, type ActorEvent, type InternalCommand, type Reply } from '../../protocol/messages.js';
+import type { Order, Principal } from '../../protocol/model.js';
 import { Comlink, nodeEndpoint, type Remote } from './comlink.js';
-import { journalCount, openDataDir } from './data-dir.js';
-import { relayoutJournals } from './journal-layout.js';
-import type { Envelope, GatewayOutput, ShardQuery } from './envelope.js';
-import { fetchPage, mergePages, type OrderPage, type OrderQuery } from './order-query.js';
+import { journalCount, openDataDir } from '../storage/data-dir.js';
+import { relayoutJournals } from '../journal/journal-layout.js';
+import type { Envelope, GatewayOutput, ShardQuery } from '../kernel/envelope.js';
+import { fetchPage, mergePages, type OrderPage, type OrderQuery } from '../query/order-query.js';
 import { defaultHostThreads, shardOf, workerOf } from './placement.js';
 import type { FromHost, HostConfig, HostControl, RecoveryStats, ToHost } from './shard-host.js';
 

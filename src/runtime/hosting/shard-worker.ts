@@ -3,8 +3,8 @@
  * ports and the control-plane port), then batches; it sends `start` once every host recovered.
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import { createLogger } from '../logger.js';
-import { systemClock } from './clock.js';
+import { createLogger } from '../../logger.js';
+import { systemClock } from '../kernel/clock.js';
 import { Comlink, nodeEndpoint } from './comlink.js';
 import { type FromHost, type HostConfig, ShardHost, type ToHost } from './shard-host.js';
 

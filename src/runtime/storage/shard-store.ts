@@ -1,5 +1,5 @@
-import type { JournalRecord, OutboxEntry, ReplayStats } from './journal.js';
-import type { PendingBatch } from './pending-batch.js';
+import type { JournalRecord, OutboxEntry, ReplayStats } from '../journal/journal.js';
+import type { PendingBatch } from '../journal/pending-batch.js';
 
 /**
  * Where the records of one or more shards go, in the order they were produced: a group commit

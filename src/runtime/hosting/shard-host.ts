@@ -1,16 +1,16 @@
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
-import type { Logger } from '../logger.js';
-import type { Clock } from './clock.js';
-import { type Envelope, type GatewayOutput, isEnvelope, type Output, type ShardQuery } from './envelope.js';
-import { GroupCommit } from './group-commit.js';
-import { crashPointFromEnv } from './crash-point.js';
-import { journalDir, shardDir } from './data-dir.js';
-import { FileShardStore } from './file-shard-store.js';
+import type { Logger } from '../../logger.js';
+import type { Clock } from '../kernel/clock.js';
+import { type Envelope, type GatewayOutput, isEnvelope, type Output, type ShardQuery } from '../kernel/envelope.js';
+import { GroupCommit } from '../journal/group-commit.js';
+import { crashPointFromEnv } from '../testing/crash-point.js';
+import { journalDir, shardDir } from '../storage/data-dir.js';
+import { FileShardStore } from '../storage/file-shard-store.js';
 import { journalOf, shardOf, shareJournal, workerOf } from './placement.js';
-import { Shard } from './shard.js';
-import { SharedJournal } from './shared-journal.js';
+import { Shard } from '../kernel/shard.js';
+import { SharedJournal } from '../journal/shared-journal.js';
 
 export interface HostConfig {
   index: number;

@@ -1,7 +1,7 @@
-import type { JournalRecord, ReplayStats } from './journal.js';
-import { readFrame } from './journal-format.js';
-import { PendingBatch } from './pending-batch.js';
-import type { DirectoryEntry, JournalSink, ShardStore, SnapshotEntry } from './shard-store.js';
+import type { JournalRecord, ReplayStats } from '../journal/journal.js';
+import { readFrame } from '../journal/frame.js';
+import { PendingBatch } from '../journal/pending-batch.js';
+import type { DirectoryEntry, JournalSink, ShardStore, SnapshotEntry } from '../storage/shard-store.js';
 
 /**
  * A journal in memory, shared by the stores of one or more shards with the semantics of

@@ -1,7 +1,7 @@
 import { fstatSync, writevSync } from 'node:fs';
 import { mkdir, open, type FileHandle, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { encodeFrame, FRAME_HEADER, readFrame } from './journal-format.js';
+import { encodeFrame, FRAME_HEADER, readFrame } from './frame.js';
 
 /**
  * One journal record: everything one actor turn changed, written as a unit.
@@ -19,7 +19,7 @@ export interface JournalRecord {
 export interface OutboxEntry {
   id: number;
   to: string;
-  request: import('../protocol/messages.js').ActorRequest;
+  request: import('../../protocol/messages.js').ActorRequest;
   /** Sent with `{ journal: false }`: never written, so its answer needs no acknowledgement record. */
   volatile?: true;
 }

@@ -1,9 +1,9 @@
 import { rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type DataDirMeta, journalCount, journalDir, shardDir, writeDataDirMeta } from './data-dir.js';
-import { replayPointOf } from './file-shard-store.js';
+import { type DataDirMeta, journalCount, journalDir, shardDir, writeDataDirMeta } from '../storage/data-dir.js';
+import { replayPointOf } from '../storage/file-shard-store.js';
 import { fsyncPath } from './journal.js';
-import { journalOf } from './placement.js';
+import { journalOf } from '../hosting/placement.js';
 import { segmentName, segmentsIn } from './segmented-journal.js';
 
 /**

@@ -1,6 +1,6 @@
-import type { Output } from './envelope.js';
+import type { Output } from '../kernel/envelope.js';
 import { type Batch, settle } from './pending-batch.js';
-import type { JournalSink } from './shard-store.js';
+import type { JournalSink } from '../storage/shard-store.js';
 
 /**
  * Group commit for the journals of one thread: whatever the shards produced since the last write

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
-import type { JournalRecord, ReplayStats } from './journal.js';
-import { fsyncPath } from './journal.js';
-import { SharedJournal } from './shared-journal.js';
+import type { JournalRecord, ReplayStats } from '../journal/journal.js';
+import { fsyncPath } from '../journal/journal.js';
+import { SharedJournal } from '../journal/shared-journal.js';
 import { type DirectoryEntry, partitionOf, type ShardStore, type SnapshotEntry } from './shard-store.js';
 
 interface Manifest {

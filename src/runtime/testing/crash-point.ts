@@ -1,5 +1,5 @@
-import { actorKind } from '../protocol/messages.js';
-import { readFrame } from './journal-format.js';
+import { actorKind } from '../../protocol/messages.js';
+import { readFrame } from '../journal/frame.js';
 
 /**
  * Test-only fault injection for crash tests: `ORDO_TEST_CRASH_AFTER=<actor kind>[:<n>]` kills the

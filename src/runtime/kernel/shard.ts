@@ -1,16 +1,16 @@
-import { type AnyBehaviour, BEHAVIOURS, behaviourFor } from '../actors/index.js';
-import { wireError } from '../protocol/errors.js';
-import type { Incoming, Reply } from '../protocol/messages.js';
-import type { OrderSummary } from '../actors/order.js';
+import { type AnyBehaviour, BEHAVIOURS, behaviourFor } from '../../actors/index.js';
+import { wireError } from '../../protocol/errors.js';
+import type { Incoming, Reply } from '../../protocol/messages.js';
+import type { OrderSummary } from '../../actors/order.js';
 import { ActiveCells } from './active-cells.js';
 import { ActorCell, type ReplyTarget } from './actor-cell.js';
 import type { Clock } from './clock.js';
 import type { Envelope, Output } from './envelope.js';
-import { encodeRecord, type JournalRecord, type OutboxEntry, type ReplayStats } from './journal.js';
-import { Fifo } from './mailbox.js';
-import type { PendingBatch } from './pending-batch.js';
-import { compareKeys, type OrderPage, type OrderQuery, type SortKey } from './order-query.js';
-import { type DirectoryEntry, partitionOf, type ShardStore, type SnapshotEntry } from './shard-store.js';
+import { encodeRecord, type JournalRecord, type OutboxEntry, type ReplayStats } from '../journal/journal.js';
+import { Fifo } from './fifo.js';
+import type { PendingBatch } from '../journal/pending-batch.js';
+import { compareKeys, type OrderPage, type OrderQuery, type SortKey } from '../query/order-query.js';
+import { type DirectoryEntry, partitionOf, type ShardStore, type SnapshotEntry } from '../storage/shard-store.js';
 import { TimerIndex } from './timer-index.js';
 import { TurnContext } from './turn-context.js';
 
@@ -30,7 +30,7 @@ export interface ShardOptions {
   /** Queue depth that is counted as a warning sign (default 1,000). */
   mailboxSoftLimit?: number;
   /** Test-only: behaviours for kinds the product does not have (e.g. an actor that throws). */
-  extraBehaviours?: ReadonlyMap<string, import('../actors/index.js').AnyBehaviour>;
+  extraBehaviours?: ReadonlyMap<string, import('../../actors/index.js').AnyBehaviour>;
   /** What this shard's journal has yet to write; shared with the other shards of the same journal. */
   pending: PendingBatch;
   /**

@@ -1,7 +1,7 @@
-import type { Command } from '../protocol/commands.js';
-import type { ActorEvent, ActorRequest, InternalCommand, Reply } from '../protocol/messages.js';
-import type { Principal } from '../protocol/model.js';
-import type { OrderQuery, OrderPage } from './order-query.js';
+import type { Command } from '../../protocol/commands.js';
+import type { ActorEvent, ActorRequest, InternalCommand, Reply } from '../../protocol/messages.js';
+import type { Principal } from '../../protocol/model.js';
+import type { OrderQuery, OrderPage } from '../query/order-query.js';
 
 /** A message on its way to an actor, as it crosses threads (plain data, structured-clonable). */
 export type Envelope = (
