@@ -2,7 +2,7 @@ import type { ActorBehaviour, ActorContext } from './behaviour.js';
 import { invalidArgument, wireError } from '../protocol/errors.js';
 import { LIMITS } from '../protocol/commands.js';
 import type { Stock } from '../protocol/model.js';
-import type { Incoming } from '../protocol/messages.js';
+import { ActorKeys, actorId, type Incoming } from '../protocol/messages.js';
 
 /**
  * One actor per SKU. Its mailbox serialises every reservation of that SKU, which is what makes
@@ -95,7 +95,7 @@ function verifyHolds(s: InventoryState, ctx: ActorContext<InventoryRecord>): Inv
     if (s.asked.has(orderId)) continue;
     if (now - since >= VERIFY_AFTER_MS) {
       s.asked.add(orderId);
-      ctx.send(`order:${orderId}`, { type: 'order.verify', orderId });
+      ctx.send(ActorKeys.order(orderId), { type: 'order.verify', orderId });
     } else {
       next = Math.min(next ?? Infinity, since + VERIFY_AFTER_MS);
     }
@@ -112,7 +112,7 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
 
   initial(key) {
     return {
-      sku: key.slice('sku:'.length),
+      sku: actorId(key),
       onHand: 0,
       reserved: 0,
       holds: new Map(),

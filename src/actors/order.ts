@@ -11,7 +11,7 @@ import {
   type Principal,
   type Role,
 } from '../protocol/model.js';
-import { ActorKeys, type ActorRequest, type Incoming, type Reply } from '../protocol/messages.js';
+import { ActorKeys, type ActorRequest, actorId, type Incoming, type Reply } from '../protocol/messages.js';
 
 /**
  * One actor per order. It is the arbiter of every status change, in particular of the
@@ -323,7 +323,7 @@ function answer(s: OrderState, id: number, r: ActorRequest, reply: Reply, from: 
   }
   if (r.type === 'stock.reserve') {
     if (!s.placing) return; // a late repeat after the placement finished
-    const sku = from.slice('sku:'.length);
+    const sku = actorId(from);
     s.placing.answers.set(sku, reply.ok ? { reserved: reply.reserved === true, available: reply.available } : { reserved: false, available: 0 });
     finishPlacing(s, ctx);
     return;
@@ -348,7 +348,7 @@ export const OrderActor: ActorBehaviour<OrderState, OrderRecord> = {
   kind: 'order',
 
   initial(key) {
-    return { orderId: key.slice('order:'.length), order: null, placing: null, placeReply: null, awaiting: null };
+    return { orderId: actorId(key), order: null, placing: null, placeReply: null, awaiting: null };
   },
 
   receive(s, msg: Incoming, ctx) {

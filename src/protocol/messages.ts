@@ -66,7 +66,20 @@ export const ActorKeys = {
   refunds: 'refunds',
 } as const;
 
-export function actorKind(key: string): string {
+/**
+ * The one parser of actor keys, beside their constructors: `kind:id` for keyed actors (orders,
+ * SKUs), the bare kind for singletons (warehouse, carrier, refunds).
+ */
+export function parseActorKey(key: string): { kind: string; id: string } {
   const i = key.indexOf(':');
-  return i < 0 ? key : key.slice(0, i);
+  return i < 0 ? { kind: key, id: '' } : { kind: key.slice(0, i), id: key.slice(i + 1) };
+}
+
+export function actorKind(key: string): string {
+  return parseActorKey(key).kind;
+}
+
+/** The id part of a keyed actor's key (`sku:mug` → `mug`). */
+export function actorId(key: string): string {
+  return parseActorKey(key).id;
 }

@@ -1,6 +1,6 @@
 import { type AnyBehaviour, BEHAVIOURS, behaviourFor } from '../../actors/index.js';
 import { wireError } from '../../protocol/errors.js';
-import type { Incoming, Reply } from '../../protocol/messages.js';
+import { actorKind, type Incoming, parseActorKey, type Reply } from '../../protocol/messages.js';
 import type { OrderSummary } from '../../actors/order.js';
 import { ActiveCells } from './active-cells.js';
 import { ActorCell, type ReplyTarget } from './actor-cell.js';
@@ -189,7 +189,7 @@ export class Shard {
   }
 
   private behaviourFor(key: string) {
-    return this.opts.extraBehaviours?.get(key.split(':')[0]!) ?? behaviourFor(key);
+    return this.opts.extraBehaviours?.get(actorKind(key)) ?? behaviourFor(key);
   }
 
   /** Reloads a passivated actor; its messages wait in the mailbox until it is back. */
@@ -595,11 +595,12 @@ export class Shard {
   queryOrders(cid: number, q: OrderQuery): void {
     const found: SortKey[] = [];
     for (const [key, summary] of this.directory) {
-      if (!key.startsWith('order:') || !Array.isArray(summary)) continue;
+      const { kind, id } = parseActorKey(key);
+      if (kind !== 'order' || !Array.isArray(summary)) continue;
       const [customerId, status, placedAt] = summary as OrderSummary;
       if (q.customerId !== undefined && customerId !== q.customerId) continue;
       if (q.status !== undefined && status !== q.status) continue;
-      const k: SortKey = [placedAt, key.slice('order:'.length)];
+      const k: SortKey = [placedAt, id];
       if (q.after !== undefined && compareKeys(k, q.after) <= 0) continue;
       found.push(k);
     }
