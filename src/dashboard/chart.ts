@@ -6,8 +6,8 @@ export interface Point {
   p99Ms: number;
 }
 
-const W = 600;
-const H = 160;
+const W = 1100;
+const H = 180;
 const PAD = { l: 44, r: 44, t: 10, b: 18 };
 
 function scaleMax(v: number): number {
@@ -16,8 +16,12 @@ function scaleMax(v: number): number {
   return Math.ceil(v / mag) * mag;
 }
 
-/** Throughput (left axis) and p99 (right axis) over the last minute, as an inline SVG. */
-export function chart(points: Point[]): Node {
+/**
+ * Throughput (left axis) and p99 (right axis) over the last minute, as an inline SVG. The
+ * second in progress is left out: its partial count would always show as a drop.
+ */
+export function chart(series: Point[]): Node {
+  const points = series.slice(0, -1);
   const maxT = scaleMax(Math.max(...points.map((p) => p.commands), 0));
   const maxL = scaleMax(Math.max(...points.map((p) => p.p99Ms), 0));
   const iw = W - PAD.l - PAD.r;

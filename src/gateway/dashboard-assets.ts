@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { DASHBOARD_CSS, DASHBOARD_HTML } from './dashboard-page.js';
+import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_ICON } from './dashboard-page.js';
 
 /**
  * Everything the page may load comes from here, and nothing else: the policy forbids inline
@@ -42,6 +42,7 @@ export class DashboardAssets {
 
   async get(path: string): Promise<Asset | undefined> {
     if (path === '/dashboard' || path === '/dashboard/') return { type: 'text/html; charset=utf-8', body: DASHBOARD_HTML, headers: HEADERS };
+    if (path === '/dashboard/favicon.svg') return { type: 'image/svg+xml', body: DASHBOARD_ICON, headers: HEADERS };
     if (path === '/dashboard/dashboard.css') return { type: 'text/css; charset=utf-8', body: DASHBOARD_CSS, headers: HEADERS };
     const m = MODULE_PATH.exec(path);
     if (!m) return undefined;

@@ -9,6 +9,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>ordo dashboard</title>
+<link rel="icon" href="/dashboard/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/dashboard/dashboard.css">
 <script type="module" src="/dashboard/js/dashboard/app.js"></script>
 </head>
@@ -66,6 +67,8 @@ export const DASHBOARD_HTML = `<!doctype html>
 </html>
 `;
 
+export const DASHBOARD_ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#2f6fde"/><circle cx="8" cy="8" r="4" fill="none" stroke="#fff" stroke-width="2"/></svg>`;
+
 export const DASHBOARD_CSS = `:root { --bg: #f5f6f8; --card: #fff; --ink: #1d2430; --muted: #6b7380; --line: #e2e5ea;
   --accent: #2f6fde; --warn: #c0392b; --ok: #1e8e4e; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; }
 * { box-sizing: border-box; }
@@ -95,7 +98,7 @@ button { background: var(--accent); color: #fff; border-color: var(--accent); cu
 .count { border: 1px solid var(--line); border-radius: 6px; padding: 8px; text-align: center; }
 .count .n { display: block; font-size: 24px; font-weight: 600; font-variant-numeric: tabular-nums; }
 .count .label { font-size: 11px; color: var(--muted); overflow-wrap: anywhere; }
-.chart svg { width: 100%; height: 180px; display: block; }
+.chart svg { width: 100%; height: auto; display: block; }
 .chart .grid { stroke: var(--line); stroke-width: 1; }
 .chart .tput { fill: none; stroke: var(--accent); stroke-width: 2; }
 .chart .p99 { fill: none; stroke: #e08a00; stroke-width: 2; stroke-dasharray: 4 3; }
@@ -107,7 +110,8 @@ button { background: var(--accent); color: #fff; border-color: var(--accent); cu
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { text-align: right; padding: 4px 6px; border-bottom: 1px solid var(--line); }
 th:first-child, td:first-child { text-align: left; }
-th { font-size: 12px; color: var(--muted); font-weight: 500; }
+th { font-size: 12px; color: var(--muted); font-weight: 500; white-space: nowrap; }
+td:first-child { overflow-wrap: anywhere; }
 .recent { list-style: none; margin: 0; padding: 0; max-height: 300px; overflow-y: auto; font-size: 13px; }
 .recent li { display: grid; grid-template-columns: 72px minmax(0, 1fr) 130px; gap: 8px; padding: 3px 0; border-bottom: 1px solid var(--line); }
 .recent .id { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; font-family: ui-monospace, monospace; }
