@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'uvu';
 import { type EventFrame, OrdoClient } from '../src/client/ordo-client.js';
-import { loadTokens } from '../src/gateway/tokens.js';
 import type { Stats } from '../src/protocol/stats.js';
 import { ActorDirectory } from '../src/runtime/actor-directory.js';
 import { spawnServer } from './helpers/child-server.js';
@@ -177,13 +176,6 @@ test('ActorDirectory: counts move with summaries, ignore non-orders, and undo on
   assert.equal(c.paid, 1);
   assert.equal(Object.values(c).reduce((a, b) => a + b, 0), 1);
   assert.equal(d.size, 2);
-});
-
-test('a generated token file has an observer token', async () => {
-  await withTempDir('ordo-tokens-', async (dir) => {
-    const t = await loadTokens(undefined, dir);
-    assert.deepEqual(Object.values(t.entries).map((p) => p.role).sort(), ['admin', 'carrier', 'customer', 'observer', 'payments', 'warehouse']);
-  });
 });
 
 test.run();
