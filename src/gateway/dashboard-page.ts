@@ -58,7 +58,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     </section>
     <section class="card">
       <h2>Shards</h2>
-      <table><thead><tr><th>shard</th><th>thread</th><th>mailbox</th><th>commits</th><th>dead letters</th><th>actors</th></tr></thead>
+      <table><thead><tr><th>shard</th><th>thread</th><th>mailbox</th><th title="group commits of the thread's journal, which its shards share">commits (thread)</th><th>dead letters</th><th>actors</th></tr></thead>
       <tbody id="shards" data-testid="shards"></tbody></table>
     </section>
   </div>
