@@ -10,22 +10,32 @@ import { expectOk, uid } from './helpers/wire.js';
 // The dashboard in a real browser (Debian's chromium through playwright-core), against a real server.
 
 let srv: TestServer;
-let browser: Browser;
+let launched: Browser | undefined;
+let launchError: unknown;
 let admin: OrdoClient;
 let base: string;
 const LIVE_MS = 2_000; // the page must show a change within 2 s, without a reload
 
 test.before(async () => {
-  browser = await launchChromium();
+  // uvu does not print an error thrown by a hook: each browser test rethrows it instead.
+  launched = await launchChromium().catch((err: unknown) => {
+    launchError = err;
+    return undefined;
+  });
   srv = await startServer({ workers: 1, shards: 4 });
   admin = await srv.connect('tok-admin');
   base = `http://127.0.0.1:${srv.port}`;
 });
 
 test.after(async () => {
-  await browser?.close();
+  await launched?.close();
   await srv?.destroy();
 });
+
+function browser(): Browser {
+  if (!launched) throw launchError;
+  return launched;
+}
 
 const count = (page: Page, status: string) => page.textContent(`[data-testid="count-${status}"]`).then((t) => Number(t));
 
@@ -63,7 +73,7 @@ test('the page, its stylesheet and modules are served under a strict CSP, with n
 });
 
 test('counts change live as orders are placed, paid and cancelled; the token is never shown', async () => {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  const ctx = await browser().newContext({ viewport: { width: 1280, height: 1000 } });
   const page = await ctx.newPage();
   const errors = watchErrors(page);
   const sku = uid('mug');
@@ -107,7 +117,7 @@ test('counts change live as orders are placed, paid and cancelled; the token is 
 });
 
 test('a wrong token shows "token refused" and is not displayed', async () => {
-  const ctx = await browser.newContext();
+  const ctx = await browser().newContext();
   const page = await ctx.newPage();
   // The browser itself logs the refused handshake; that one is expected, nothing else is.
   const errors = watchErrors(page, [/WebSocket connection to .* failed/]);
@@ -122,7 +132,7 @@ test('a wrong token shows "token refused" and is not displayed', async () => {
 });
 
 test('sign-in field: the token is kept in sessionStorage; a role without access is told so', async () => {
-  const ctx = await browser.newContext();
+  const ctx = await browser().newContext();
   const page = await ctx.newPage();
   const errors = watchErrors(page);
   await page.goto(`${base}/dashboard`);
