@@ -68,6 +68,17 @@ test('replies come back typed; refusals reject with the code and details', async
   assert.deepEqual(err.details, { sku, available: 3 });
 });
 
+// Compile-time checks (never run): arguments and results are typed per command.
+export function typingChecks(c: Client): void {
+  // @ts-expect-error order.pay needs a paymentRef
+  void c.request('order.pay', { orderId: 'o' });
+  // @ts-expect-error no such command
+  void c.request('order.delete', { orderId: 'o' });
+  void c.request('order.list', { status: 'paid' }).then((r) => r.next satisfies string | null);
+  // @ts-expect-error a stock result has no order
+  void c.request('inventory.get', { sku: 's' }).then((r) => r.order);
+}
+
 test('a wrong token rejects connect with ConnectError 401', async () => {
   const err = await connect({ url: srv.url, token: 'not-a-token' }).catch((e: unknown) => e);
   assert.ok(err instanceof ConnectError, String(err));
