@@ -29,8 +29,9 @@ for (const file of files) {
   const bad = total - ok - skip;
   passed += ok;
   skipped += skip;
-  // A file that crashed or timed out before reporting counts as one failure at least.
-  const fileFailed = r.status !== 0 || total === 0;
+  // A file that crashed or timed out before reporting counts as one failure at least. uvu exits
+  // 0 when a `before` hook throws (its tests are counted, not passed): that is a failure too.
+  const fileFailed = r.status !== 0 || total === 0 || bad > 0;
   failed += fileFailed ? Math.max(1, bad) : bad;
   if (fileFailed) broken.push(file);
   const secs = ((Date.now() - started) / 1000).toFixed(1);

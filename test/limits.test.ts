@@ -78,7 +78,7 @@ test('generated tokens: one per role, file mode 0600, reused on the next start',
   assert.equal(first.generated, true);
   assert.equal((await stat(join(dir, 'tokens.json'))).mode & 0o777, 0o600);
   const roles = Object.values(first.entries).map((p) => p.role).sort();
-  assert.deepEqual(roles, ['admin', 'carrier', 'customer', 'payments', 'warehouse']);
+  assert.deepEqual(roles, ['admin', 'carrier', 'customer', 'observer', 'payments', 'warehouse']);
   assert.equal(Object.values(first.entries).find((p) => p.role === 'customer')!.customerId, 'demo');
   const again = await loadTokens(undefined, dir);
   assert.equal(again.generated, false);

@@ -4,7 +4,7 @@ import type { Command } from '../protocol/commands.js';
 import {
   type Actor,
   CANCELLABLE,
-  type Feed,
+  type StationFeed,
   type Item,
   type Order,
   type OrderStatus,
@@ -92,7 +92,7 @@ function move(s: OrderState, status: OrderStatus, by: Actor, ctx: Ctx): Order {
   return o;
 }
 
-function announce(o: Order, feed: Feed, ctx: Ctx): void {
+function announce(o: Order, feed: StationFeed, ctx: Ctx): void {
   ctx.publish({ type: 'feed', feed, order: orderView(o) });
 }
 

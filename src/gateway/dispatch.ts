@@ -1,14 +1,15 @@
 import type { Command, CommandOf } from '../protocol/commands.js';
 import { invalidArgument } from '../protocol/errors.js';
 import { ActorKeys, type Reply } from '../protocol/messages.js';
-import type { Feed, Order, Principal } from '../protocol/model.js';
+import type { Order, Principal, StationFeed } from '../protocol/model.js';
+import type { Stats } from '../protocol/stats.js';
 import { decodeCursor } from '../runtime/query/order-query.js';
 import type { CommandRuntime } from './command-runtime.js';
 
 const SYSTEM: Principal = { role: 'admin' };
 
 /** The actor that handles a command: the SKU, the order, or the station (warehouse, carrier). */
-export function actorKeyFor(c: Exclude<Command, { type: 'order.list' | 'feed.subscribe' }>): string {
+export function actorKeyFor(c: Exclude<Command, { type: 'order.list' | 'feed.subscribe' | 'stats.get' }>): string {
   switch (c.type) {
     case 'inventory.set':
     case 'inventory.adjust':
@@ -25,21 +26,21 @@ export function actorKeyFor(c: Exclude<Command, { type: 'order.list' | 'feed.sub
   }
 }
 
-const FEED_ACTOR: Record<Feed, string> = {
+const FEED_ACTOR: Record<StationFeed, string> = {
   warehouse: ActorKeys.warehouse,
   carrier: ActorKeys.carrier,
   refunds: ActorKeys.refunds,
 };
 
 /** Whether an order listed by a station's queue is still waiting there. */
-export const STILL_WAITING: Record<Feed, (o: Order) => boolean> = {
+export const STILL_WAITING: Record<StationFeed, (o: Order) => boolean> = {
   warehouse: (o) => o.status === 'paid' || o.status === 'picking',
   carrier: (o) => o.status === 'packed',
   refunds: (o) => o.refundDue,
 };
 
 /** The orders currently waiting in a feed: the station's queue, each order read from its actor. */
-export async function listFeed(rt: CommandRuntime, feed: Feed): Promise<Reply> {
+export async function listFeed(rt: CommandRuntime, feed: StationFeed): Promise<Reply> {
   const listed = await rt.execute(FEED_ACTOR[feed], { type: 'queue.list' }, SYSTEM);
   if (!listed.ok) return listed;
   const replies = await Promise.all(
@@ -58,9 +59,17 @@ export async function listOrders(rt: CommandRuntime, c: CommandOf<'order.list'>)
   return { ok: true, orders: page.orders, next: page.next };
 }
 
+/** What the gateway itself answers, with no actor involved (extensions for dashboards). */
+export interface GatewayViews {
+  /** The latest state of the orders that changed last: the `orders` feed's first reply. */
+  recentOrders(): Order[];
+  stats(): Promise<Stats>;
+}
+
 /** Runs one validated command (subscriptions aside, which the connection wraps around this). */
-export function runCommand(rt: CommandRuntime, c: Command, who: Principal): Promise<Reply> {
+export async function runCommand(rt: CommandRuntime, c: Command, who: Principal, views: GatewayViews): Promise<Reply> {
   if (c.type === 'order.list') return listOrders(rt, c);
-  if (c.type === 'feed.subscribe') return listFeed(rt, c.feed);
+  if (c.type === 'stats.get') return { ok: true, stats: await views.stats() };
+  if (c.type === 'feed.subscribe') return c.feed === 'orders' ? { ok: true, orders: views.recentOrders() } : listFeed(rt, c.feed);
   return rt.execute(actorKeyFor(c), c, who);
 }

@@ -1,4 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { OrderStatus } from '../protocol/model.js';
+import { CommandSeries } from './command-series.js';
 
 /** Per-host statistics, fetched over the control plane when /metrics is scraped. */
 export interface HostStats {
@@ -19,6 +21,9 @@ export interface HostStats {
   deadLetters: number;
   heapUsedBytes: number;
   setAside: number;
+  /** Orders per status over the host's shards (from their directories: no order is read). */
+  orderStatuses: Record<OrderStatus, number>;
+  perShard: { shard: number; mailboxDepth: number; deadLetters: number; actors: number }[];
 }
 
 /** Everything /metrics exposes (Prometheus text format, prom-client). */
@@ -60,6 +65,8 @@ export class GatewayMetrics {
     help: 'Subscribers closed (1008) for leaving too many event bytes unread',
     registers: [this.registry],
   });
+  /** Per-second throughput and p99 of the last minute (stats.get; not a Prometheus metric). */
+  readonly series = new CommandSeries();
   readonly events = new Counter({ name: 'ordo_events_sent_total', help: 'Event frames sent to subscribers', registers: [this.registry] });
 
   constructor(hostStats: () => Promise<HostStats[]>, inFlight: () => number) {

@@ -3,9 +3,14 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import type { Principal } from '../protocol/model.js';
+import { BusySkus } from './busy-skus.js';
 import type { CommandRuntime } from './command-runtime.js';
 import { ClientConnection, type ConnectionLimits } from './connection.js';
+import { DashboardAssets } from './dashboard-assets.js';
+import type { GatewayViews } from './dispatch.js';
 import { GatewayMetrics } from './metrics.js';
+import { RecentOrders } from './recent-orders.js';
+import { statsReport } from './stats-report.js';
 import { SubscriptionHub } from './subscriptions.js';
 import type { TokenTable } from './tokens.js';
 
@@ -55,18 +60,32 @@ export class Gateway {
   private readonly hub = new SubscriptionHub();
   private readonly connections = new Set<ClientConnection>();
   private readonly perToken = new Map<Principal, number>();
+  private readonly recent = new RecentOrders();
+  private readonly busySkus = new BusySkus();
+  private readonly views: GatewayViews;
+  private readonly dashboard = new DashboardAssets();
   private pinger: NodeJS.Timeout | null = null;
   private draining = false;
 
   constructor(private readonly opts: GatewayOptions) {
     this.metrics = new GatewayMetrics(() => opts.runtime.stats(), () => opts.runtime.inFlight);
-    opts.runtime.onEvent((e) => this.hub.publish(e));
+    opts.runtime.onEvent((e) => {
+      if (e.type === 'order.updated') {
+        this.recent.note(e.order);
+        this.busySkus.note(e.order);
+      }
+      this.hub.publish(e);
+    });
+    this.views = {
+      recentOrders: () => this.recent.list(),
+      stats: () => statsReport({ runtime: opts.runtime, metrics: this.metrics, series: this.metrics.series, busySkus: this.busySkus, health: () => this.healthState }),
+    };
     // UTF-8 is checked by the connection, not by ws: ws would close the socket (1007) on a bad
     // byte, while PROTOCOL.md wants BAD_FRAME and the connection kept open.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, skipUTF8Validation: true });
     this.http = createServer((req, res) => {
-      void this.onHttp(req.url ?? '/', req.method ?? 'GET').then(({ status, type, body }) => {
-        res.writeHead(status, { 'Content-Type': type });
+      void this.onHttp(req.url ?? '/', req.method ?? 'GET').then(({ status, type, body, headers }) => {
+        res.writeHead(status, { 'Content-Type': type, ...headers });
         res.end(body);
       });
     });
@@ -77,11 +96,18 @@ export class Gateway {
     return !this.draining && this.opts.runtime.state === 'ready';
   }
 
-  private async onHttp(rawUrl: string, method: string): Promise<{ status: number; type: string; body: string }> {
-    const path = rawUrl.split('?')[0];
+  private get healthState(): string {
+    return this.draining ? 'draining' : this.opts.runtime.state;
+  }
+
+  private async onHttp(rawUrl: string, method: string): Promise<{ status: number; type: string; body: string | Buffer; headers?: Record<string, string> }> {
+    const path = rawUrl.split('?')[0]!;
     if (method === 'GET' && path === '/healthz') {
-      const status = this.draining ? 'draining' : this.opts.runtime.state;
-      return { status: this.healthy ? 200 : 503, type: 'application/json', body: JSON.stringify({ status }) };
+      return { status: this.healthy ? 200 : 503, type: 'application/json', body: JSON.stringify({ status: this.healthState }) };
+    }
+    if (method === 'GET' && (path === '/dashboard' || path.startsWith('/dashboard/'))) {
+      const asset = await this.dashboard.get(path);
+      if (asset) return { status: 200, ...asset };
     }
     if (method === 'GET' && path === '/metrics') {
       try {
@@ -118,6 +144,7 @@ export class Gateway {
         metrics: this.metrics,
         log: this.opts.log,
         limits: this.limits,
+        views: this.views,
       });
       this.connections.add(conn);
       this.metrics.connections.inc();

@@ -45,9 +45,18 @@ export class SubscriptionHub {
     remove(this.feeds, feed, s);
   }
 
+  /** The `orders` feed: every order change, serialised only when someone listens. */
+  private publishAll(orderId: string, rev: number, frame: () => string): void {
+    const set = this.feeds.get('orders');
+    if (!set || set.size === 0) return;
+    const text = frame();
+    for (const s of set) s.push(orderId, rev, text);
+  }
+
   /** Fans one durable change out to its subscribers. */
   publish(e: ActorEvent): void {
     if (e.type === 'order.updated') {
+      this.publishAll(e.order.orderId, e.rev, () => JSON.stringify({ event: 'feed', feed: 'orders', order: e.order }));
       const set = this.orders.get(e.order.orderId);
       if (!set || set.size === 0) return;
       const frame = JSON.stringify({ event: 'order.updated', order: e.order });

@@ -16,7 +16,8 @@ export type Command =
   | { type: 'tms.ack'; orderId: string; trackingNo: string }
   | { type: 'tms.delivered'; orderId: string }
   | { type: 'order.return'; orderId: string; reason?: string }
-  | { type: 'return.received'; orderId: string };
+  | { type: 'return.received'; orderId: string }
+  | { type: 'stats.get' };
 
 export type CommandType = Command['type'];
 export type CommandOf<T extends CommandType> = Extract<Command, { type: T }>;
@@ -37,6 +38,7 @@ export const COMMAND_TYPES: readonly CommandType[] = [
   'tms.delivered',
   'order.return',
   'return.received',
+  'stats.get',
 ];
 
 /** PROTOCOL.md "Roles": what each role may send. `admin` may send everything. */
@@ -53,9 +55,16 @@ const ROLE_COMMANDS: Record<Exclude<Role, 'admin'>, ReadonlySet<CommandType>> = 
   payments: new Set<CommandType>(['order.pay', 'order.get', 'feed.subscribe']),
   warehouse: new Set<CommandType>(['wms.packed', 'return.received', 'order.get', 'feed.subscribe']),
   carrier: new Set<CommandType>(['tms.ack', 'tms.delivered', 'order.get', 'feed.subscribe']),
+  // Read-only: everything that reads or watches, nothing that changes state.
+  observer: new Set<CommandType>(['order.get', 'order.list', 'order.subscribe', 'feed.subscribe', 'inventory.get', 'stats.get']),
 };
 
-/** The one feed each non-admin role may subscribe to. */
+/** Roles that may watch every order (the `orders` feed, any station feed, any customer's orders). */
+export function roleSeesAll(role: Role): boolean {
+  return role === 'admin' || role === 'observer';
+}
+
+/** The one feed each station role may subscribe to (admin and observer may subscribe to any). */
 export const ROLE_FEED: Partial<Record<Role, Feed>> = {
   payments: 'refunds',
   warehouse: 'warehouse',

@@ -1,6 +1,7 @@
 import type { Command } from './commands.js';
 import type { WireError } from './errors.js';
-import type { Feed, Order, Principal, Role, Stock } from './model.js';
+import type { Order, Principal, Role, StationFeed, Stock } from './model.js';
+import type { Stats } from './stats.js';
 
 /**
  * Messages between actors. Every request travels through the sender's outbox: it is journaled
@@ -40,6 +41,8 @@ export interface ReplyResult {
   reserved?: boolean;
   /** order.verify: whether the order keeps its hold. */
   keep?: boolean;
+  /** stats.get (extension). */
+  stats?: Stats;
 }
 
 /** Commands that the gateway sends to actors but clients cannot: reads of the feeds' queues. */
@@ -55,7 +58,7 @@ export type Incoming =
 /** Pushed to the gateway after the change that caused them is durable. */
 export type ActorEvent =
   | { type: 'order.updated'; order: Order; rev: number }
-  | { type: 'feed'; feed: Feed; order: Order };
+  | { type: 'feed'; feed: StationFeed; order: Order };
 
 /** Well-known actor keys. Orders and SKUs have one actor each; the WMS, TMS and refunds ledger one each. */
 export const ActorKeys = {

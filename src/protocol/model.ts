@@ -1,6 +1,7 @@
 /** Plain-data objects of the wire protocol (PROTOCOL.md, "Objects"). */
 
-export const ROLES = ['admin', 'customer', 'payments', 'warehouse', 'carrier'] as const;
+/** `observer` (extension): read-only — reads, subscriptions and stats, never a change. */
+export const ROLES = ['admin', 'customer', 'payments', 'warehouse', 'carrier', 'observer'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Who caused a status change: a role, the payment deadline, or the runtime itself. */
@@ -61,5 +62,10 @@ export interface Principal {
   customerId?: string;
 }
 
-export const FEEDS = ['warehouse', 'carrier', 'refunds'] as const;
+/** Feeds kept by a station actor: the orders waiting for it. */
+export const STATION_FEEDS = ['warehouse', 'carrier', 'refunds'] as const;
+export type StationFeed = (typeof STATION_FEEDS)[number];
+
+/** `orders` (extension, admin and observer): every durable change of every order. */
+export const FEEDS = [...STATION_FEEDS, 'orders'] as const;
 export type Feed = (typeof FEEDS)[number];

@@ -15,6 +15,7 @@ export const TOKENS: Record<string, Principal> = {
   'tok-payments': { role: 'payments' },
   'tok-warehouse': { role: 'warehouse' },
   'tok-carrier': { role: 'carrier' },
+  'tok-observer': { role: 'observer' },
 };
 
 export async function tempDir(prefix = 'ordo-test-'): Promise<string> {

@@ -2,6 +2,7 @@ import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from '../../logger.js';
+import { ORDER_STATUSES, type OrderStatus } from '../../protocol/model.js';
 import type { Clock } from '../kernel/clock.js';
 import { type Envelope, type GatewayOutput, isEnvelope, type Output, type ShardQuery } from '../kernel/envelope.js';
 import { GroupCommit } from '../journal/group-commit.js';
@@ -343,11 +344,7 @@ export class ShardHost {
       actors: sum((s) => s.cells.size),
       timers: sum((s) => s.timers.size),
       messages: sum((s) => s.messagesHandled),
-      mailboxed: sum((s) => {
-        let n = 0;
-        for (const c of s.cells.values()) n += c.mailbox.length;
-        return n;
-      }),
+      mailboxed: sum(mailboxDepth),
       known: sum((s) => s.directory.size),
       passivated: sum((s) => s.cells.passivated),
       snapshots: sum((s) => s.snapshots),
@@ -357,6 +354,13 @@ export class ShardHost {
       deadLetters: sum((s) => s.deadLetters.length),
       setAside: sum((s) => s.setAsideCount),
       heapUsedBytes: process.memoryUsage().heapUsed,
+      orderStatuses: sumCounts(shards.map((s) => s.directory.statusCounts())),
+      perShard: shards.map((s) => ({
+        shard: s.id,
+        mailboxDepth: mailboxDepth(s),
+        deadLetters: s.deadLetters.length,
+        actors: s.cells.size,
+      })),
       commits: this.commit.commits,
       framesWritten: this.commit.framesWritten,
       lastCommitMs: this.commit.lastCommitMs,
@@ -365,3 +369,15 @@ export class ShardHost {
 }
 
 export type HostControl = Pick<ShardHost, 'inspect' | 'stats' | 'compact'>;
+
+function mailboxDepth(s: Shard): number {
+  let n = 0;
+  for (const c of s.cells.values()) n += c.mailbox.length;
+  return n;
+}
+
+function sumCounts(all: Record<OrderStatus, number>[]): Record<OrderStatus, number> {
+  const out = {} as Record<OrderStatus, number>;
+  for (const st of ORDER_STATUSES) out[st] = all.reduce((n, c) => n + c[st], 0);
+  return out;
+}

@@ -2,6 +2,7 @@ import { type AnyBehaviour, BEHAVIOURS, behaviourFor } from '../../actors/index.
 import { wireError } from '../../protocol/errors.js';
 import { actorKind, type Incoming, parseActorKey, type Reply } from '../../protocol/messages.js';
 import type { OrderSummary } from '../../actors/order.js';
+import { ActorDirectory } from './actor-directory.js';
 import { ActiveCells } from './active-cells.js';
 import { ActorCell, type ReplyTarget } from './actor-cell.js';
 import type { Clock } from './clock.js';
@@ -73,7 +74,7 @@ export class Shard {
    * Every actor of this shard with durable state, loaded or not: key → behaviour summary (or 1).
    * A message for a key listed here and not in memory reloads the actor from its snapshot.
    */
-  readonly directory = new Map<string, unknown>();
+  readonly directory = new ActorDirectory();
   /**
    * Changed actors that left memory before a snapshot took them: their whole state as one JSON
    * string (a few hundred bytes instead of a live actor's few kilobytes). Only for behaviours

@@ -1,0 +1,59 @@
+import type { OrderSummary } from '../../actors/order.js';
+import { ORDER_STATUSES, type OrderStatus } from '../../protocol/model.js';
+
+const ORDER_PREFIX = 'order:';
+
+function statusOf(key: string, summary: unknown): OrderStatus | undefined {
+  return key.startsWith(ORDER_PREFIX) && Array.isArray(summary) ? (summary as OrderSummary)[1] : undefined;
+}
+
+/**
+ * A shard's directory: every actor with durable state, loaded or not, keyed to its behaviour's
+ * summary (or 1). It also counts orders per status as entries change, so a count never needs a
+ * scan of the orders; since recovery rebuilds the directory through the same `set`, the counts
+ * are right after a restart too.
+ */
+export class ActorDirectory {
+  private readonly entries = new Map<string, unknown>();
+  private readonly counts = new Map<OrderStatus, number>();
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  get(key: string): unknown {
+    return this.entries.get(key);
+  }
+
+  set(key: string, summary: unknown): void {
+    this.uncount(key, this.entries.get(key));
+    this.entries.set(key, summary);
+    const status = statusOf(key, summary);
+    if (status !== undefined) this.counts.set(status, (this.counts.get(status) ?? 0) + 1);
+  }
+
+  delete(key: string): void {
+    this.uncount(key, this.entries.get(key));
+    this.entries.delete(key);
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, unknown]> {
+    return this.entries[Symbol.iterator]();
+  }
+
+  /** Orders per status in this shard (every status present, 0 when none). */
+  statusCounts(): Record<OrderStatus, number> {
+    const out = {} as Record<OrderStatus, number>;
+    for (const s of ORDER_STATUSES) out[s] = this.counts.get(s) ?? 0;
+    return out;
+  }
+
+  private uncount(key: string, summary: unknown): void {
+    const status = statusOf(key, summary);
+    if (status !== undefined) this.counts.set(status, (this.counts.get(status) ?? 1) - 1);
+  }
+}
