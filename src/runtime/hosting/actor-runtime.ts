@@ -11,7 +11,8 @@ import { relayoutJournals } from '../journal/journal-layout.js';
 import type { Envelope, GatewayOutput, ShardQuery } from '../kernel/envelope.js';
 import { fetchPage, mergePages, type OrderPage, type OrderQuery } from '../query/order-query.js';
 import { defaultHostThreads, shardOf, workerOf } from './placement.js';
-import type { FromHost, HostConfig, HostControl, RecoveryStats, ToHost } from './shard-host.js';
+import type { FromHost, HostConfig, RecoveryStats, ToHost } from './host-protocol.js';
+import type { HostControl } from './shard-host.js';
 
 /** How long `start` waits for the work a crash left owed (see `afterRecovery`) before it serves anyway. */
 const RECOVERY_SETTLE_LIMIT_MS = 5_000;

@@ -6,13 +6,8 @@ import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../../logger.js';
 import { systemClock } from '../kernel/clock.js';
 import { Comlink, nodeEndpoint } from './comlink.js';
-import { type FromHost, type HostConfig, ShardHost, type ToHost } from './shard-host.js';
-
-interface Init {
-  t: 'init';
-  peers: (MessagePort | null)[];
-  control: MessagePort;
-}
+import type { FromHost, HostConfig, HostInit, ToHost } from './host-protocol.js';
+import { ShardHost } from './shard-host.js';
 
 const port = parentPort!;
 const config = workerData as HostConfig;
@@ -20,7 +15,7 @@ const log = createLogger(`shard-host-${config.index}`);
 const post = (m: FromHost) => port.postMessage(m);
 const host = new ShardHost(config, post, systemClock, log);
 
-port.once('message', (init: Init) => {
+port.once('message', (init: HostInit) => {
   host.connectPeers(init.peers);
   Comlink.expose(
     { inspect: (key: string) => host.inspect(key), stats: () => host.stats(), compact: () => host.compact() },

@@ -3,10 +3,11 @@ import { ActorKeys, type ActorEvent, type InternalCommand, type Reply } from '..
 import type { Principal } from '../../protocol/model.js';
 import { SimulatedClock } from '../kernel/clock.js';
 import { isEnvelope, type Output } from '../kernel/envelope.js';
-import { GroupCommit } from '../journal/group-commit.js';
+import type { GroupCommit } from '../journal/group-commit.js';
 import { MemoryJournal, MemoryShardStore } from './memory-shard-store.js';
 import { fetchPage, mergePages, type OrderPage, type OrderQuery } from '../query/order-query.js';
-import { journalOf, shardOf, shareJournal } from '../hosting/placement.js';
+import { journalOf, shardOf } from '../hosting/placement.js';
+import { ShardGroup } from '../hosting/shard-group.js';
 import { Shard } from '../kernel/shard.js';
 import type { AnyBehaviour } from '../../actors/index.js';
 
@@ -25,7 +26,8 @@ export class LocalSystem {
   readonly actorErrors: { key: string; message: string; err: unknown }[] = [];
   private readonly waiting = new Map<number, (r: unknown) => void>();
   private nextCid = 1;
-  private readonly commit: GroupCommit;
+  /** The same wiring as a server's host thread, with every shard in it. */
+  private readonly group: ShardGroup;
   /** The distinct journals of the stores (one per shard unless they share). */
   private readonly journals: MemoryJournal[];
 
@@ -36,38 +38,28 @@ export class LocalSystem {
     extraBehaviours?: ReadonlyMap<string, AnyBehaviour>,
     mailboxHardLimit?: number,
   ) {
-    const n = stores.length;
     // Stores share journals as `newStores` lays them out: shard s on journal s mod J.
     this.journals = [...new Set(stores.map((s) => s.journal))];
-    const journalCount = this.journals.length;
-    this.shards = stores.map(
-      (store, id) =>
-        new Shard(id, {
-          clock,
-          store,
-          maxActiveActors,
-          pending: store.journal.pending,
-          sameJournal: (key) => {
-            const t = shardOf(key, n);
-            return shareJournal(id, t, journalCount) ? this.shards[t] : undefined;
-          },
-          onWork: () => {},
-          onActorError: (key, message, err) => this.actorErrors.push({ key, message, err }),
-          onFatal: (err) => {
-            throw err;
-          },
-          afterDurable: (fn) => this.commit.whenDurable(fn),
-          extraBehaviours,
-          mailboxHardLimit,
-        }),
-    );
-    this.commit = new GroupCommit(
-      () => this.journals,
-      (outputs) => this.release(outputs),
-      (err) => {
+    this.group = new ShardGroup({
+      clock,
+      members: stores.map((store, id) => ({ id, store, journal: store.journal })),
+      shardCount: stores.length,
+      journalCount: this.journals.length,
+      maxActiveActorsPerShard: maxActiveActors,
+      mailboxHardLimit,
+      extraBehaviours,
+      release: (outputs) => this.release(outputs),
+      onWork: () => {},
+      onActorError: (key, message, err) => this.actorErrors.push({ key, message, err }),
+      onFatal: (_what, err) => {
         throw err;
       },
-    );
+    });
+    this.shards = [...this.group.shards.values()];
+  }
+
+  private get commit(): GroupCommit {
+    return this.group.commit;
   }
 
   static async create(
@@ -84,8 +76,8 @@ export class LocalSystem {
   ): Promise<LocalSystem> {
     const stores = opts.stores ?? LocalSystem.newStores(opts.shards ?? 4, opts.journals);
     const sys = new LocalSystem(opts.clock ?? new SimulatedClock(), stores, opts.maxActiveActors ?? 20_000, opts.extraBehaviours, opts.mailboxHardLimit);
-    for (const s of sys.shards) await s.recover();
-    for (const s of sys.shards) s.start();
+    await sys.group.recover();
+    sys.group.start();
     // As on a server: timers already due (overdue deadlines, the verification a crash left owed)
     // fire at once, and the system serves once that work is done.
     await sys.advance(0);
@@ -156,19 +148,11 @@ export class LocalSystem {
   /** Runs every shard and commits until nothing is left to do (reactivations included). */
   async settle(): Promise<void> {
     for (let rounds = 0; rounds < 100_000; rounds++) {
-      let ran = 0;
-      for (const s of this.shards) ran += s.run();
-      for (const s of this.shards) {
-        const now = s.takeImmediate();
-        if (now.length) {
-          ran += now.length;
-          this.release(now);
-        }
-      }
+      const ran = this.group.pump();
       await this.commit.flush();
       // Reactivations read the (memory) store asynchronously: give them a turn.
       await new Promise((r) => setImmediate(r));
-      if (ran === 0 && !this.shards.some((s) => s.hasWork())) return;
+      if (ran === 0 && !this.group.hasWork()) return;
     }
     throw new Error('the system did not settle');
   }
