@@ -4,11 +4,12 @@ import { ActorKeys, type Reply } from '../protocol/messages.js';
 import type { Feed, Order, Principal } from '../protocol/model.js';
 import { decodeCursor } from '../runtime/order-query.js';
 import type { CommandRuntime } from './command-runtime.js';
+import { inspectActor } from './inspect.js';
 
 const SYSTEM: Principal = { role: 'admin' };
 
 /** The actor that handles a command: the SKU, the order, or the station (warehouse, carrier). */
-export function actorKeyFor(c: Exclude<Command, { type: 'order.list' | 'feed.subscribe' }>): string {
+export function actorKeyFor(c: Exclude<Command, { type: 'order.list' | 'feed.subscribe' | 'actor.inspect' }>): string {
   switch (c.type) {
     case 'inventory.set':
     case 'inventory.adjust':
@@ -62,5 +63,6 @@ export async function listOrders(rt: CommandRuntime, c: CommandOf<'order.list'>)
 export function runCommand(rt: CommandRuntime, c: Command, who: Principal): Promise<Reply> {
   if (c.type === 'order.list') return listOrders(rt, c);
   if (c.type === 'feed.subscribe') return listFeed(rt, c.feed);
+  if (c.type === 'actor.inspect') return inspectActor(rt, c.key);
   return rt.execute(actorKeyFor(c), c, who);
 }

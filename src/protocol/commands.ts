@@ -16,7 +16,9 @@ export type Command =
   | { type: 'tms.ack'; orderId: string; trackingNo: string }
   | { type: 'tms.delivered'; orderId: string }
   | { type: 'order.return'; orderId: string; reason?: string }
-  | { type: 'return.received'; orderId: string };
+  | { type: 'return.received'; orderId: string }
+  // Extension (PROTOCOL-NOTES.md), admin only: an actor's state, timers and message log.
+  | { type: 'actor.inspect'; key: string };
 
 export type CommandType = Command['type'];
 export type CommandOf<T extends CommandType> = Extract<Command, { type: T }>;
@@ -37,6 +39,7 @@ export const COMMAND_TYPES: readonly CommandType[] = [
   'tms.delivered',
   'order.return',
   'return.received',
+  'actor.inspect',
 ];
 
 /** PROTOCOL.md "Roles": what each role may send. `admin` may send everything. */

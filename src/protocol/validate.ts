@@ -11,6 +11,8 @@ export type FrameResult =
   | { ok: false; id: string | null; error: WireError };
 
 const IDENT = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Actor keys an operator may inspect: orders, SKUs, and the three stations (see ActorKeys). */
+const ACTOR_KEY = /^(?:(?:order|sku):[A-Za-z0-9._:-]{1,128}|warehouse|carrier|refunds)$/;
 const COMMAND_SET: ReadonlySet<string> = new Set(COMMAND_TYPES);
 
 class ArgumentError extends Error {
@@ -135,6 +137,13 @@ function argumentsOf(type: CommandType, f: Raw, who: Principal): Command {
         limit,
         after: typeof a === 'string' ? a : undefined,
       };
+    }
+    case 'actor.inspect': {
+      const key = own(f, 'key');
+      if (typeof key !== 'string' || !ACTOR_KEY.test(key)) {
+        throw new ArgumentError('key', 'key must be order:<orderId>, sku:<sku>, warehouse, carrier or refunds');
+      }
+      return { type, key };
     }
     case 'feed.subscribe': {
       const feed = own(f, 'feed');
