@@ -5,11 +5,13 @@ import type { Command } from '../protocol/commands.js';
 import { type WireError, wireError } from '../protocol/errors.js';
 import type { Reply } from '../protocol/messages.js';
 import type { Feed, Order, Principal } from '../protocol/model.js';
+import type { TraceParent } from '../protocol/trace-context.js';
 import { validateFrame } from '../protocol/validate.js';
 import type { CommandRuntime } from './command-runtime.js';
 import { runCommand } from './dispatch.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Subscriber, SubscriptionHub } from './subscriptions.js';
+import { traced } from './tracing.js';
 
 export interface ConnectionLimits {
   maxInFlight: number;
@@ -90,7 +92,7 @@ export class ClientConnection {
     }
     const v = validateFrame(frame, this.principal);
     if (!v.ok) return this.refuse(v.id, v.error);
-    this.start(v.id, v.command);
+    this.start(v.id, v.command, v.trace);
   }
 
   private refuse(id: string | null, error: WireError): void {
@@ -98,7 +100,7 @@ export class ClientConnection {
     this.send({ re: id, ok: false, error });
   }
 
-  private start(id: string, command: Command): void {
+  private start(id: string, command: Command, trace?: TraceParent): void {
     this.inFlight++;
     // Back-pressure: past the limit the socket is not read until half the commands are answered.
     // Nothing is dropped; TCP flow control slows the client down.
@@ -108,11 +110,7 @@ export class ClientConnection {
       this.deps.metrics.pausedReads.inc();
     }
     const started = performance.now();
-    this.execute(command)
-      .catch((err: unknown): Reply => {
-        this.deps.log.error({ err, type: command.type }, 'command failed inside the gateway');
-        return { ok: false, error: wireError('INTERNAL', 'internal error') };
-      })
+    traced(this.deps.log, command, this.principal, trace, () => this.execute(command))
       .then((reply) => {
         this.inFlight--;
         if (this.paused && this.inFlight <= this.deps.limits.maxInFlight / 2) {

@@ -1,5 +1,6 @@
 import { type Command, COMMAND_TYPES, type CommandType, LIMITS, ROLE_FEED, roleMaySend } from './commands.js';
 import { invalidArgument, type WireError, wireError } from './errors.js';
+import { parseTraceparent, type TraceParent } from './trace-context.js';
 import { FEEDS, type Feed, type Item, ORDER_STATUSES, type OrderStatus, type Principal } from './model.js';
 
 /**
@@ -7,7 +8,7 @@ import { FEEDS, type Feed, type Item, ORDER_STATUSES, type OrderStatus, type Pri
  * Order of checks: frame shape → id → type → role → arguments ("Roles are checked before arguments").
  */
 export type FrameResult =
-  | { ok: true; id: string; command: Command }
+  | { ok: true; id: string; command: Command; trace?: TraceParent }
   | { ok: false; id: string | null; error: WireError };
 
 const IDENT = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -182,7 +183,10 @@ export function validateFrame(frame: unknown, who: Principal): FrameResult {
     return { ok: false, id, error: wireError('FORBIDDEN', `role ${who.role} may not send ${commandType}`) };
   }
   try {
-    return { ok: true, id, command: argumentsOf(commandType, frame, who) };
+    const command = argumentsOf(commandType, frame, who);
+    // An extension, ignored when malformed (trace-context.ts says why); never a refusal.
+    const trace = parseTraceparent(own(frame, 'traceparent'));
+    return trace ? { ok: true, id, command, trace } : { ok: true, id, command };
   } catch (err) {
     if (err instanceof ArgumentError) return { ok: false, id, error: invalidArgument(err.field, err.why) };
     if (err instanceof RoleError) return { ok: false, id, error: wireError('FORBIDDEN', err.message) };
