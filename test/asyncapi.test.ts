@@ -112,7 +112,7 @@ test('frames a real server sends (replies, refusals, events) validate against th
     const events: object[] = [];
     // o1's seven changes after order.subscribe, its entry into the carrier feed and the refunds feed.
     const expected = 9;
-    const allEvents = within(new Promise<void>((resolve) => admin.onEvent((e) => events.push(e) >= expected && resolve())), 5_000, `${expected} events`);
+    const allEvents = new Promise<void>((resolve) => admin.onEvent((e) => events.push(e) >= expected && resolve()));
     const sku = uid('sku');
     const [o1, o2] = [uid('o'), uid('o')];
     await check(admin, 'inventory.set', { sku, onHand: 10 });
@@ -147,7 +147,8 @@ test('frames a real server sends (replies, refusals, events) validate against th
     seen.codes.add(bad.error!.code);
 
     // Events of the subscription and of both feeds (the one settles after the reply that caused it).
-    await allEvents;
+    // The time limit starts after the scenario: on a loaded machine the scenario itself may be slow.
+    await within(allEvents, 10_000, `${expected} events (got ${events.length})`);
     for (const e of events) {
       const name = (e as { event: string }).event;
       const v = contract.events.get(name);
