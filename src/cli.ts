@@ -1,100 +1,62 @@
 /**
- * `ordo` operator commands, run against a data directory while the server is stopped
- * (the data directory lock keeps them from racing a live server):
- *
- *   ordo inspect order <orderId> [--data DIR]   an order actor's state, timers and outbox
- *   ordo inspect sku <sku> [--data DIR]         a SKU actor's stock and holds
- *   ordo compact [--data DIR]                   snapshot every shard now and drop covered journal segments
+ * The `ordo` command (bin/ordo.mjs): `ordo serve`, `ordo inspect`, `ordo tail`, `ordo compact`.
+ * Every command's help is in cli/usage.ts; the exit codes (0 ok, 1 failure, 2 usage) are the
+ * contract scripts rely on, so nothing escapes as a stack trace.
  */
-import { parseArgs } from 'node:util';
-import { createLogger } from './logger.js';
-import { ActorKeys } from './protocol/messages.js';
-import { ActorRuntime } from './runtime/hosting/actor-runtime.js';
-import { journalCount, journalDir, openDataDir, shardDir } from './runtime/storage/data-dir.js';
-import { DataDirLockedError, lockDataDir } from './runtime/storage/data-dir-lock.js';
-import { FileShardStore } from './runtime/storage/file-shard-store.js';
-import { journalOf, shardOf } from './runtime/hosting/placement.js';
-import { PendingBatch } from './runtime/journal/pending-batch.js';
-import { Shard } from './runtime/kernel/shard.js';
-import { SharedJournal } from './runtime/journal/shared-journal.js';
-import { systemClock } from './runtime/kernel/clock.js';
+import { readFileSync } from 'node:fs';
+import { compact } from './cli/compact.js';
+import { inspect } from './cli/inspect.js';
+import { serve } from './cli/serve.js';
+import { tail } from './cli/tail.js';
+import { EXIT, Failure, HELP, UsageError, usageFromParseError, wantsHelp } from './cli/usage.js';
 
-const USAGE = `usage:
-  ordo inspect order <orderId> [--data DIR]
-  ordo inspect sku <sku> [--data DIR]
-  ordo compact [--data DIR]
-(--data defaults to ORDO_DATA_DIR or ./data; stop the server first)`;
+type Command = (args: string[], env: NodeJS.ProcessEnv) => Promise<number>;
+const COMMANDS: Record<string, Command> = { serve, inspect, tail, compact };
 
-/** Maps and Sets as plain JSON. */
-function plain(_k: string, v: unknown): unknown {
-  if (v instanceof Map) return Object.fromEntries(v);
-  if (v instanceof Set) return [...v];
-  return v;
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }
 
-async function inspect(dataDir: string, key: string): Promise<number> {
-  const meta = await openDataDir(dataDir, 8, { create: false });
-  const id = shardOf(key, meta.shards);
-  const J = journalCount(meta);
-  // Read-only: the other shards' records in the shared journal are skipped, nothing is written.
-  const journal = new SharedJournal(journalDir(dataDir, journalOf(id, J), meta.shards, J), [id], (k) => shardOf(k, meta.shards), () => {}, true);
-  const shard = new Shard(id, {
-    clock: systemClock,
-    store: new FileShardStore(shardDir(dataDir, id), 256, () => {}, { shared: journal, shard: id }),
-    pending: new PendingBatch(),
-    sameJournal: () => undefined,
-    onWork: () => {},
-    onActorError: () => {},
-  });
-  await shard.recover(); // timers are collected, never armed: nothing runs
-  const found = await shard.inspect(key);
-  await shard.store.close();
-  if (!found) {
-    console.error(`no actor ${key} in ${dataDir}`);
-    return 1;
+/** Runs one command line; resolves with the exit code. Never throws. */
+export async function cli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined) {
+    console.error(HELP.main); // no command is a usage error; the help goes where errors go
+    return EXIT.usage;
   }
-  const { inMemory: _inMemory, ...view } = found;
-  console.log(JSON.stringify({ shard: id, ...view }, plain, 2));
-  return 0;
-}
-
-async function compact(dataDir: string): Promise<number> {
-  const log = createLogger('ordo-compact');
-  // The directory's own layout: compacting is no occasion to change its journal count.
-  const journals = journalCount(await openDataDir(dataDir, 8, { create: false }));
-  const rt = await ActorRuntime.start({ dataDir, log, workers: journals, journals });
-  const shards = await rt.compact();
-  await rt.stop();
-  console.log(`compacted ${shards} shards in ${dataDir}`);
-  return 0;
-}
-
-export async function cli(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { data: { type: 'string' } }, allowPositionals: true });
-  const dataDir = values.data ?? process.env.ORDO_DATA_DIR ?? './data';
-  const [cmd, kind, id] = positionals;
-  if (cmd !== 'inspect' && cmd !== 'compact') {
-    console.error(USAGE);
-    return 2;
+  if (name === '--help' || name === '-h') {
+    console.log(HELP.main);
+    return EXIT.ok;
   }
-  let release: () => Promise<void>;
+  if (name === 'help') {
+    const topic = args[0] ?? 'main';
+    if (!HELP[topic]) return fail(EXIT.usage, `unknown command ${topic} (see ordo --help)`);
+    console.log(HELP[topic]);
+    return EXIT.ok;
+  }
+  if (name === '--version' || name === '-v') {
+    console.log(version());
+    return EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) return fail(EXIT.usage, `${name.startsWith('-') ? 'unknown option' : 'unknown command'} ${name} (see ordo --help)`);
+  if (wantsHelp(args)) {
+    console.log(HELP[name]);
+    return EXIT.ok;
+  }
   try {
-    release = await lockDataDir(dataDir);
+    return await command(args, env);
   } catch (err) {
-    if (err instanceof DataDirLockedError) {
-      console.error(`ordo: ${err.message}`);
-      return 1;
-    }
-    throw err;
+    const usage = err instanceof UsageError ? err : usageFromParseError(name, err);
+    if (usage) return fail(EXIT.usage, usage.message);
+    if (err instanceof Failure) return fail(EXIT.failure, err.message);
+    // Anything else is unexpected, but a script still gets one line and exit 1.
+    return fail(EXIT.failure, err instanceof Error ? err.message.split('\n')[0]! : String(err));
   }
-  try {
-    if (cmd === 'compact') return await compact(dataDir);
-    if ((kind !== 'order' && kind !== 'sku') || !id) {
-      console.error(USAGE);
-      return 2;
-    }
-    return await inspect(dataDir, kind === 'order' ? ActorKeys.order(id) : ActorKeys.sku(id));
-  } finally {
-    await release();
-  }
+}
+
+function fail(code: number, message: string): number {
+  console.error(`ordo: ${message}`);
+  return code;
 }

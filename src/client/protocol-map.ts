@@ -24,6 +24,8 @@ export interface CommandArgs {
   'order.return': { orderId: string; reason?: string };
   'return.received': { orderId: string };
   'stats.get': Record<string, never>;
+  /** Admin only: an actor's state, timers and message log (its shape may change between versions). */
+  'actor.inspect': { key: string };
 }
 
 type OrderResult = { order: Order };
@@ -46,6 +48,7 @@ export interface CommandResults {
   'order.return': OrderResult;
   'return.received': OrderResult;
   'stats.get': { stats: Stats };
+  'actor.inspect': { actor: unknown };
 }
 
 // Compile-time check that both maps name exactly the protocol's commands, no more, no fewer.

@@ -21,6 +21,7 @@ const ALWAYS = new Set<keyof CommandArgs>([
   'order.get',
   'order.list',
   'stats.get',
+  'actor.inspect',
 ]);
 
 export function isRetryable<T extends keyof CommandArgs>(type: T, args: CommandArgs[T]): boolean {

@@ -15,4 +15,6 @@ export interface CommandRuntime {
   listOrders(q: OrderQuery): Promise<{ orders: Order[]; next: string | null }>;
   onEvent(listener: (e: ActorEvent) => void): void;
   stats(): Promise<HostStats[]>;
+  /** An actor's state, timers, outbox and message log, or null when the actor does not exist. */
+  inspect(key: string): Promise<unknown>;
 }

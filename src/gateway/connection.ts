@@ -5,11 +5,13 @@ import type { Command } from '../protocol/commands.js';
 import { type WireError, wireError } from '../protocol/errors.js';
 import type { Reply } from '../protocol/messages.js';
 import type { Feed, Order, Principal } from '../protocol/model.js';
+import type { TraceParent } from '../protocol/trace-context.js';
 import { validateFrame } from '../protocol/validate.js';
 import type { CommandRuntime } from './command-runtime.js';
 import { type GatewayViews, runCommand } from './dispatch.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Subscriber, SubscriptionHub } from './subscriptions.js';
+import { traced } from './tracing.js';
 
 export interface ConnectionLimits {
   maxInFlight: number;
@@ -113,7 +115,7 @@ export class ClientConnection {
     }
     const v = validateFrame(frame, this.principal);
     if (!v.ok) return this.refuse(v.id, v.error);
-    this.start(v.id, v.command);
+    this.start(v.id, v.command, v.trace);
   }
 
   private refuse(id: string | null, error: WireError): void {
@@ -121,17 +123,13 @@ export class ClientConnection {
     this.send({ re: id, ok: false, error });
   }
 
-  private start(id: string, command: Command): void {
+  private start(id: string, command: Command, trace?: TraceParent): void {
     this.inFlight++;
     this.updateReading();
     const started = performance.now();
     const listing = isListing(command);
-    const run = listing ? this.listingSlot().then(() => this.execute(command)) : this.execute(command);
-    run
-      .catch((err: unknown): Reply => {
-        this.deps.log.error({ err, type: command.type }, 'command failed inside the gateway');
-        return { ok: false, error: wireError('INTERNAL', 'internal error') };
-      })
+    const execute = () => traced(this.deps.log, command, this.principal, trace, () => this.execute(command));
+    (listing ? this.listingSlot().then(execute) : execute())
       .then((reply) => {
         this.inFlight--;
         this.deps.metrics.commands.inc({ type: command.type, outcome: reply.ok ? 'ok' : reply.error.code });

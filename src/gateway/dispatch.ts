@@ -5,11 +5,12 @@ import type { Order, Principal, StationFeed } from '../protocol/model.js';
 import type { Stats } from '../protocol/stats.js';
 import { decodeCursor } from '../runtime/query/order-query.js';
 import type { CommandRuntime } from './command-runtime.js';
+import { inspectActor } from './inspect.js';
 
 const SYSTEM: Principal = { role: 'admin' };
 
 /** The actor that handles a command: the SKU, the order, or the station (warehouse, carrier). */
-export function actorKeyFor(c: Exclude<Command, { type: 'order.list' | 'feed.subscribe' | 'stats.get' }>): string {
+export function actorKeyFor(c: Exclude<Command, { type: 'order.list' | 'feed.subscribe' | 'stats.get' | 'actor.inspect' }>): string {
   switch (c.type) {
     case 'inventory.set':
     case 'inventory.adjust':
@@ -71,5 +72,6 @@ export async function runCommand(rt: CommandRuntime, c: Command, who: Principal,
   if (c.type === 'order.list') return listOrders(rt, c);
   if (c.type === 'stats.get') return { ok: true, stats: await views.stats() };
   if (c.type === 'feed.subscribe') return c.feed === 'orders' ? { ok: true, orders: views.recentOrders() } : listFeed(rt, c.feed);
+  if (c.type === 'actor.inspect') return inspectActor(rt, c.key);
   return rt.execute(actorKeyFor(c), c, who);
 }

@@ -17,7 +17,9 @@ export type Command =
   | { type: 'tms.delivered'; orderId: string }
   | { type: 'order.return'; orderId: string; reason?: string }
   | { type: 'return.received'; orderId: string }
-  | { type: 'stats.get' };
+  | { type: 'stats.get' }
+  // Extension (PROTOCOL-NOTES.md), admin only: an actor's state, timers and message log.
+  | { type: 'actor.inspect'; key: string };
 
 export type CommandType = Command['type'];
 export type CommandOf<T extends CommandType> = Extract<Command, { type: T }>;
@@ -39,6 +41,7 @@ export const COMMAND_TYPES: readonly CommandType[] = [
   'order.return',
   'return.received',
   'stats.get',
+  'actor.inspect',
 ];
 
 /** PROTOCOL.md "Roles": what each role may send. `admin` may send everything. */

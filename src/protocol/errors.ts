@@ -15,7 +15,8 @@ export const ERROR_CODES = [
   'CANCEL_REFUSED',
   'INTERCEPTED',
   'OVERLOADED',
-  /** Protocol 1.1: no node owns the shard right now (cluster mode); not applied, retry later. */
+  // 1.1: a cluster shard without an owner for 10 s. A single node (all this implementation has
+  // yet) never answers it, but clients written against 1.1 must know the code.
   'UNAVAILABLE',
   'INTERNAL',
 ] as const;

@@ -39,6 +39,8 @@ export interface ReplyResult {
   /** stock.reserve: what the SKU could still offer when it refused. */
   available?: number;
   reserved?: boolean;
+  /** actor.inspect (extension): the actor's state, timers, outbox and message log, as plain JSON. */
+  actor?: unknown;
   /** order.verify: whether the order keeps its hold. */
   keep?: boolean;
   /** stats.get (extension). */

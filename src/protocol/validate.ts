@@ -1,5 +1,6 @@
 import { type Command, COMMAND_TYPES, type CommandType, LIMITS, ROLE_FEED, roleMaySend, roleSeesAll } from './commands.js';
 import { invalidArgument, type WireError, wireError } from './errors.js';
+import { parseTraceparent, type TraceParent } from './trace-context.js';
 import { FEEDS, type Feed, type Item, ORDER_STATUSES, type OrderStatus, type Principal } from './model.js';
 
 /**
@@ -7,10 +8,12 @@ import { FEEDS, type Feed, type Item, ORDER_STATUSES, type OrderStatus, type Pri
  * Order of checks: frame shape → id → type → role → arguments ("Roles are checked before arguments").
  */
 export type FrameResult =
-  | { ok: true; id: string; command: Command }
+  | { ok: true; id: string; command: Command; trace?: TraceParent }
   | { ok: false; id: string | null; error: WireError };
 
 const IDENT = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Actor keys an operator may inspect: orders, SKUs, and the three stations (see ActorKeys). */
+const ACTOR_KEY = /^(?:(?:order|sku):[A-Za-z0-9._:-]{1,128}|warehouse|carrier|refunds)$/;
 const COMMAND_SET: ReadonlySet<string> = new Set(COMMAND_TYPES);
 
 class ArgumentError extends Error {
@@ -144,6 +147,13 @@ function argumentsOf(type: CommandType, f: Raw, who: Principal): Command {
         after: typeof a === 'string' ? a : undefined,
       };
     }
+    case 'actor.inspect': {
+      const key = own(f, 'key');
+      if (typeof key !== 'string' || !ACTOR_KEY.test(key)) {
+        throw new ArgumentError('key', 'key must be order:<orderId>, sku:<sku>, warehouse, carrier or refunds');
+      }
+      return { type, key };
+    }
     case 'feed.subscribe': {
       const feed = own(f, 'feed');
       if (typeof feed !== 'string' || !(FEEDS as readonly string[]).includes(feed)) {
@@ -181,7 +191,10 @@ export function validateFrame(frame: unknown, who: Principal): FrameResult {
     return { ok: false, id, error: wireError('FORBIDDEN', `role ${who.role} may not send ${commandType}`) };
   }
   try {
-    return { ok: true, id, command: argumentsOf(commandType, frame, who) };
+    const command = argumentsOf(commandType, frame, who);
+    // An extension, ignored when malformed (trace-context.ts says why); never a refusal.
+    const trace = parseTraceparent(own(frame, 'traceparent'));
+    return trace ? { ok: true, id, command, trace } : { ok: true, id, command };
   } catch (err) {
     if (err instanceof ArgumentError) return { ok: false, id, error: invalidArgument(err.field, err.why) };
     if (err instanceof RoleError) return { ok: false, id, error: wireError('FORBIDDEN', err.message) };

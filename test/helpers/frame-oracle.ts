@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'CANCEL_REFUSED',
   'INTERCEPTED',
   'OVERLOADED',
+  'UNAVAILABLE',
   'INTERNAL',
 ] as const;
 

@@ -1,0 +1,102 @@
+import { resolve } from 'node:path';
+import { ConfigError, loadConfig } from '../config.js';
+import { Gateway } from '../gateway/server.js';
+import { loadTokens, TokenConfigError } from '../gateway/tokens.js';
+import { createLogger } from '../logger.js';
+import { ActorRuntime } from '../runtime/hosting/actor-runtime.js';
+import { DataDirLockedError, lockDataDir } from '../runtime/storage/data-dir-lock.js';
+import { removeServerFile, writeServerFile } from './endpoint.js';
+import { Failure } from './usage.js';
+
+/**
+ * `ordo serve` (and `npm start`): the server on the embedded store in the data directory.
+ * Settings: see `loadConfig` (flags, then ORDO_* environment variables, then defaults).
+ * Resolves with the exit code once a SIGTERM or SIGINT has drained and stopped it.
+ */
+export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(args, env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new Failure(err.message);
+    throw err; // a parseArgs error: the caller reports it as a usage error
+  }
+  const log = createLogger('ordo');
+  let release: () => Promise<void>;
+  try {
+    release = await lockDataDir(config.dataDir);
+  } catch (err) {
+    if (err instanceof DataDirLockedError) throw new Failure(err.message);
+    throw err;
+  }
+  let tokens;
+  try {
+    tokens = await loadTokens(config.tokensJson, config.dataDir);
+  } catch (err) {
+    await release();
+    if (err instanceof TokenConfigError) throw new Failure(err.message);
+    throw err;
+  }
+  if (tokens.generated) console.log(`ordo: generated one token per role in ${resolve(tokens.source)} (mode 0600)`);
+  const runtime = await ActorRuntime.open({
+    dataDir: config.dataDir,
+    workers: config.workers,
+    shards: config.shards,
+    journals: config.journals,
+    snapshotBytes: config.snapshotBytes,
+    maxActiveActors: config.maxActiveActors,
+    mailboxSoftLimit: config.mailboxSoftLimit,
+    mailboxHardLimit: config.mailboxHardLimit,
+    log,
+    onFatal: () => process.exit(70),
+  });
+  const gateway = new Gateway({
+    host: config.host,
+    port: config.port,
+    runtime,
+    tokens: tokens.table,
+    log,
+    maxInFlightPerConnection: config.maxInFlightPerConnection,
+    maxConnectionsPerToken: config.maxConnectionsPerToken,
+    maxBufferedBytes: config.maxBufferedBytes,
+    maxUnwrittenBytes: config.maxUnwrittenBytes,
+    pingIntervalMs: config.pingIntervalMs,
+    allowedOrigins: config.allowedOrigins,
+  });
+  // Listen first: /healthz answers 503 while the journal is replayed.
+  const port = await gateway.listen();
+  const stats = await runtime.start();
+  log.info(
+    { actors: stats.actors, records: stats.records, timers: stats.timers, truncatedBytes: stats.truncatedBytes, ms: stats.ms, workers: runtime.workerCount, shards: runtime.shardCount, journals: runtime.journalCount },
+    `recovered ${stats.actors} actors from ${stats.records} journal records, ${stats.timers} timers re-armed, in ${stats.ms} ms`,
+  );
+  const url = `ws://${config.host}:${port}/ws`;
+  // A wildcard address is not one a client can dial; the local tools connect to loopback.
+  const localHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const localUrl = `ws://${localHost.includes(':') ? `[${localHost}]` : localHost}:${port}/ws`;
+  await writeServerFile(config.dataDir, { pid: process.pid, url: localUrl });
+  console.log(`ordo listening on ${url} (data: ${resolve(config.dataDir)}, tokens: ${tokens.source === 'ORDO_TOKENS' ? 'ORDO_TOKENS' : resolve(tokens.source)})`);
+
+  if (config.simulate) {
+    const { startSimulation } = await import('../simulation/simulation.js');
+    startSimulation({ url: localUrl, tokens: tokens.entries });
+  }
+
+  return new Promise<number>((done) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'draining: no new commands, answering those in flight');
+      await gateway.drain();
+      await gateway.close();
+      await runtime.stop();
+      await removeServerFile(config.dataDir);
+      await release();
+      log.info('stopped cleanly');
+      done(0);
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+  });
+}
