@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { defaultHostThreads } from './runtime/hosting/placement.js';
+import { DEFAULTS } from './defaults.js';
 
 /** Server settings: flags win over environment variables, which win over defaults. */
 export interface ServerConfig {
@@ -61,23 +62,23 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   });
   const workers = int('workers', values.workers ?? env.ORDO_WORKERS, defaultHostThreads(availableParallelism()), 1, 256);
   return {
-    host: values.host ?? env.ORDO_HOST ?? '127.0.0.1',
-    port: int('port', values.port ?? env.ORDO_PORT, 8080, 0, 65535),
-    dataDir: values.data ?? env.ORDO_DATA_DIR ?? './data',
+    host: values.host ?? env.ORDO_HOST ?? DEFAULTS.host,
+    port: int('port', values.port ?? env.ORDO_PORT, DEFAULTS.port, 0, 65535),
+    dataDir: values.data ?? env.ORDO_DATA_DIR ?? DEFAULTS.dataDir,
     tokensJson: env.ORDO_TOKENS,
     workers,
-    shards: int('shards', values.shards ?? env.ORDO_SHARDS, 8, 1, 4096),
+    shards: int('shards', values.shards ?? env.ORDO_SHARDS, DEFAULTS.shards, 1, 4096),
     journals: int('journals', values.journals ?? env.ORDO_JOURNALS, workers, 1, 4096),
-    maxInFlightPerConnection: int('ORDO_MAX_INFLIGHT', env.ORDO_MAX_INFLIGHT, 1024, 1024, 1_000_000),
-    maxConnectionsPerToken: int('ORDO_MAX_CONNECTIONS_PER_TOKEN', env.ORDO_MAX_CONNECTIONS_PER_TOKEN, 1024, 256, 1_000_000),
-    maxBufferedBytes: int('ORDO_MAX_BUFFERED_BYTES', env.ORDO_MAX_BUFFERED_BYTES, 8 * 1024 * 1024, 65536, 2 ** 31),
-    maxUnwrittenBytes: int('ORDO_MAX_UNWRITTEN_BYTES', env.ORDO_MAX_UNWRITTEN_BYTES, 1024 * 1024, 65536, 2 ** 31),
-    pingIntervalMs: int('ORDO_PING_INTERVAL_MS', env.ORDO_PING_INTERVAL_MS, 30_000, 100, 3_600_000),
+    maxInFlightPerConnection: int('ORDO_MAX_INFLIGHT', env.ORDO_MAX_INFLIGHT, DEFAULTS.gateway.maxInFlightPerConnection, 1024, 1_000_000),
+    maxConnectionsPerToken: int('ORDO_MAX_CONNECTIONS_PER_TOKEN', env.ORDO_MAX_CONNECTIONS_PER_TOKEN, DEFAULTS.gateway.maxConnectionsPerToken, 256, 1_000_000),
+    maxBufferedBytes: int('ORDO_MAX_BUFFERED_BYTES', env.ORDO_MAX_BUFFERED_BYTES, DEFAULTS.gateway.maxBufferedBytes, 65536, 2 ** 31),
+    maxUnwrittenBytes: int('ORDO_MAX_UNWRITTEN_BYTES', env.ORDO_MAX_UNWRITTEN_BYTES, DEFAULTS.gateway.maxUnwrittenBytes, 65536, 2 ** 31),
+    pingIntervalMs: int('ORDO_PING_INTERVAL_MS', env.ORDO_PING_INTERVAL_MS, DEFAULTS.gateway.pingIntervalMs, 100, 3_600_000),
     allowedOrigins: (env.ORDO_ALLOWED_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-    snapshotBytes: int('ORDO_SNAPSHOT_BYTES', env.ORDO_SNAPSHOT_BYTES, 16 * 1024 * 1024, 4096, 2 ** 40),
-    maxActiveActors: int('ORDO_MAX_ACTORS', env.ORDO_MAX_ACTORS, 200_000, 64, 100_000_000),
-    mailboxSoftLimit: int('ORDO_MAILBOX_SOFT_LIMIT', env.ORDO_MAILBOX_SOFT_LIMIT, 1_000, 1, 10_000_000),
-    mailboxHardLimit: int('ORDO_MAILBOX_HARD_LIMIT', env.ORDO_MAILBOX_HARD_LIMIT, 10_000, 1, 10_000_000),
+    snapshotBytes: int('ORDO_SNAPSHOT_BYTES', env.ORDO_SNAPSHOT_BYTES, DEFAULTS.snapshotBytes, 4096, 2 ** 40),
+    maxActiveActors: int('ORDO_MAX_ACTORS', env.ORDO_MAX_ACTORS, DEFAULTS.maxActiveActors, 64, 100_000_000),
+    mailboxSoftLimit: int('ORDO_MAILBOX_SOFT_LIMIT', env.ORDO_MAILBOX_SOFT_LIMIT, DEFAULTS.mailboxSoftLimit, 1, 10_000_000),
+    mailboxHardLimit: int('ORDO_MAILBOX_HARD_LIMIT', env.ORDO_MAILBOX_HARD_LIMIT, DEFAULTS.mailboxHardLimit, 1, 10_000_000),
     simulate: values.simulate ?? false,
   };
 }

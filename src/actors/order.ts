@@ -1,209 +1,30 @@
-import type { ActorBehaviour, ActorContext, ReplyHandle } from './behaviour.js';
-import { type WireError, wireError } from '../protocol/errors.js';
+import type { ActorBehaviour } from './behaviour.js';
+import { wireError } from '../protocol/errors.js';
 import type { Command } from '../protocol/commands.js';
-import {
-  type Actor,
-  CANCELLABLE,
-  type StationFeed,
-  type Item,
-  type Order,
-  type OrderStatus,
-  type Principal,
-  type Role,
-} from '../protocol/model.js';
 import { ActorKeys, type ActorRequest, actorId, type Incoming, type Reply } from '../protocol/messages.js';
+import { CANCELLABLE, type Order, type Principal } from '../protocol/model.js';
+import { place, takeReserveAnswer } from './order-placement.js';
+import {
+  announce,
+  cancel,
+  type Ctx,
+  fail,
+  invalidState,
+  move,
+  notFound,
+  ok,
+  type OrderRecord,
+  type OrderState,
+  type OrderSummary,
+  PAYMENT_TIMER,
+  replyWhenApplied,
+  save,
+  sendToEachSku,
+  setRefundDue,
+  visibleTo,
+} from './order-state.js';
 
-/**
- * One actor per order. It is the arbiter of every status change, in particular of the
- * interceptor: `order.cancel` and the carrier's hand-over request are both messages in this
- * mailbox, and whichever is taken first wins. No order can end both cancelled and dispatched.
- */
-export interface OrderState {
-  orderId: string;
-  order: Order | null;
-  /** Set while the SKUs are being asked for stock; the order does not exist until all have answered. */
-  placing: Placing | null;
-  /** The client waiting for the placement's outcome (in memory only: after a crash it re-sends). */
-  placeReply: ReplyHandle | null;
-  /**
-   * A step whose answer waits until the other actors have applied its effects (stock released,
-   * shipped or restocked, queues updated), so a client reading right after the reply sees them.
-   * Other messages are stashed meanwhile. In memory only: after a crash the client re-sends.
-   */
-  awaiting: { handle: ReplyHandle; ids: Set<number>; reply: () => Reply } | null;
-}
-
-export interface Placing {
-  customerId: string;
-  items: Item[];
-  by: Role;
-  placedAt: number;
-  paymentDeadline: number;
-  /** sku → answer; a SKU missing here has not answered yet. (A Map: a SKU may be named `__proto__`.) */
-  answers: Map<string, { reserved: boolean; available?: number }>;
-}
-
-/**
- * The journal record of an order: its whole durable state, which is small. `placing` is always
- * null (a placement in progress is never written: see `place`); the field stays for the format.
- */
-export interface OrderRecord {
-  order: Order | null;
-  placing: null;
-}
-
-export const PAYMENT_TIMER = 'payment';
-
-export type OrderSummary = [customerId: string, status: OrderStatus, placedAt: number];
-
-/** A copy that later turns cannot change: replies and events leave after the journal write. */
-export function orderView(o: Order): Order {
-  return { ...o, history: o.history.slice() };
-}
-
-const ok = (order: Order): Reply => ({ ok: true, order: orderView(order) });
-const fail = (error: WireError): Reply => ({ ok: false, error });
-const notFound = (): Reply => fail(wireError('NOT_FOUND', 'no such order'));
-const invalidState = (o: Order, what: string): Reply =>
-  fail(wireError('INVALID_STATE', `${what} is not allowed in status ${o.status}`, { status: o.status }));
-
-function sameItems(a: Item[], b: Item[]): boolean {
-  if (a.length !== b.length) return false;
-  const m = new Map(a.map((i) => [i.sku, i.quantity]));
-  return b.every((i) => m.get(i.sku) === i.quantity);
-}
-
-function visibleTo(o: Order, who: Principal): boolean {
-  return who.role !== 'customer' || o.customerId === who.customerId;
-}
-
-type Ctx = ActorContext<OrderRecord>;
-
-function save(s: OrderState, ctx: Ctx): void {
-  ctx.persist({ order: s.order, placing: null });
-  if (s.order) ctx.publish({ type: 'order.updated', order: orderView(s.order), rev: s.order.history.length });
-}
-
-function move(s: OrderState, status: OrderStatus, by: Actor, ctx: Ctx): Order {
-  const o = s.order as Order;
-  o.status = status;
-  o.history.push({ at: ctx.now(), status, by });
-  ctx.note(`→ ${status} (by ${by})`);
-  return o;
-}
-
-function announce(o: Order, feed: StationFeed, ctx: Ctx): void {
-  ctx.publish({ type: 'feed', feed, order: orderView(o) });
-}
-
-function sendToEachSku(o: Order, ctx: Ctx, make: (i: Item) => ActorRequest): number[] {
-  return o.items.map((i) => ctx.send(ActorKeys.sku(i.sku), make(i)));
-}
-
-/** Answers the current sender once every request in `ids` is acknowledged (at once if none). */
-function replyWhenApplied(s: OrderState, ids: number[], reply: () => Reply, ctx: Ctx): void {
-  if (ids.length === 0) return ctx.reply(reply());
-  s.awaiting = { handle: ctx.defer(), ids: new Set(ids), reply };
-}
-
-function cancel(s: OrderState, by: Actor, reason: string, ctx: Ctx, note?: string): number[] {
-  const o = s.order as Order;
-  const from = o.status;
-  move(s, 'cancelled', by, ctx);
-  o.reason = reason;
-  if (note !== undefined) o.cancelNote = note;
-  ctx.cancelTimer(PAYMENT_TIMER);
-  const ids = sendToEachSku(o, ctx, () => ({ type: 'stock.release', orderId: o.orderId }));
-  if (from === 'paid' || from === 'picking') ids.push(ctx.send(ActorKeys.warehouse, { type: 'queue.remove', orderId: o.orderId }));
-  if (from === 'packed') ids.push(ctx.send(ActorKeys.carrier, { type: 'queue.remove', orderId: o.orderId }));
-  if (from !== 'awaiting_payment') ids.push(setRefundDue(o, ctx));
-  save(s, ctx);
-  return ids;
-}
-
-function setRefundDue(o: Order, ctx: Ctx): number {
-  o.refundDue = true;
-  announce(o, 'refunds', ctx);
-  return ctx.send(ActorKeys.refunds, { type: 'queue.add', orderId: o.orderId });
-}
-
-function place(s: OrderState, c: Extract<Command, { type: 'order.place' }>, who: Principal, ctx: Ctx): void {
-  const o = s.order;
-  if (o) {
-    if (o.customerId === c.customerId && sameItems(o.items, c.items)) ctx.reply(ok(o));
-    else ctx.reply(fail(wireError('CONFLICT', 'orderId is already taken')));
-    return;
-  }
-  const now = ctx.now();
-  s.placing = {
-    customerId: c.customerId,
-    items: c.items,
-    by: who.role,
-    placedAt: now,
-    paymentDeadline: now + c.paymentTimeoutMs,
-    answers: new Map(),
-  };
-  // All SKUs are asked at once; each answers from its own mailbox. On the first refusal found
-  // once all have answered, every granted hold is released again: all or nothing, no lock.
-  // Nothing is journaled yet (presumed abort): a SKU journals its hold as tentative, and a hold
-  // whose order never got written is dropped when the SKU asks the order about it (order.verify).
-  // That keeps one disk write off the path of every placement.
-  for (const i of c.items) {
-    ctx.send(ActorKeys.sku(i.sku), { type: 'stock.reserve', orderId: s.orderId, quantity: i.quantity }, { journal: false });
-  }
-  s.placeReply = ctx.defer();
-  ctx.note(`placing: asked ${c.items.length} SKU(s) for stock`);
-}
-
-function finishPlacing(s: OrderState, ctx: Ctx): void {
-  const p = s.placing as Placing;
-  if (!p.items.every((i) => p.answers.has(i.sku))) return;
-  const short = p.items.find((i) => !p.answers.get(i.sku)!.reserved);
-  s.placing = null;
-  let reply: Reply;
-  const released: number[] = [];
-  if (short) {
-    for (const i of p.items) {
-      // Unjournaled like the reserves: these holds are still tentative, and one whose release
-      // a crash loses is dropped when its SKU verifies it with this (never written) order.
-      if (p.answers.get(i.sku)!.reserved) released.push(ctx.send(ActorKeys.sku(i.sku), { type: 'stock.release', orderId: s.orderId }, { journal: false }));
-    }
-    const available = p.answers.get(short.sku)!.available ?? 0;
-    // Nothing to write: a placement is never durable before it succeeds (presumed abort), so a
-    // refused order leaves no trace and its actor leaves memory at once.
-    ctx.note(`refused: ${short.sku} has ${available} of ${short.quantity}; holds released`);
-    reply = fail(
-      wireError('OUT_OF_STOCK', `not enough stock of ${short.sku}`, { sku: short.sku, available }),
-    );
-  } else {
-    s.order = {
-      orderId: s.orderId,
-      customerId: p.customerId,
-      items: p.items,
-      status: 'awaiting_payment',
-      paymentDeadline: p.paymentDeadline,
-      refundDue: false,
-      history: [{ at: p.placedAt, status: 'awaiting_payment', by: p.by }],
-    };
-    ctx.setTimer(PAYMENT_TIMER, p.paymentDeadline);
-    ctx.note(`placed; payment due at ${p.paymentDeadline}`);
-    save(s, ctx);
-    // Off the reply's path: the holds become firm once this order is durable. A one-way notice,
-    // not journaled: a confirmation a crash loses is made up for by the SKU verifying its hold
-    // with this order, so neither side spends a turn or a record on answering it.
-    for (const i of p.items) ctx.tell(ActorKeys.sku(i.sku), { type: 'stock.confirm', orderId: s.orderId });
-    reply = ok(s.order);
-  }
-  const handle = s.placeReply;
-  s.placeReply = null;
-  if (handle !== null && released.length > 0) {
-    // OUT_OF_STOCK is answered once the other holds are released: "nothing stays reserved".
-    s.awaiting = { handle, ids: new Set(released), reply: () => reply };
-    return;
-  }
-  if (handle !== null) ctx.answer(handle, reply);
-  ctx.unstashAll();
-}
+export { orderView, PAYMENT_TIMER, type OrderRecord, type OrderState, type OrderSummary } from './order-state.js';
 
 /** Returns the reply, or null when it will be sent later. */
 function pay(s: OrderState, o: Order, c: Extract<Command, { type: 'order.pay' }>, who: Principal, ctx: Ctx): Reply | null {
@@ -313,21 +134,15 @@ function request(s: OrderState, r: ActorRequest, ctx: Ctx): void {
   }
 }
 
-/** Answers to this order's own requests. */
-function answer(s: OrderState, id: number, r: ActorRequest, reply: Reply, from: string, ctx: Ctx): void {
+/** A reply to one of this order's own requests (not `ctx.answer`, which answers a kept sender). */
+function onReply(s: OrderState, id: number, r: ActorRequest, reply: Reply, from: string, ctx: Ctx): void {
   const w = s.awaiting;
   if (w && w.ids.delete(id) && w.ids.size === 0) {
     s.awaiting = null;
     ctx.answer(w.handle, w.reply());
     ctx.unstashAll();
   }
-  if (r.type === 'stock.reserve') {
-    if (!s.placing) return; // a late repeat after the placement finished
-    const sku = actorId(from);
-    s.placing.answers.set(sku, reply.ok ? { reserved: reply.reserved === true, available: reply.available } : { reserved: false, available: 0 });
-    finishPlacing(s, ctx);
-    return;
-  }
+  if (r.type === 'stock.reserve') return takeReserveAnswer(s, actorId(from), reply, ctx);
   const o = s.order;
   if (!o || r.type !== 'queue.add') return;
   if (from === ActorKeys.warehouse) {
@@ -344,6 +159,11 @@ function answer(s: OrderState, id: number, r: ActorRequest, reply: Reply, from: 
   }
 }
 
+/**
+ * One actor per order. It is the arbiter of every status change, in particular of the
+ * interceptor: `order.cancel` and the carrier's hand-over request are both messages in this
+ * mailbox, and whichever is taken first wins. No order can end both cancelled and dispatched.
+ */
 export const OrderActor: ActorBehaviour<OrderState, OrderRecord> = {
   kind: 'order',
 
@@ -363,7 +183,7 @@ export const OrderActor: ActorBehaviour<OrderState, OrderRecord> = {
         else request(s, msg.request, ctx);
         return s;
       case 'reply':
-        answer(s, msg.id, msg.request, msg.reply, msg.from, ctx);
+        onReply(s, msg.id, msg.request, msg.reply, msg.from, ctx);
         return s;
       case 'timer':
         if (msg.name === PAYMENT_TIMER && s.order?.status === 'awaiting_payment') {
@@ -385,7 +205,7 @@ export const OrderActor: ActorBehaviour<OrderState, OrderRecord> = {
   },
 
   snapshot(s) {
-    return [{ order: s.order, placing: null }];
+    return [{ order: s.order }];
   },
 
   /** Every order record is the whole order. */

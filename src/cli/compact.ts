@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { DEFAULTS } from '../defaults.js';
 import { createLogger } from '../logger.js';
 import { ActorRuntime } from '../runtime/hosting/actor-runtime.js';
 import { journalCount, openDataDir } from '../runtime/storage/data-dir.js';
@@ -19,7 +20,7 @@ export async function compact(args: string[], env: NodeJS.ProcessEnv): Promise<n
   try {
     const log = createLogger('ordo-compact');
     // The directory's own layout: compacting is no occasion to change its journal count.
-    const journals = journalCount(await openDataDir(dataDir, 8, { create: false }));
+    const journals = journalCount(await openDataDir(dataDir, DEFAULTS.shards, { create: false }));
     const rt = await ActorRuntime.start({ dataDir, log, workers: journals, journals });
     const shards = await rt.compact();
     await rt.stop();

@@ -11,10 +11,11 @@ import { SharedJournal } from '../runtime/journal/shared-journal.js';
 import { serverToken, serverUrl } from './endpoint.js';
 import { CliSocket } from './socket.js';
 import { Failure, UsageError } from './usage.js';
+import { DEFAULTS } from '../defaults.js';
 
 /** Reads one actor from a stopped server's files; nothing is written, no timer is armed. */
 async function inspectFiles(dataDir: string, key: string): Promise<unknown> {
-  const meta = await openDataDir(dataDir, 8, { create: false });
+  const meta = await openDataDir(dataDir, DEFAULTS.shards, { create: false });
   const id = shardOf(key, meta.shards);
   const J = journalCount(meta);
   // Read-only: the other shards' records in the shared journal are skipped, nothing is written.
@@ -23,7 +24,7 @@ async function inspectFiles(dataDir: string, key: string): Promise<unknown> {
   // recovered and never started: timers are collected, never armed, and nothing runs.
   const group = new ShardGroup({
     clock: systemClock,
-    members: [{ id, journal, store: new FileShardStore(shardDir(dataDir, id), 256, () => {}, { shared: journal, shard: id }) }],
+    members: [{ id, journal, store: new FileShardStore(shardDir(dataDir, id), DEFAULTS.partitions, () => {}, { shared: journal, shard: id }) }],
     shardCount: meta.shards,
     journalCount: J,
     release: () => {},

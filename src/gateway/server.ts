@@ -13,6 +13,7 @@ import { RecentOrders } from './recent-orders.js';
 import { statsReport } from './stats-report.js';
 import { SubscriptionHub } from './subscriptions.js';
 import type { TokenTable } from './tokens.js';
+import { DEFAULTS } from '../defaults.js';
 
 export const MAX_FRAME_BYTES = 64 * 1024;
 
@@ -135,7 +136,7 @@ export class Gateway {
     if (origin !== undefined && origins.length > 0 && !origins.includes(origin)) return deny(403, 'Forbidden');
     if (!this.healthy) return deny(503, 'Service Unavailable');
     const open = this.perToken.get(principal) ?? 0;
-    if (open >= (this.opts.maxConnectionsPerToken ?? 1024)) return deny(429, 'Too Many Requests');
+    if (open >= (this.opts.maxConnectionsPerToken ?? DEFAULTS.gateway.maxConnectionsPerToken)) return deny(429, 'Too Many Requests');
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.perToken.set(principal, (this.perToken.get(principal) ?? 0) + 1);
       const conn = new ClientConnection(ws, principal, {
@@ -158,11 +159,11 @@ export class Gateway {
 
   private get limits(): ConnectionLimits {
     return {
-      maxInFlight: this.opts.maxInFlightPerConnection ?? 1024,
-      maxBufferedBytes: this.opts.maxBufferedBytes ?? 8 * 1024 * 1024,
-      maxUnwrittenBytes: this.opts.maxUnwrittenBytes ?? 1024 * 1024,
-      maxConcurrentListings: this.opts.maxConcurrentListings ?? 2,
-      maxSubscriptions: this.opts.maxSubscriptions ?? 1000,
+      maxInFlight: this.opts.maxInFlightPerConnection ?? DEFAULTS.gateway.maxInFlightPerConnection,
+      maxBufferedBytes: this.opts.maxBufferedBytes ?? DEFAULTS.gateway.maxBufferedBytes,
+      maxUnwrittenBytes: this.opts.maxUnwrittenBytes ?? DEFAULTS.gateway.maxUnwrittenBytes,
+      maxConcurrentListings: this.opts.maxConcurrentListings ?? DEFAULTS.gateway.maxConcurrentListings,
+      maxSubscriptions: this.opts.maxSubscriptions ?? DEFAULTS.gateway.maxSubscriptions,
     };
   }
 
@@ -174,7 +175,7 @@ export class Gateway {
         const addr = this.http.address();
         this.pinger = setInterval(() => {
           for (const c of this.connections) c.ping();
-        }, this.opts.pingIntervalMs ?? 30_000);
+        }, this.opts.pingIntervalMs ?? DEFAULTS.gateway.pingIntervalMs);
         this.pinger.unref();
         resolve(typeof addr === 'object' && addr ? addr.port : this.opts.port);
       });

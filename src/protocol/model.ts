@@ -5,7 +5,7 @@ export const ROLES = ['admin', 'customer', 'payments', 'warehouse', 'carrier', '
 export type Role = (typeof ROLES)[number];
 
 /** Who caused a status change: a role, the payment deadline, or the runtime itself. */
-export type Actor = Role | 'timer' | 'system';
+export type ChangedBy = Role | 'timer' | 'system';
 
 export const ORDER_STATUSES = [
   'awaiting_payment',
@@ -31,7 +31,7 @@ export interface Item {
 export interface HistoryEntry {
   at: number;
   status: OrderStatus;
-  by: Actor;
+  by: ChangedBy;
 }
 
 export interface Order {

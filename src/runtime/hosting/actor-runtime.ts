@@ -13,6 +13,7 @@ import { fetchPage, mergePages, type OrderPage, type OrderQuery } from '../query
 import { defaultHostThreads, shardOf, workerOf } from './placement.js';
 import type { FromHost, HostConfig, RecoveryStats, ToHost } from './host-protocol.js';
 import type { HostControl } from './shard-host.js';
+import { DEFAULTS } from '../../defaults.js';
 
 /** How long `start` waits for the work a crash left owed (see `afterRecovery`) before it serves anyway. */
 const RECOVERY_SETTLE_LIMIT_MS = 5_000;
@@ -84,7 +85,7 @@ export class ActorRuntime {
   /** Opens the data directory; the runtime stays `recovering` until `start()`. */
   static async open(opts: RuntimeOptions): Promise<ActorRuntime> {
     const wanted = opts.journals ?? ActorRuntime.hostThreadsWanted(opts);
-    const found = await openDataDir(opts.dataDir, opts.shards ?? 8, { journalsIfNew: wanted });
+    const found = await openDataDir(opts.dataDir, opts.shards ?? DEFAULTS.shards, { journalsIfNew: wanted });
     const { meta, changed } = await relayoutJournals(opts.dataDir, found, wanted);
     if (changed) opts.log.info(`journals: ${journalCount(found)} → ${journalCount(meta)} (nothing was left to replay, so the layout could change)`);
     return new ActorRuntime(meta.shards, journalCount(meta), opts);
@@ -156,8 +157,8 @@ export class ActorRuntime {
       shardCount: this.shardCount,
       journalCount: this.journalCount,
       dataDir: this.opts.dataDir,
-      snapshotBytes: this.opts.snapshotBytes ?? 16 * 1024 * 1024,
-      maxActiveActorsPerShard: Math.max(16, Math.ceil((this.opts.maxActiveActors ?? 200_000) / this.shardCount)),
+      snapshotBytes: this.opts.snapshotBytes ?? DEFAULTS.snapshotBytes,
+      maxActiveActorsPerShard: Math.max(16, Math.ceil((this.opts.maxActiveActors ?? DEFAULTS.maxActiveActors) / this.shardCount)),
       mailboxSoftLimit: this.opts.mailboxSoftLimit,
       mailboxHardLimit: this.opts.mailboxHardLimit,
     };

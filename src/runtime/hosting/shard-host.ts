@@ -14,6 +14,7 @@ import { PeerRouter } from './peer-router.js';
 import { journalOf, shardOf, workerOf } from './placement.js';
 import { type GroupMember, ShardGroup } from './shard-group.js';
 import { SnapshotScheduler } from './snapshot-scheduler.js';
+import { DEFAULTS } from '../../defaults.js';
 
 /**
  * The actors of one worker thread: the shards assigned to it with their journals and group commit
@@ -49,7 +50,7 @@ export class ShardHost {
       const journal = new SharedJournal(journalDir(config.dataDir, j, S, J), ids, (key) => shardOf(key, S), (m) => log.warn(m));
       for (const id of ids) {
         this.journalOfShard.set(id, journal);
-        members.push({ id, journal, store: new FileShardStore(shardDir(config.dataDir, id), 256, (m) => log.warn(m), { shared: journal, shard: id }) });
+        members.push({ id, journal, store: new FileShardStore(shardDir(config.dataDir, id), DEFAULTS.partitions, (m) => log.warn(m), { shared: journal, shard: id }) });
       }
     }
     this.group = new ShardGroup({

@@ -10,6 +10,7 @@ import { journalOf, shardOf } from '../hosting/placement.js';
 import { ShardGroup } from '../hosting/shard-group.js';
 import { Shard } from '../kernel/shard.js';
 import type { AnyBehaviour } from '../../actors/index.js';
+import { DEFAULTS } from '../../defaults.js';
 
 /**
  * Every shard in one thread, on a simulated clock and in-memory stores: the same Shard code as
@@ -75,7 +76,7 @@ export class LocalSystem {
     } = {},
   ): Promise<LocalSystem> {
     const stores = opts.stores ?? LocalSystem.newStores(opts.shards ?? 4, opts.journals);
-    const sys = new LocalSystem(opts.clock ?? new SimulatedClock(), stores, opts.maxActiveActors ?? 20_000, opts.extraBehaviours, opts.mailboxHardLimit);
+    const sys = new LocalSystem(opts.clock ?? new SimulatedClock(), stores, opts.maxActiveActors ?? DEFAULTS.maxActiveActorsPerShard, opts.extraBehaviours, opts.mailboxHardLimit);
     await sys.group.recover();
     sys.group.start();
     // As on a server: timers already due (overdue deadlines, the verification a crash left owed)

@@ -1,0 +1,37 @@
+/**
+ * The one place for every default of the server: the configuration (src/config.ts), the gateway
+ * and the runtime all read them from here, so a default is changed once and documented once
+ * (README, "Configuration").
+ */
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8080,
+  dataDir: './data',
+  /** Shards of a new data directory (fixed afterwards: keys hash to shards). */
+  shards: 8,
+  /** Snapshot partitions per shard (an actor's partition is a hash of its key). */
+  partitions: 256,
+  /** Journal bytes a shard writes after which it snapshots. */
+  snapshotBytes: 16 * 1024 * 1024,
+  /** Actors kept in memory over all shards of a server. */
+  maxActiveActors: 200_000,
+  /** Actors one shard keeps in memory when nothing says otherwise (tests, tools). */
+  maxActiveActorsPerShard: 20_000,
+  /** Mailbox depth counted as a warning sign, and the depth at which client commands are refused. */
+  mailboxSoftLimit: 1_000,
+  mailboxHardLimit: 10_000,
+  /** Messages one actor handles before the next actor of its shard gets a turn. */
+  turnsPerActor: 64,
+  gateway: {
+    maxInFlightPerConnection: 1024,
+    maxConnectionsPerToken: 1024,
+    /** Unread bytes after which a subscriber is closed (1008) when an event is due. */
+    maxBufferedBytes: 8 * 1024 * 1024,
+    /** Reply bytes a client has not read yet after which its connection is not read. */
+    maxUnwrittenBytes: 1024 * 1024,
+    /** `order.list` / `feed.subscribe` of one connection that run at once. */
+    maxConcurrentListings: 2,
+    maxSubscriptions: 1000,
+    pingIntervalMs: 30_000,
+  },
+} as const;
