@@ -32,12 +32,9 @@ export function workerOf(shard: number, workerCount: number, journalCount: numbe
 }
 
 /**
- * Host threads when none are configured: one per core. Measured on a 2-core VM, a trade-off:
- * one host thread gave better steady-state figures on the spread bench in three interleaved runs
- * (4.1–5.2k/s vs 3.4–4.5k/s, p99 26–33 ms vs 42–61 ms: the gateway keeps a core), but recovery is
- * CPU-bound and parallel over host threads: 1.1M orders after `kill -9` took 9.1–10.8 s on one
- * against 6.0–7.2 s on two. Restart time is the harder promise, so the default keeps every core;
- * `ORDO_WORKERS=1` is the choice for latency on a small machine.
+ * Host threads when none are configured: one per core. On a small machine one thread gives more
+ * throughput (the gateway keeps a core), but recovery is parallel over host threads and restart
+ * time is the harder promise; the measurements are in docs/PERFORMANCE.md ("Default host threads").
  */
 export function defaultHostThreads(cores: number): number {
   return Math.max(1, cores);
