@@ -4,7 +4,7 @@ import { actorKind, type Incoming, parseActorKey, type Reply } from '../../proto
 import type { OrderSummary } from '../../actors/order.js';
 import { ActorDirectory } from './actor-directory.js';
 import { ActiveCells } from './active-cells.js';
-import { ActorCell, type ReplyTarget } from './actor-cell.js';
+import { ActorCell, type ReplyTarget, requestIdFloor } from './actor-cell.js';
 import type { Clock } from './clock.js';
 import type { Envelope, Output } from './envelope.js';
 import { encodeRecord, type JournalRecord, type OutboxEntry, type ReplayStats } from '../journal/journal.js';
@@ -80,7 +80,7 @@ export class Shard {
    * string (a few hundred bytes instead of a live actor's few kilobytes). Only for behaviours
    * whose records are whole states; the journal still holds the changes, so this is memory only.
    */
-  private readonly setAsideStates = new Map<string, { json: string; version: number }>();
+  private readonly setAsideStates = new Map<string, { json: string }>();
   private readonly ready = new Fifo<ActorCell>();
   /** Actors recovery left to load after the start (see `recover`); snapshots wait for them. */
   private deferredLoads: Promise<void> = Promise.resolve();
@@ -143,7 +143,7 @@ export class Shard {
   }
 
   private schedule(cell: ActorCell): void {
-    if (cell.scheduled || cell.loading) return;
+    if (cell.scheduled || cell.phase !== 'active') return;
     cell.scheduled = true;
     const idle = this.ready.length === 0;
     this.ready.push(cell);
@@ -165,8 +165,7 @@ export class Shard {
         // Back from its compact form: still changed since the last snapshot.
         this.setAsideStates.delete(key);
         for (const r of JSON.parse(aside.json) as unknown[]) cell.state = b.restore(cell.state, r);
-        cell.version = aside.version;
-        cell.snapshotted = aside.version - 1;
+        cell.markChangedSinceSnapshot();
       }
       this.cells.set(key, cell);
       if (!aside && this.directory.has(key)) this.reactivate(cell);
@@ -179,9 +178,9 @@ export class Shard {
     const b = cell.behaviour;
     // Not while its records are still being written (its output gate must stay closed), and not an
     // actor that owes anything or holds nothing worth keeping.
-    if (!b.isFullState || cell.unsettled > 0 || cell.isGone || cell.loading || cell.scheduled) return false;
+    if (!b.isFullState || cell.unsettled > 0 || cell.isGone || cell.phase !== 'active' || cell.scheduled) return false;
     if (cell.mailbox.length || cell.outbox.size || cell.kept.size || cell.stashed.length) return false;
-    this.setAsideStates.set(cell.key, { json: JSON.stringify(b.snapshot(cell.state)), version: cell.version });
+    this.setAsideStates.set(cell.key, { json: JSON.stringify(b.snapshot(cell.state)) });
     return true;
   }
 
@@ -195,11 +194,11 @@ export class Shard {
 
   /** Reloads a passivated actor; its messages wait in the mailbox until it is back. */
   private reactivate(cell: ActorCell): void {
-    cell.loading = true;
+    cell.phase = 'reactivating';
     this.opts.store.loadActor(cell.key).then(
       (entry) => {
         if (entry) this.applySnapshot(cell, entry);
-        cell.loading = false;
+        cell.phase = 'active';
         if (cell.mailbox.length > 0) this.schedule(cell);
       },
       (err) => this.opts.onFatal?.(err),
@@ -224,11 +223,11 @@ export class Shard {
     while (n < budget) {
       const cell = this.ready.shift();
       if (!cell) break;
-      for (let k = 0; k < this.throughput && cell.mailbox.length > 0 && !cell.loading; k++, n++) {
+      for (let k = 0; k < this.throughput && cell.mailbox.length > 0 && cell.phase === 'active'; k++, n++) {
         this.turn(cell, cell.mailbox.shift()!);
       }
       // A cell that started restarting leaves the ready queue; it is scheduled again once back.
-      if (cell.mailbox.length > 0 && !cell.loading) this.ready.push(cell);
+      if (cell.mailbox.length > 0 && cell.phase === 'active') this.ready.push(cell);
       else {
         cell.scheduled = false;
         // An actor with nothing at all (an unknown SKU read, a refused placement) leaves at once.
@@ -375,7 +374,7 @@ export class Shard {
 
   private restart(cell: ActorCell): void {
     this.restarts++;
-    cell.loading = true;
+    cell.phase = 'restarting';
     const reload = () => {
       void (async () => {
         const fresh = new ActorCell(cell.key, cell.behaviour);
@@ -386,8 +385,9 @@ export class Shard {
           // The shard's timer index is already right (a failed turn's timer changes were never
           // applied); replaying the tail's would re-arm timers that have fired.
           for (const rec of tail) this.apply(fresh, rec, false);
-          fresh.version = tail.length > 0 ? cell.snapshotted + 1 : cell.snapshotted;
-          fresh.snapshotted = cell.snapshotted;
+          // Clean as of the old incarnation's latest snapshot, changed if the tail has anything since.
+          fresh.version = fresh.snapshotted = cell.snapshotted;
+          if (tail.length > 0) fresh.markChangedSinceSnapshot();
         } catch (err) {
           this.opts.onFatal?.(err);
           return;
@@ -464,8 +464,8 @@ export class Shard {
         // is up (its messages wait in its mailbox meanwhile) instead of before. Reading those
         // snapshot files is most of a long tail's recovery.
         for (const rec of recs) this.applyTimers(key, rec);
-        cell.loading = true;
-        cell.version = 1; // changed since the last snapshot, which must wait for it (see `snapshot`)
+        cell.phase = 'deferred';
+        cell.markChangedSinceSnapshot(); // the next snapshot must wait for it (see `snapshot`)
         deferred.push([cell, recs]);
         this.cells.set(key, cell);
         continue;
@@ -476,7 +476,7 @@ export class Shard {
       }
       if (recs) {
         for (const rec of recs) this.apply(cell, rec);
-        cell.version = 1; // changed since the last snapshot
+        cell.markChangedSinceSnapshot();
         this.noteDirectory(cell);
       }
       this.cells.set(key, cell);
@@ -499,7 +499,7 @@ export class Shard {
         this.opts.onFatal?.(err);
         return;
       }
-      cell.loading = false;
+      cell.phase = 'active';
       if (cell.mailbox.length > 0) this.schedule(cell);
     }
   }
@@ -520,8 +520,8 @@ export class Shard {
     // only a cell (dirty and empty) carries that, so it takes the ordinary path.
     if (b.isEmpty(state)) return !this.directory.has(key);
     this.directory.set(key, b.summary?.(state) ?? 1);
-    // Version 1 over a snapshotted 0: changed since the last snapshot, so the next one takes it.
-    this.setAsideStates.set(key, { json: JSON.stringify(b.snapshot(state)), version: 1 });
+    // Set aside, so changed since the last snapshot: the next one takes it.
+    this.setAsideStates.set(key, { json: JSON.stringify(b.snapshot(state)) });
     return true;
   }
 
@@ -614,7 +614,7 @@ export class Shard {
   /** An actor's state and message log, for operators (a passivated actor is read from its snapshot). */
   async inspect(key: string): Promise<ActorInspection | null> {
     // An actor still being loaded after the start would show its snapshot without its tail.
-    if (this.cells.peek(key)?.loading) await this.deferredLoads;
+    if (this.cells.peek(key)?.phase === 'deferred') await this.deferredLoads;
     let cell = this.cells.peek(key);
     const aside = this.setAsideStates.get(key);
     if (!cell && aside) {
@@ -622,7 +622,7 @@ export class Shard {
       cell = new ActorCell(key, b);
       for (const r of JSON.parse(aside.json) as unknown[]) cell.state = b.restore(cell.state, r);
     }
-    if (!cell || cell.loading) {
+    if (!cell || cell.phase !== 'active') {
       if (!this.directory.has(key)) return null;
       const b = this.behaviourFor(key);
       const entry = await this.opts.store.loadActor(key);
@@ -657,8 +657,9 @@ export class Shard {
       // deletes: it takes them once they are back.
       await this.deferredLoads;
       // An actor restarting after a fault is rebuilt from journal segments this snapshot would
-      // delete: wait for the next round rather than lose its changes.
-      for (const cell of this.cells.values()) if (cell.loading && cell.dirty) return null;
+      // delete: wait for the next round rather than lose its changes. (A deferred one still here
+      // is one whose load failed, already reported as fatal: the same holds for it.)
+      for (const cell of this.cells.values()) if (cell.dirty && (cell.phase === 'restarting' || cell.phase === 'deferred')) return null;
       const rotation = await rotate(() => {
         this.bytesSinceSnapshot = 0;
         return this.opts.store.beginSnapshot();
@@ -666,7 +667,7 @@ export class Shard {
       const byPartition = new Map<number, ActorCell[]>();
       const P = this.opts.store.partitions;
       for (const cell of this.cells.values()) {
-        if (!cell.dirty || cell.loading) continue;
+        if (!cell.dirty || cell.phase !== 'active') continue;
         const p = partitionOf(cell.key, P);
         const list = byPartition.get(p);
         if (list) list.push(cell);
@@ -674,7 +675,7 @@ export class Shard {
       }
       // Set-aside actors are changed actors too: taken as they are now.
       const asideTaken = new Map(this.setAsideStates);
-      const asideByPartition = new Map<number, [string, { json: string; version: number }][]>();
+      const asideByPartition = new Map<number, [string, { json: string }][]>();
       for (const [key, aside] of asideTaken) {
         const p = partitionOf(key, P);
         const list = asideByPartition.get(p);
@@ -713,7 +714,7 @@ export class Shard {
           if (summary !== undefined && summary !== 1) dir.i = summary;
           const timers = this.timers.timersOf(key);
           if (Object.keys(timers).length) dir.t = timers;
-          changes.set(key, { data: { r: JSON.parse(aside.json) as unknown[], n: Date.now() * 1000 }, dir });
+          changes.set(key, { data: { r: JSON.parse(aside.json) as unknown[], n: requestIdFloor() }, dir });
         }
         longestSliceMs = Math.max(longestSliceMs, performance.now() - sliceStart);
         prepared.push({ p, changes, versions });
