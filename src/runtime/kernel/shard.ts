@@ -2,7 +2,7 @@ import { type AnyBehaviour, BEHAVIOURS, behaviourFor } from '../../actors/index.
 import { wireError } from '../../protocol/errors.js';
 import { actorKind, type Incoming, parseActorKey, type Reply } from '../../protocol/messages.js';
 import type { OrderSummary } from '../../actors/order.js';
-import { ActorDirectory } from './actor-directory.js';
+import { ActorDirectory, NO_SUMMARY } from './actor-directory.js';
 import { ActiveCells } from './active-cells.js';
 import { ActorCell, type ReplyTarget, requestIdFloor } from './actor-cell.js';
 import type { Clock } from './clock.js';
@@ -24,7 +24,7 @@ export interface ShardOptions {
   onFatal?(err: unknown): void;
   /** Runs `fn` once everything this shard produced so far is durable (the host's group commit). */
   afterDurable?(fn: () => void): void;
-  /** A message that threw three times in a row, set aside. */
+  /** A message that threw `SUPERVISION_POLICY.maxAttempts` times in a row, set aside. */
   onDeadLetter?(letter: DeadLetter): void;
   /** Client commands queued for one actor past which it answers OVERLOADED (default 10,000). */
   mailboxHardLimit?: number;
@@ -49,6 +49,13 @@ export interface ShardOptions {
   onRecoverySettled?(): void;
 }
 
+/**
+ * Supervision policy: a message whose handling throws is retried on the restarted actor until it
+ * has failed `maxAttempts` times in a row, then dead-lettered; the shard keeps the latest
+ * `deadLettersKept` dead letters in memory (each is also reported through `onDeadLetter`).
+ */
+export const SUPERVISION_POLICY = { maxAttempts: 3, deadLettersKept: 1000 } as const;
+
 function describe(env: Envelope): { from: string; message: string } {
   switch (env.t) {
     case 'cmd':
@@ -71,7 +78,7 @@ function describe(env: Envelope): { from: string; message: string } {
 export class Shard {
   readonly cells: ActiveCells;
   /**
-   * Every actor of this shard with durable state, loaded or not: key → behaviour summary (or 1).
+   * Every actor of this shard with durable state, loaded or not: key → behaviour summary (or `NO_SUMMARY`).
    * A message for a key listed here and not in memory reloads the actor from its snapshot.
    */
   readonly directory = new ActorDirectory();
@@ -214,7 +221,7 @@ export class Shard {
   /** Keeps the in-memory directory in step with an actor's latest state. */
   private noteDirectory(cell: ActorCell): void {
     if (cell.isGone) this.directory.delete(cell.key);
-    else this.directory.set(cell.key, cell.behaviour.summary?.(cell.state) ?? 1);
+    else this.directory.set(cell.key, cell.behaviour.summary?.(cell.state) ?? NO_SUMMARY);
   }
 
   /** Runs up to `budget` messages; returns how many ran. */
@@ -340,8 +347,8 @@ export class Shard {
   /**
    * Supervision. A behaviour threw: the turn's effects are dropped, a client is answered INTERNAL,
    * and the actor is restarted from its durable state (snapshot + journal) once everything it
-   * wrote before is durable. A message from another actor is tried again after the restart; the
-   * third failure in a row moves it to the dead letters (and its sender is answered INTERNAL), so
+   * wrote before is durable. A message from another actor is tried again after the restart; its
+   * `SUPERVISION_POLICY.maxAttempts`th failure in a row moves it to the dead letters (and its sender is answered INTERNAL), so
    * one poisonous message never blocks a mailbox.
    */
   private fail(cell: ActorCell, env: Envelope, target: ReplyTarget | null, acks: number[], err: unknown, now: number): void {
@@ -352,10 +359,10 @@ export class Shard {
     let outcome = 'INTERNAL';
     if (env.t === 'cmd') {
       this.pending.outputs.push({ t: 'res', cid: env.cid, reply: internal });
-    } else if (attempts >= 3) {
+    } else if (attempts >= SUPERVISION_POLICY.maxAttempts) {
       const letter: DeadLetter = { at: now, key: cell.key, from, message: env, error: err instanceof Error ? err.message : String(err) };
       this.deadLetters.push(letter);
-      if (this.deadLetters.length > 1000) this.deadLetters.shift();
+      if (this.deadLetters.length > SUPERVISION_POLICY.deadLettersKept) this.deadLetters.shift();
       this.opts.onDeadLetter?.(letter);
       if (target?.t === 'actor') this.route({ t: 'rep', to: target.to, from: cell.key, re: target.re, reply: internal });
       // A dead-lettered answer counts as received, or it would be asked for again forever.
@@ -432,7 +439,7 @@ export class Shard {
     const busy: string[] = [];
     const stats = await this.opts.store.recover(
       (key, e: DirectoryEntry) => {
-        this.directory.set(key, e.i ?? 1);
+        this.directory.set(key, e.i ?? NO_SUMMARY);
         for (const [name, at] of Object.entries(e.t ?? {})) this.timers.set(key, name, at);
         if (e.busy) busy.push(key);
       },
@@ -519,7 +526,7 @@ export class Shard {
     // An actor that ends empty but has a snapshot entry must be deleted by the next snapshot:
     // only a cell (dirty and empty) carries that, so it takes the ordinary path.
     if (b.isEmpty(state)) return !this.directory.has(key);
-    this.directory.set(key, b.summary?.(state) ?? 1);
+    this.directory.set(key, b.summary?.(state) ?? NO_SUMMARY);
     // Set aside, so changed since the last snapshot: the next one takes it.
     this.setAsideStates.set(key, { json: JSON.stringify(b.snapshot(state)) });
     return true;
@@ -711,7 +718,7 @@ export class Shard {
         for (const [key, aside] of asideByPartition.get(p) ?? []) {
           const dir: DirectoryEntry = {};
           const summary = this.directory.get(key);
-          if (summary !== undefined && summary !== 1) dir.i = summary;
+          if (summary !== undefined && summary !== NO_SUMMARY) dir.i = summary;
           const timers = this.timers.timersOf(key);
           if (Object.keys(timers).length) dir.t = timers;
           changes.set(key, { data: { r: JSON.parse(aside.json) as unknown[], n: requestIdFloor() }, dir });
