@@ -2,6 +2,7 @@ import type { Command } from '../../protocol/commands.js';
 import type { ActorEvent, ActorRequest, InternalCommand, Reply } from '../../protocol/messages.js';
 import type { Principal } from '../../protocol/model.js';
 import type { OrderQuery, OrderPage } from '../query/order-query.js';
+import type { OutboxEntry } from '../journal/journal.js';
 
 /** A message on its way to an actor, as it crosses threads (plain data, structured-clonable). */
 export type Envelope = (
@@ -29,4 +30,23 @@ export type Output = Envelope | GatewayOutput;
 
 export function isEnvelope(o: Output): o is Envelope {
   return o.t === 'cmd' || o.t === 'req' || o.t === 'rep' || o.t === 'timer';
+}
+
+/** The request an outbox entry stands for, as it is (re-)sent to its receiver. */
+export function requestOf(from: string, e: OutboxEntry): Envelope {
+  return { t: 'req', to: e.to, from, id: e.id, request: e.request };
+}
+
+/** Who sent a message and what it was, as an actor's message log and dead letters show it. */
+export function describe(env: Envelope): { from: string; message: string } {
+  switch (env.t) {
+    case 'cmd':
+      return { from: `client(${env.principal.role})`, message: env.command.type };
+    case 'req':
+      return { from: env.from, message: env.request.type };
+    case 'rep':
+      return { from: env.from, message: `reply ${env.reply.ok ? 'ok' : env.reply.error.code}` };
+    case 'timer':
+      return { from: 'timer', message: `timer ${env.name}` };
+  }
 }
