@@ -143,13 +143,13 @@ export class Shard implements TurnHost, SupervisionHost, RecoveryHost, SnapshotH
     const cell = this.cellFor(env.to);
     if (!cell) {
       const reply: Reply = { ok: false, error: wireError('INTERNAL', 'no such actor type') };
-      if (env.t === 'cmd') this.pending.outputs.push({ t: 'res', cid: env.cid, reply });
+      if (env.t === 'cmd') this.pending.outputs.push({ t: 'result', cid: env.cid, reply });
       return;
     }
     const depth = cell.mailbox.length;
     if (env.t === 'cmd' && depth >= (this.opts.mailboxHardLimit ?? 10_000)) {
       this.overloaded++;
-      this.pending.outputs.push({ t: 'res', cid: env.cid, reply: { ok: false, error: wireError('OVERLOADED', 'this actor has too many commands queued; retry later') } });
+      this.pending.outputs.push({ t: 'result', cid: env.cid, reply: { ok: false, error: wireError('OVERLOADED', 'this actor has too many commands queued; retry later') } });
       return;
     }
     if (depth === (this.opts.mailboxSoftLimit ?? 1_000)) this.softLimitHits++;

@@ -56,13 +56,13 @@ export class Supervisor {
     const attempts = (env.attempts ?? 0) + 1;
     let outcome = 'INTERNAL';
     if (env.t === 'cmd') {
-      shard.pending.outputs.push({ t: 'res', cid: env.cid, reply: internal });
+      shard.pending.outputs.push({ t: 'result', cid: env.cid, reply: internal });
     } else if (attempts >= SUPERVISION_POLICY.maxAttempts) {
       const letter: DeadLetter = { at: now, key: cell.key, from, message: env, error: err instanceof Error ? err.message : String(err) };
       shard.deadLetters.push(letter);
       if (shard.deadLetters.length > SUPERVISION_POLICY.deadLettersKept) shard.deadLetters.shift();
       shard.opts.onDeadLetter?.(letter);
-      if (target?.t === 'actor') shard.route({ t: 'rep', to: target.to, from: cell.key, re: target.re, reply: internal });
+      if (target?.t === 'actor') shard.route({ t: 'reply', to: target.to, from: cell.key, re: target.re, reply: internal });
       // A dead-lettered answer counts as received, or it would be asked for again forever.
       if (acks.length) shard.pending.record(encodeRecord({ k: cell.key, a: acks }), null);
       outcome = 'dead-lettered';
@@ -106,8 +106,8 @@ export class Supervisor {
         // Whoever was promised a later answer by the old incarnation gets INTERNAL now.
         for (const to of cell.kept.values()) {
           const reply = internalError();
-          if (to.t === 'client') shard.pending.outputs.push({ t: 'res', cid: to.cid, reply });
-          else shard.route({ t: 'rep', to: to.to, from: cell.key, re: to.re, reply });
+          if (to.t === 'client') shard.pending.outputs.push({ t: 'result', cid: to.cid, reply });
+          else shard.route({ t: 'reply', to: to.to, from: cell.key, re: to.re, reply });
         }
         fresh.mailbox.unshiftAll([...cell.stashed, ...cell.mailbox.toArray()]);
         fresh.log.push(...cell.log);

@@ -118,7 +118,7 @@ export class TurnContext implements ActorContext<unknown> {
   private emitReply(to: ReplyTarget, reply: Reply): void {
     this.replied = reply.ok ? 'ok' : reply.error.code;
     const outputs = (this.outputs ??= []);
-    if (to.t === 'client') outputs.push({ t: 'res', cid: to.cid, reply });
-    else outputs.push({ t: 'rep', to: to.to, from: this.self, re: to.re, reply });
+    if (to.t === 'client') outputs.push({ t: 'result', cid: to.cid, reply });
+    else outputs.push({ t: 'reply', to: to.to, from: this.self, re: to.re, reply });
   }
 }

@@ -50,7 +50,7 @@ export class Turns {
         target = env.oneWay ? null : { t: 'actor', to: env.from, re: env.id };
         incoming = { kind: 'request', from: env.from, request: env.request };
         break;
-      case 'rep': {
+      case 'reply': {
         const sent = cell.outbox.get(env.re);
         // Already answered: a repeat caused by a redelivery after a restart.
         if (!sent) return;
@@ -118,7 +118,7 @@ export class Turns {
     if (ctx.told) for (const n of ctx.told) shard.route({ t: 'req', to: n.to, from: self, id: 0, request: n.request, oneWay: true }, free);
     if (outputs) {
       for (const o of outputs) {
-        if (o.t === 'rep') shard.route(o, free);
+        if (o.t === 'reply') shard.route(o, free);
         else if (free) shard.immediate.push(o);
         else shard.pending.outputs.push(o);
       }
