@@ -1,6 +1,7 @@
 import type { AnyBehaviour } from '../../actors/index.js';
 import type { Envelope } from './envelope.js';
 import type { OutboxEntry } from '../journal/journal.js';
+import { ASSERTS, invariant } from './dev-asserts.js';
 import { Fifo } from './fifo.js';
 
 /** Where a kept reply goes: back to a client of the gateway, or to the actor that asked. */
@@ -64,8 +65,15 @@ export class ActorCell {
   scheduled = false;
   /** See `ActorPhase`: anything but `active` means messages wait in the mailbox. */
   phase: ActorPhase = 'active';
-  /** Records of this actor written to a batch and not yet durable (its output gate is closed while > 0). */
-  unsettled = 0;
+  private unwritten = 0;
+  /** Records of this actor written to a batch and not yet durable (its output gate is closed while > 0). Never below 0. */
+  get unsettled(): number {
+    return this.unwritten;
+  }
+  set unsettled(n: number) {
+    if (ASSERTS) invariant(n >= 0, `unsettled >= 0 (${this.key}: ${n}; a batch settled twice?)`);
+    this.unwritten = n;
+  }
   /** Counts durable changes; `snapshotted` is the count the latest snapshot holds. Equal = clean. */
   version = 0;
   snapshotted = 0;

@@ -73,9 +73,11 @@ export class Turns {
       cell.state = cell.behaviour.receive(cell.state, incoming, ctx);
     } catch (err) {
       this.supervisor.fail(cell, env, target, ack === null ? [] : [ack], err, now);
+      ctx.end();
       return;
     }
     this.applyEffects(cell, env, ack, now);
+    ctx.end();
     this.recovery.afterTurn(cell);
   }
 
