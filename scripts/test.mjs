@@ -22,7 +22,8 @@ for (const file of files) {
   const started = Date.now();
   const r = spawnSync(process.execPath, [join(dir, file)], {
     encoding: 'utf8',
-    env: { ORDO_LOG_LEVEL: 'warn', ...process.env, FORCE_COLOR: '0' },
+    // ORDO_ASSERTS: the dev-mode invariant checks (src/runtime/kernel/dev-asserts.ts); ORDO_ASSERTS=0 turns them off.
+    env: { ORDO_LOG_LEVEL: 'warn', ORDO_ASSERTS: '1', ...process.env, FORCE_COLOR: '0' },
     timeout: 5 * 60 * 1000,
   });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;

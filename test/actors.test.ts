@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { Shop, expectError, expectOrder } from './helpers/local.js';
 import { ADMIN, ALICE, BOB, CARRIER } from './helpers/principals.js';
 
+/** An actor's message log as exact lines: [from, message, decisions, outcome], oldest first. */
+const lines = (log: { from: string; message: string; decisions: string[]; outcome?: string }[]) => log.map((e) => [e.from, e.message, e.decisions, e.outcome]);
+
 test('placing reserves every item and the SKU logs say so', async () => {
   const shop = await Shop.open();
   await shop.stock('A', 5);
@@ -12,8 +15,12 @@ test('placing reserves every item and the SKU logs say so', async () => {
   assert.deepEqual(o.history.map((h) => [h.status, h.by]), [['awaiting_payment', 'customer']]);
   assert.deepEqual(await shop.getStock('A'), { sku: 'A', onHand: 5, reserved: 2, available: 3 });
   assert.deepEqual(await shop.getStock('B'), { sku: 'B', onHand: 2, reserved: 1, available: 1 });
-  const skuLog = shop.log('sku:A');
-  assert.ok(skuLog.some((e) => e.message === 'stock.reserve' && e.from === 'order:o1' && e.decisions[0] === 'reserved 2 for o1 (tentative)'));
+  assert.deepEqual(lines(shop.log('sku:A')), [
+    ['client(admin)', 'inventory.set', ['onHand set to 5'], 'ok'],
+    ['order:o1', 'stock.reserve', ['reserved 2 for o1 (tentative)'], 'ok'],
+    ['order:o1', 'stock.confirm', ['hold of o1 confirmed'], undefined],
+    ['client(admin)', 'inventory.get', [], 'ok'],
+  ]);
 });
 
 test('a short SKU refuses the whole order and the other holds are compensated', async () => {
@@ -64,7 +71,14 @@ test('the payment timer cancels an unpaid order and releases its stock', async (
   assert.equal(o.reason, 'payment_timeout');
   assert.equal(o.history.at(-1)!.by, 'timer');
   assert.equal((await shop.getStock('A')).reserved, 0);
-  assert.ok(shop.log('order:o1').some((e) => e.from === 'timer' && e.decisions.includes('→ cancelled (by timer)')));
+  assert.deepEqual(lines(shop.log('order:o1')), [
+    ['client(customer)', 'order.place', ['placing: asked 1 SKU(s) for stock'], undefined],
+    ['sku:A', 'reply ok', [`placed; payment due at ${placed.paymentDeadline}`], 'ok'],
+    ['client(admin)', 'order.get', [], 'ok'],
+    ['timer', 'timer payment', ['→ cancelled (by timer)'], undefined],
+    ['sku:A', 'reply ok', [], undefined], // the release of its hold
+    ['client(admin)', 'order.get', [], 'ok'],
+  ]);
 });
 
 test('a payment at the deadline is ORDER_EXPIRED even before the timer ran', async () => {
@@ -73,7 +87,7 @@ test('a payment at the deadline is ORDER_EXPIRED even before the timer ran', asy
   expectOrder(await shop.place('o1', [{ sku: 'A', quantity: 1 }], ALICE, 500));
   shop.sys.clock.advance(0);
   // Move the clock without letting timers run first: the payment arrives exactly at the deadline.
-  (shop.sys.clock as unknown as { current: number }).current += 500;
+  shop.sys.clock.set(shop.sys.clock.now() + 500);
   expectError(await shop.pay('o1'), 'ORDER_EXPIRED');
   assert.equal((await shop.order('o1'))!.status, 'cancelled');
   assert.equal((await shop.getStock('A')).reserved, 0);
@@ -82,7 +96,7 @@ test('a payment at the deadline is ORDER_EXPIRED even before the timer ran', asy
 test('pay → picking → packed → dispatched ships the stock out of onHand', async () => {
   const shop = await Shop.open();
   await shop.stock('A', 10);
-  expectOrder(await shop.place('o1', [{ sku: 'A', quantity: 4 }]));
+  const placed = expectOrder(await shop.place('o1', [{ sku: 'A', quantity: 4 }]));
   assert.equal(expectOrder(await shop.pay('o1', 'p1')).status, 'paid');
   const picking = (await shop.order('o1'))!;
   assert.equal(picking.status, 'picking');
@@ -99,7 +113,23 @@ test('pay → picking → packed → dispatched ships the stock out of onHand', 
   const err = expectError(await shop.cancel('o1'), 'CANCEL_REFUSED');
   assert.equal(err.status, 'dispatched');
   // The carrier asked the order for the hand-over; the order's log shows it granted it.
-  assert.ok(shop.log('order:o1').some((e) => e.from === 'carrier' && e.message === 'order.handover' && e.outcome === 'ok'));
+  assert.deepEqual(lines(shop.log('order:o1')), [
+    ['client(customer)', 'order.place', ['placing: asked 1 SKU(s) for stock'], undefined],
+    ['sku:A', 'reply ok', [`placed; payment due at ${placed.paymentDeadline}`], 'ok'],
+    ['client(payments)', 'order.pay', ['→ paid (by payments)'], 'ok'],
+    ['warehouse', 'reply ok', ['→ picking (by system)'], undefined],
+    ['client(admin)', 'order.get', [], 'ok'],
+    ['client(payments)', 'order.pay', [], 'ok'],
+    ['client(payments)', 'order.pay', [], 'INVALID_STATE'],
+    ['warehouse', 'order.pack', ['→ packed (by warehouse)'], undefined],
+    ['carrier', 'reply ok', [], 'ok'],
+    ['warehouse', 'order.pack', [], 'ok'],
+    ['carrier', 'order.handover', ['→ dispatched (by carrier)'], undefined],
+    ['sku:A', 'reply ok', [], 'ok'],
+    ['carrier', 'order.handover', [], 'ok'],
+    ['carrier', 'order.handover', [], 'INVALID_STATE'],
+    ['client(admin)', 'order.cancel', ['cancel refused in dispatched'], 'CANCEL_REFUSED'],
+  ]);
 });
 
 test('cancel before the hand-over wins: the carrier is INTERCEPTED, stock returns, refund due', async () => {
@@ -213,7 +243,16 @@ test('holds are confirmed once the order is written; a hold whose order never wa
   await shop.sys.advance(2_000);
   assert.equal((await shop.getStock('A')).reserved, 2, 'the ghost hold was dropped after verification');
   // The SKU asked the order and acted on its answer (the empty order actor itself left memory).
-  assert.ok(shop.log('sku:A').some((e) => e.from === 'order:ghost' && e.message === 'reply ok' && e.decisions.some((d) => d.startsWith('dropped 3 held for ghost'))));
+  assert.deepEqual(lines(shop.log('sku:A')), [
+    ['client(admin)', 'inventory.set', ['onHand set to 5'], 'ok'],
+    ['order:o1', 'stock.reserve', ['reserved 2 for o1 (tentative)'], 'ok'],
+    ['order:o1', 'stock.confirm', ['hold of o1 confirmed'], undefined],
+    ['order:ghost', 'stock.reserve', ['reserved 3 for ghost (tentative)'], 'ok'],
+    ['client(admin)', 'inventory.get', [], 'ok'],
+    ['timer', 'timer verify', [], undefined],
+    ['order:ghost', 'reply ok', ['dropped 3 held for ghost: the order was never written'], undefined],
+    ['client(admin)', 'inventory.get', [], 'ok'],
+  ]);
 });
 
 test("a confirmation rides on the SKU's next record; one a crash loses costs only a verification", async () => {
@@ -221,7 +260,11 @@ test("a confirmation rides on the SKU's next record; one a crash loses costs onl
   await shop.stock('A', 5);
   const skuRecords = async (sys = shop.sys) => (await sys.shardFor('sku:A').store.readTail('sku:A')).flatMap((rec) => (rec.r ?? []) as { hold?: unknown; confirms?: string[] }[]);
   expectOrder(await shop.place('o1', [{ sku: 'A', quantity: 2 }]));
-  assert.ok(shop.log('sku:A').some((e) => e.message === 'stock.confirm' && e.decisions.includes('hold of o1 confirmed')));
+  assert.deepEqual(lines(shop.log('sku:A')), [
+    ['client(admin)', 'inventory.set', ['onHand set to 5'], 'ok'],
+    ['order:o1', 'stock.reserve', ['reserved 2 for o1 (tentative)'], 'ok'],
+    ['order:o1', 'stock.confirm', ['hold of o1 confirmed'], undefined],
+  ]);
   assert.deepEqual((await skuRecords()).map((r) => r.confirms), [undefined, undefined], 'stock set, hold of o1: the confirmation wrote nothing');
   expectOrder(await shop.place('o2', [{ sku: 'A', quantity: 1 }]));
   const last = (await skuRecords()).at(-1)!;

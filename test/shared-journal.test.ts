@@ -210,7 +210,7 @@ test('between journals the output gate holds: an answer waits for the record it 
   const orderJournal = sys.stores[shardOf(`order:${orderId}`, 4)]!.journal;
   assert.equal(skuJournal.pending.frames.length, 1, 'the hold is written, not yet durable');
   assert.ok(
-    skuJournal.pending.outputs.some((o) => o.t === 'rep' && o.to === `order:${orderId}`),
+    skuJournal.pending.outputs.some((o) => o.t === 'reply' && o.to === `order:${orderId}`),
     "the SKU's answer waits in its journal's batch",
   );
   assert.equal(orderJournal.pending.frames.length, 0, 'so the order, in the other journal, has written nothing');

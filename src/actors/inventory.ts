@@ -3,6 +3,7 @@ import { invalidArgument, wireError } from '../protocol/errors.js';
 import { LIMITS } from '../protocol/commands.js';
 import type { Stock } from '../protocol/model.js';
 import { ActorKeys, actorId, type Incoming } from '../protocol/messages.js';
+import { ASSERTS, invariant } from '../runtime/kernel/dev-asserts.js';
 
 /**
  * One actor per SKU. Its mailbox serialises every reservation of that SKU, which is what makes
@@ -107,6 +108,159 @@ function verifyHolds(s: InventoryState, ctx: ActorContext<InventoryRecord>): Inv
   return s;
 }
 
+/** One turn of a SKU (see `InventoryActor.receive`). */
+function handle(s: InventoryState, msg: Incoming, ctx: ActorContext<InventoryRecord>): InventoryState {
+  if (msg.kind === 'command') {
+    const c = msg.command;
+    switch (c.type) {
+      case 'inventory.get':
+        ctx.reply({ ok: true, stock: stockOf(s) });
+        return s;
+      case 'inventory.set':
+        if (c.onHand < s.reserved) {
+          ctx.note(`refused set to ${c.onHand}: ${s.reserved} reserved`);
+          ctx.reply({ ok: false, error: invalidArgument('onHand', `onHand may not go below reserved (${s.reserved})`) });
+          return s;
+        }
+        s.onHand = c.onHand;
+        persist(s, ctx, totals(s));
+        ctx.note(`onHand set to ${c.onHand}`);
+        ctx.reply({ ok: true, stock: stockOf(s) });
+        return s;
+      case 'inventory.adjust': {
+        const applied = c.adjustmentId === undefined ? undefined : s.adjustments.get(c.adjustmentId);
+        if (applied !== undefined && applied !== c.delta) {
+          ctx.note(`refused adjustment ${c.adjustmentId} by ${c.delta}: it was applied by ${applied}`);
+          ctx.reply({ ok: false, error: wireError('CONFLICT', `adjustmentId ${c.adjustmentId} was already applied to ${s.sku} with delta ${applied}`) });
+          return s;
+        }
+        if (applied !== undefined) {
+          ctx.note(`adjustment ${c.adjustmentId} already applied`);
+          ctx.reply({ ok: true, stock: stockOf(s) });
+          return s;
+        }
+        const next = s.onHand + c.delta;
+        if (next < s.reserved || next > LIMITS.maxOnHand) {
+          ctx.note(`refused adjust by ${c.delta}`);
+          ctx.reply({
+            ok: false,
+            error: invalidArgument('delta', `onHand + delta must stay within ${s.reserved}..${LIMITS.maxOnHand}`),
+          });
+          return s;
+        }
+        s.onHand = next;
+        const rec: InventoryRecord = totals(s);
+        if (c.adjustmentId !== undefined) {
+          s.adjustments.set(c.adjustmentId, c.delta);
+          rec.adjustment = [c.adjustmentId, c.delta];
+        }
+        persist(s, ctx, rec);
+        ctx.note(`adjusted by ${c.delta} to ${next}`);
+        ctx.reply({ ok: true, stock: stockOf(s) });
+        return s;
+      }
+      default:
+        ctx.reply({ ok: false, error: wireError('INTERNAL', `inventory cannot handle ${c.type}`) });
+        return s;
+    }
+  }
+  if (msg.kind === 'timer' && msg.name === VERIFY_TIMER) return verifyHolds(s, ctx);
+  if (msg.kind === 'reply' && msg.request.type === 'order.verify') {
+    const orderId = msg.request.orderId;
+    s.asked.delete(orderId);
+    if (!s.tentative.has(orderId)) return s;
+    if (msg.reply.ok && msg.reply.keep) {
+      s.tentative.delete(orderId);
+      persist(s, ctx, { ...totals(s), confirm: orderId });
+      ctx.note(`hold of ${orderId} confirmed by verification`);
+    } else {
+      const q = s.holds.get(orderId) ?? 0;
+      s.holds.delete(orderId);
+      s.tentative.delete(orderId);
+      s.reserved -= q;
+      persist(s, ctx, { ...totals(s), hold: [orderId, 0] });
+      ctx.note(`dropped ${q} held for ${orderId}: the order was never written`);
+    }
+    return s;
+  }
+  if (msg.kind !== 'request') return s;
+  const r = msg.request;
+  switch (r.type) {
+    case 'stock.reserve': {
+      if (s.holds.has(r.orderId)) {
+        ctx.reply({ ok: true, reserved: true });
+        return s;
+      }
+      const available = s.onHand - s.reserved;
+      if (available < r.quantity) {
+        ctx.note(`refused ${r.quantity} for ${r.orderId}: ${available} available`);
+        ctx.reply({ ok: true, reserved: false, available });
+        return s;
+      }
+      s.reserved += r.quantity;
+      s.holds.set(r.orderId, r.quantity);
+      const now = ctx.now();
+      s.tentative.set(r.orderId, now);
+      const rec: InventoryRecord = { ...totals(s), hold: [r.orderId, r.quantity, now] };
+      if (s.verifyAt === null) {
+        s.verifyAt = now + VERIFY_AFTER_MS;
+        ctx.setTimer(VERIFY_TIMER, s.verifyAt);
+        rec.verifyAt = s.verifyAt;
+      }
+      persist(s, ctx, rec);
+      ctx.note(`reserved ${r.quantity} for ${r.orderId} (tentative)`);
+      ctx.reply({ ok: true, reserved: true });
+      return s;
+    }
+    case 'stock.confirm': {
+      if (s.tentative.delete(r.orderId)) {
+        s.asked.delete(r.orderId);
+        // Written with this SKU's next record (see `unrecordedConfirms`): one record less per placement.
+        s.unrecordedConfirms.push(r.orderId);
+        ctx.note(`hold of ${r.orderId} confirmed`);
+      }
+      ctx.reply({ ok: true });
+      return s;
+    }
+    case 'stock.release':
+    case 'stock.ship': {
+      const q = s.holds.get(r.orderId);
+      if (q !== undefined) {
+        s.holds.delete(r.orderId);
+        s.tentative.delete(r.orderId);
+        s.asked.delete(r.orderId);
+        s.reserved -= q;
+        // Shipping: the goods leave the warehouse, so they leave onHand together with the hold.
+        if (r.type === 'stock.ship') s.onHand -= q;
+        persist(s, ctx, { ...totals(s), hold: [r.orderId, 0] });
+        ctx.note(`${r.type === 'stock.ship' ? 'shipped' : 'released'} ${q} of ${r.orderId}`);
+      }
+      ctx.reply({ ok: true });
+      return s;
+    }
+    case 'stock.restock': {
+      if (!s.restocked.has(r.orderId)) {
+        s.restocked.add(r.orderId);
+        s.onHand += r.quantity;
+        persist(s, ctx, { ...totals(s), restocked: r.orderId });
+        ctx.note(`restocked ${r.quantity} returned by ${r.orderId}`);
+      }
+      ctx.reply({ ok: true });
+      return s;
+    }
+    default:
+      ctx.reply({ ok: false, error: wireError('INTERNAL', `inventory cannot handle ${r.type}`) });
+      return s;
+  }
+}
+
+/** Holds are what `reserved` counts: checked after every turn when dev asserts are on. */
+function checkReserved(s: InventoryState): void {
+  let held = 0;
+  for (const q of s.holds.values()) held += q;
+  invariant(s.reserved === held, `${s.sku}: reserved ${s.reserved} is the sum of its holds (${held})`);
+}
+
 export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
   kind: 'sku',
 
@@ -126,148 +280,9 @@ export const InventoryActor: ActorBehaviour<InventoryState, InventoryRecord> = {
   },
 
   receive(s, msg: Incoming, ctx: ActorContext<InventoryRecord>) {
-    if (msg.kind === 'command') {
-      const c = msg.command;
-      switch (c.type) {
-        case 'inventory.get':
-          ctx.reply({ ok: true, stock: stockOf(s) });
-          return s;
-        case 'inventory.set':
-          if (c.onHand < s.reserved) {
-            ctx.note(`refused set to ${c.onHand}: ${s.reserved} reserved`);
-            ctx.reply({ ok: false, error: invalidArgument('onHand', `onHand may not go below reserved (${s.reserved})`) });
-            return s;
-          }
-          s.onHand = c.onHand;
-          persist(s, ctx, totals(s));
-          ctx.note(`onHand set to ${c.onHand}`);
-          ctx.reply({ ok: true, stock: stockOf(s) });
-          return s;
-        case 'inventory.adjust': {
-          const applied = c.adjustmentId === undefined ? undefined : s.adjustments.get(c.adjustmentId);
-          if (applied !== undefined && applied !== c.delta) {
-            ctx.note(`refused adjustment ${c.adjustmentId} by ${c.delta}: it was applied by ${applied}`);
-            ctx.reply({ ok: false, error: wireError('CONFLICT', `adjustmentId ${c.adjustmentId} was already applied to ${s.sku} with delta ${applied}`) });
-            return s;
-          }
-          if (applied !== undefined) {
-            ctx.note(`adjustment ${c.adjustmentId} already applied`);
-            ctx.reply({ ok: true, stock: stockOf(s) });
-            return s;
-          }
-          const next = s.onHand + c.delta;
-          if (next < s.reserved || next > LIMITS.maxOnHand) {
-            ctx.note(`refused adjust by ${c.delta}`);
-            ctx.reply({
-              ok: false,
-              error: invalidArgument('delta', `onHand + delta must stay within ${s.reserved}..${LIMITS.maxOnHand}`),
-            });
-            return s;
-          }
-          s.onHand = next;
-          const rec: InventoryRecord = totals(s);
-          if (c.adjustmentId !== undefined) {
-            s.adjustments.set(c.adjustmentId, c.delta);
-            rec.adjustment = [c.adjustmentId, c.delta];
-          }
-          persist(s, ctx, rec);
-          ctx.note(`adjusted by ${c.delta} to ${next}`);
-          ctx.reply({ ok: true, stock: stockOf(s) });
-          return s;
-        }
-        default:
-          ctx.reply({ ok: false, error: wireError('INTERNAL', `inventory cannot handle ${c.type}`) });
-          return s;
-      }
-    }
-    if (msg.kind === 'timer' && msg.name === VERIFY_TIMER) return verifyHolds(s, ctx);
-    if (msg.kind === 'reply' && msg.request.type === 'order.verify') {
-      const orderId = msg.request.orderId;
-      s.asked.delete(orderId);
-      if (!s.tentative.has(orderId)) return s;
-      if (msg.reply.ok && msg.reply.keep) {
-        s.tentative.delete(orderId);
-        persist(s, ctx, { ...totals(s), confirm: orderId });
-        ctx.note(`hold of ${orderId} confirmed by verification`);
-      } else {
-        const q = s.holds.get(orderId) ?? 0;
-        s.holds.delete(orderId);
-        s.tentative.delete(orderId);
-        s.reserved -= q;
-        persist(s, ctx, { ...totals(s), hold: [orderId, 0] });
-        ctx.note(`dropped ${q} held for ${orderId}: the order was never written`);
-      }
-      return s;
-    }
-    if (msg.kind !== 'request') return s;
-    const r = msg.request;
-    switch (r.type) {
-      case 'stock.reserve': {
-        if (s.holds.has(r.orderId)) {
-          ctx.reply({ ok: true, reserved: true });
-          return s;
-        }
-        const available = s.onHand - s.reserved;
-        if (available < r.quantity) {
-          ctx.note(`refused ${r.quantity} for ${r.orderId}: ${available} available`);
-          ctx.reply({ ok: true, reserved: false, available });
-          return s;
-        }
-        s.reserved += r.quantity;
-        s.holds.set(r.orderId, r.quantity);
-        const now = ctx.now();
-        s.tentative.set(r.orderId, now);
-        const rec: InventoryRecord = { ...totals(s), hold: [r.orderId, r.quantity, now] };
-        if (s.verifyAt === null) {
-          s.verifyAt = now + VERIFY_AFTER_MS;
-          ctx.setTimer(VERIFY_TIMER, s.verifyAt);
-          rec.verifyAt = s.verifyAt;
-        }
-        persist(s, ctx, rec);
-        ctx.note(`reserved ${r.quantity} for ${r.orderId} (tentative)`);
-        ctx.reply({ ok: true, reserved: true });
-        return s;
-      }
-      case 'stock.confirm': {
-        if (s.tentative.delete(r.orderId)) {
-          s.asked.delete(r.orderId);
-          // Written with this SKU's next record (see `unrecordedConfirms`): one record less per placement.
-          s.unrecordedConfirms.push(r.orderId);
-          ctx.note(`hold of ${r.orderId} confirmed`);
-        }
-        ctx.reply({ ok: true });
-        return s;
-      }
-      case 'stock.release':
-      case 'stock.ship': {
-        const q = s.holds.get(r.orderId);
-        if (q !== undefined) {
-          s.holds.delete(r.orderId);
-          s.tentative.delete(r.orderId);
-          s.asked.delete(r.orderId);
-          s.reserved -= q;
-          // Shipping: the goods leave the warehouse, so they leave onHand together with the hold.
-          if (r.type === 'stock.ship') s.onHand -= q;
-          persist(s, ctx, { ...totals(s), hold: [r.orderId, 0] });
-          ctx.note(`${r.type === 'stock.ship' ? 'shipped' : 'released'} ${q} of ${r.orderId}`);
-        }
-        ctx.reply({ ok: true });
-        return s;
-      }
-      case 'stock.restock': {
-        if (!s.restocked.has(r.orderId)) {
-          s.restocked.add(r.orderId);
-          s.onHand += r.quantity;
-          persist(s, ctx, { ...totals(s), restocked: r.orderId });
-          ctx.note(`restocked ${r.quantity} returned by ${r.orderId}`);
-        }
-        ctx.reply({ ok: true });
-        return s;
-      }
-      default:
-        ctx.reply({ ok: false, error: wireError('INTERNAL', `inventory cannot handle ${r.type}`) });
-        return s;
-    }
+    const next = handle(s, msg, ctx);
+    if (ASSERTS) checkReserved(next);
+    return next;
   },
 
   restore(s, rec) {

@@ -249,7 +249,7 @@ export class ActorRuntime {
     const w = this.waiting.get(o.cid);
     if (!w) return;
     this.waiting.delete(o.cid);
-    w.resolve(o.t === 'res' ? o.reply : o.page);
+    w.resolve(o.t === 'result' ? o.reply : o.page);
   }
 
   private fatal(message: string): void {

@@ -1,6 +1,7 @@
 import type { AnyBehaviour } from '../../actors/index.js';
 import type { Envelope } from './envelope.js';
 import type { OutboxEntry } from '../journal/journal.js';
+import { ASSERTS, invariant } from './dev-asserts.js';
 import { Fifo } from './fifo.js';
 
 /** Where a kept reply goes: back to a client of the gateway, or to the actor that asked. */
@@ -19,6 +20,30 @@ export interface LogEntry {
 export const LOG_LIMIT = 16;
 
 /**
+ * Where an actor is in its life in memory (as Orleans' ActivationState). Only an `active` actor
+ * runs turns; in every other phase its messages wait in the mailbox and it is not scheduled.
+ * - `active`: in memory and current.
+ * - `reactivating`: passivated earlier, its snapshot being read back on its first new message.
+ * - `restarting`: a behaviour threw; this incarnation waits to be replaced by one rebuilt from
+ *   snapshot + journal tail (see `supervision.ts`). It may hold changes only that tail has.
+ * - `deferred`: recovery left it to load after the start (see `recovery.ts`); changed since the
+ *   last snapshot, which waits for it.
+ */
+export type ActorPhase = 'active' | 'reactivating' | 'restarting' | 'deferred';
+
+/**
+ * The first request id of an incarnation that nothing durable numbers further: the wall clock in
+ * microseconds. Deliberately not the injected clock: ids must grow across incarnations and
+ * process restarts (a late answer to an earlier incarnation's request must never match a new
+ * one), and a simulated clock starts again at the same instant in every test system. It never
+ * reaches actor logic (ids only pair answers with requests), so it breaks no determinism; an
+ * actor would have to send a thousand requests per millisecond, sustained, to catch up with it.
+ */
+export function requestIdFloor(): number {
+  return Date.now() * 1000;
+}
+
+/**
  * The runtime's side of one actor: its state, its mailbox (one message at a time), its durable
  * outbox of unanswered requests, its kept replies, stash and message log.
  */
@@ -31,17 +56,24 @@ export class ActorCell {
    * Request ids grow across incarnations (they start from the clock when nothing durable says
    * more), so a late answer to a request of a previous incarnation can never match a new one.
    */
-  nextRequestId = Date.now() * 1000;
+  nextRequestId = requestIdFloor();
   readonly kept = new Map<number, ReplyTarget>();
   nextHandle = 1;
   stashed: Envelope[] = [];
   readonly log: LogEntry[] = [];
   /** Queued in the shard's ready list. */
   scheduled = false;
-  /** Being reloaded from its snapshot; messages wait in the mailbox meanwhile. */
-  loading = false;
-  /** Records of this actor written to a batch and not yet durable (its output gate is closed while > 0). */
-  unsettled = 0;
+  /** See `ActorPhase`: anything but `active` means messages wait in the mailbox. */
+  phase: ActorPhase = 'active';
+  private unwritten = 0;
+  /** Records of this actor written to a batch and not yet durable (its output gate is closed while > 0). Never below 0. */
+  get unsettled(): number {
+    return this.unwritten;
+  }
+  set unsettled(n: number) {
+    if (ASSERTS) invariant(n >= 0, `unsettled >= 0 (${this.key}: ${n}; a batch settled twice?)`);
+    this.unwritten = n;
+  }
   /** Counts durable changes; `snapshotted` is the count the latest snapshot holds. Equal = clean. */
   version = 0;
   snapshotted = 0;
@@ -65,8 +97,18 @@ export class ActorCell {
     return true;
   }
 
+  /** Changed since the latest snapshot: the next snapshot takes it, and it may not leave memory as is. */
   get dirty(): boolean {
     return this.version !== this.snapshotted;
+  }
+
+  /**
+   * Marks the actor changed since its latest snapshot, for state that came from somewhere other
+   * than a turn (replayed journal tail, a set-aside state): the next snapshot takes it. A turn
+   * counts `version` up itself.
+   */
+  markChangedSinceSnapshot(): void {
+    this.version = this.snapshotted + 1;
   }
 
   /** Idle, nothing owed to anyone, and everything it knows is in a snapshot: it may leave memory. */
@@ -74,7 +116,7 @@ export class ActorCell {
     return (
       !this.dirty &&
       this.unsettled === 0 &&
-      !this.loading &&
+      this.phase === 'active' &&
       !this.scheduled &&
       this.mailbox.length === 0 &&
       this.outbox.size === 0 &&

@@ -3,13 +3,19 @@ import { ORDER_STATUSES, type OrderStatus } from '../../protocol/model.js';
 
 const ORDER_PREFIX = 'order:';
 
+/**
+ * The directory's entry for an actor whose behaviour keeps no summary: known to have durable
+ * state, and nothing more. Memory only: a snapshot's directory entry leaves its `i` out instead.
+ */
+export const NO_SUMMARY = 1;
+
 function statusOf(key: string, summary: unknown): OrderStatus | undefined {
   return key.startsWith(ORDER_PREFIX) && Array.isArray(summary) ? (summary as OrderSummary)[1] : undefined;
 }
 
 /**
  * A shard's directory: every actor with durable state, loaded or not, keyed to its behaviour's
- * summary (or 1). It also counts orders per status as entries change, so a count never needs a
+ * summary (or `NO_SUMMARY`). It also counts orders per status as entries change, so a count never needs a
  * scan of the orders; since recovery rebuilds the directory through the same `set`, the counts
  * are right after a restart too.
  */

@@ -3,6 +3,7 @@ import type { ActorEvent, ActorRequest, Reply } from '../../protocol/messages.js
 import type { ActorCell, ReplyTarget } from './actor-cell.js';
 import type { Output } from './envelope.js';
 import type { OutboxEntry } from '../journal/journal.js';
+import { ASSERTS, invariant } from './dev-asserts.js';
 
 /**
  * What one actor turn asked for, recorded while its behaviour runs; the shard carries it out only
@@ -32,8 +33,15 @@ export class TurnContext implements ActorContext<unknown> {
   replied: string | undefined = undefined;
   stashThis = false;
   unstash = false;
+  /** Between `begin` and `end` (kept only when dev asserts are on). */
+  private inTurn = false;
 
+  /** Starts a turn of `cell`. Turns never nest: the one context is reset here for every turn. */
   begin(cell: ActorCell, target: ReplyTarget | null, now: number): void {
+    if (ASSERTS) {
+      invariant(!this.inTurn, `turns never nest (${cell.key} began a turn while ${this.self}'s ran)`);
+      this.inTurn = true;
+    }
     this.cell = cell;
     this.self = cell.key;
     this.target = target;
@@ -50,6 +58,11 @@ export class TurnContext implements ActorContext<unknown> {
     this.replied = undefined;
     this.stashThis = false;
     this.unstash = false;
+  }
+
+  /** The turn's effects have been carried out (or dropped): the next `begin` may come. */
+  end(): void {
+    if (ASSERTS) this.inTurn = false;
   }
 
   now(): number {
@@ -118,7 +131,7 @@ export class TurnContext implements ActorContext<unknown> {
   private emitReply(to: ReplyTarget, reply: Reply): void {
     this.replied = reply.ok ? 'ok' : reply.error.code;
     const outputs = (this.outputs ??= []);
-    if (to.t === 'client') outputs.push({ t: 'res', cid: to.cid, reply });
-    else outputs.push({ t: 'rep', to: to.to, from: this.self, re: to.re, reply });
+    if (to.t === 'client') outputs.push({ t: 'result', cid: to.cid, reply });
+    else outputs.push({ t: 'reply', to: to.to, from: this.self, re: to.re, reply });
   }
 }

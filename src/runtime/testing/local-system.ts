@@ -165,7 +165,7 @@ export class LocalSystem {
       else {
         const resolve = this.waiting.get(o.cid);
         this.waiting.delete(o.cid);
-        resolve?.(o.t === 'res' ? o.reply : o.page);
+        resolve?.(o.t === 'result' ? o.reply : o.page);
       }
     }
   }

@@ -1,0 +1,136 @@
+import type { Incoming } from '../../protocol/messages.js';
+import { encodeRecord, type JournalRecord } from '../journal/journal.js';
+import type { PendingBatch } from '../journal/pending-batch.js';
+import type { ActorCell, ReplyTarget } from './actor-cell.js';
+import { describe, type Envelope, type Output, requestOf } from './envelope.js';
+import type { Recovery } from './recovery.js';
+import type { ShardOptions } from './shard.js';
+import type { Supervisor } from './supervision.js';
+import type { TimerIndex } from './timer-index.js';
+import { TurnContext } from './turn-context.js';
+
+/** What a turn needs of its shard. */
+export interface TurnHost {
+  readonly opts: Pick<ShardOptions, 'clock' | 'onWork'>;
+  readonly pending: PendingBatch;
+  readonly timers: TimerIndex;
+  /** Outputs that depend on nothing unwritten: they leave without waiting for a commit. */
+  readonly immediate: Output[];
+  bytesSinceSnapshot: number;
+  noteDirectory(cell: ActorCell): void;
+  route(env: Envelope, free?: boolean): void;
+}
+
+/**
+ * One actor turn: the message becomes the behaviour's `Incoming`, the behaviour runs against the
+ * shard's one `TurnContext`, and then what it asked for is carried out: one journal record of the
+ * turn's changes, the cell's outbox, kept replies, stash and timers, and its outputs released or
+ * gated. A behaviour that throws has no effects at all; supervision takes over.
+ */
+export class Turns {
+  /** Reused by every turn of this shard's actors (turns never nest). */
+  private readonly ctx = new TurnContext();
+
+  constructor(
+    private readonly shard: TurnHost,
+    private readonly supervisor: Supervisor,
+    private readonly recovery: Recovery,
+  ) {}
+
+  run(cell: ActorCell, env: Envelope): void {
+    let target: ReplyTarget | null = null;
+    let incoming: Incoming;
+    let ack: number | null = null;
+    switch (env.t) {
+      case 'cmd':
+        target = { t: 'client', cid: env.cid };
+        incoming = { kind: 'command', command: env.command, principal: env.principal };
+        break;
+      case 'req':
+        target = env.oneWay ? null : { t: 'actor', to: env.from, re: env.id };
+        incoming = { kind: 'request', from: env.from, request: env.request };
+        break;
+      case 'reply': {
+        const sent = cell.outbox.get(env.re);
+        // Already answered: a repeat caused by a redelivery after a restart.
+        if (!sent) return;
+        cell.outbox.delete(env.re);
+        if (!sent.volatile) ack = env.re;
+        incoming = { kind: 'reply', from: env.from, id: env.re, request: sent.request, reply: env.reply };
+        break;
+      }
+      case 'timer':
+        incoming = { kind: 'timer', name: env.name };
+        break;
+    }
+
+    const now = this.shard.opts.clock.now();
+    const ctx = this.ctx;
+    ctx.begin(cell, target, now);
+    // A fired timer is gone: journaled, so a restart does not fire it again.
+    if (env.t === 'timer') ctx.cancelTimer(env.name);
+    try {
+      cell.state = cell.behaviour.receive(cell.state, incoming, ctx);
+    } catch (err) {
+      this.supervisor.fail(cell, env, target, ack === null ? [] : [ack], err, now);
+      ctx.end();
+      return;
+    }
+    this.applyEffects(cell, env, ack, now);
+    ctx.end();
+    this.recovery.afterTurn(cell);
+  }
+
+  /** Carries out what the behaviour asked for in `ctx` (it returned, so the turn counts). */
+  private applyEffects(cell: ActorCell, env: Envelope, ack: number | null, now: number): void {
+    const { shard, ctx } = this;
+    const self = cell.key;
+    const { persisted, sent, sentUnjournaled, timerChanges, outputs, stashThis } = ctx;
+    if (ctx.keptAnswered) for (const h of ctx.keptAnswered) cell.kept.delete(h);
+    if (ctx.keptAdded) for (const [h, to] of ctx.keptAdded) cell.kept.set(h, to);
+    if (stashThis) cell.stashed.push(env);
+    if (sent) for (const e of sent) cell.outbox.set(e.id, e);
+    if (sentUnjournaled) for (const e of sentUnjournaled) cell.outbox.set(e.id, e);
+    if (timerChanges) {
+      for (const name in timerChanges) {
+        const at = timerChanges[name]!;
+        if (at === null) shard.timers.cancel(self, name);
+        else shard.timers.set(self, name, at);
+      }
+    }
+    if (persisted || sent || ack !== null || timerChanges) {
+      const rec: JournalRecord = { k: self };
+      if (persisted) rec.r = persisted;
+      if (sent) rec.o = sent;
+      if (ack !== null) rec.a = [ack];
+      if (timerChanges) rec.t = timerChanges;
+      // Encoded now, not at commit: the frame must be this turn's state, not a later one.
+      const frame = encodeRecord(rec);
+      shard.pending.record(frame, cell);
+      shard.bytesSinceSnapshot += frame.length;
+      cell.version++;
+      shard.noteDirectory(cell);
+    }
+    // The output gate is per actor: a turn of an actor with no unwritten change (nothing of its own
+    // pending or in flight, nothing written now) depends on nothing a crash could undo, so its
+    // outputs leave at once. Anything else waits for the commit. Replies of one actor stay in order.
+    const free = cell.unsettled === 0;
+    if (sent) for (const e of sent) shard.route(requestOf(self, e), free);
+    if (sentUnjournaled) for (const e of sentUnjournaled) shard.route(requestOf(self, e), free);
+    if (ctx.told) for (const n of ctx.told) shard.route({ t: 'req', to: n.to, from: self, id: 0, request: n.request, oneWay: true }, free);
+    if (outputs) {
+      for (const o of outputs) {
+        if (o.t === 'reply') shard.route(o, free);
+        else if (free) shard.immediate.push(o);
+        else shard.pending.outputs.push(o);
+      }
+    }
+    if (free && shard.immediate.length === 1) shard.opts.onWork();
+    if (ctx.unstash && cell.stashed.length) {
+      cell.mailbox.unshiftAll(cell.stashed);
+      cell.stashed = [];
+    }
+    const { from, message } = describe(env);
+    cell.addLog({ at: now, from, message, decisions: ctx.decisions ?? [], outcome: stashThis ? 'stashed' : ctx.replied });
+  }
+}
