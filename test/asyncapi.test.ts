@@ -124,6 +124,17 @@ test('frames a real server sends (replies, refusals, events) validate against th
     await check(alice, 'order.place', { orderId: o1, items: [{ sku, quantity: 2 }] });
     await check(admin, 'order.subscribe', { orderId: o1 });
     await check(admin, 'order.pay', { orderId: o1, paymentRef: 'P1' });
+    // The move to picking follows the payment's reply (PROTOCOL-NOTES); packing before it would
+    // skip picking, and its event, which the protocol allows.
+    await within(
+      new Promise<void>((resolve) => {
+        const picked = () => events.some((e) => (e as { order?: { status?: string } }).order?.status === 'picking');
+        if (picked()) return resolve();
+        admin.onEvent(() => picked() && resolve());
+      }),
+      10_000,
+      'o1 to move to picking',
+    );
     await check(admin, 'wms.packed', { orderId: o1 });
     await check(admin, 'tms.ack', { orderId: o1, trackingNo: 'T1' });
     await check(admin, 'tms.delivered', { orderId: o1 });

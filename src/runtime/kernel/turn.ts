@@ -115,6 +115,7 @@ export class Turns {
     // pending or in flight, nothing written now) depends on nothing a crash could undo, so its
     // outputs leave at once. Anything else waits for the commit. Replies of one actor stay in order.
     const free = cell.unsettled === 0;
+    const hadImmediate = shard.immediate.length > 0;
     if (sent) for (const e of sent) shard.route(requestOf(self, e), free);
     if (sentUnjournaled) for (const e of sentUnjournaled) shard.route(requestOf(self, e), free);
     if (ctx.told) for (const n of ctx.told) shard.route({ t: 'req', to: n.to, from: self, id: 0, request: n.request, oneWay: true }, free);
@@ -125,7 +126,8 @@ export class Turns {
         else shard.pending.outputs.push(o);
       }
     }
-    if (free && shard.immediate.length === 1) shard.opts.onWork();
+    // The first output waiting to leave at once asks for a pump (later ones ride along with it).
+    if (!hadImmediate && shard.immediate.length > 0) shard.opts.onWork();
     if (ctx.unstash && cell.stashed.length) {
       cell.mailbox.unshiftAll(cell.stashed);
       cell.stashed = [];
