@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createLogger } from '../src/logger.js';
 import { ActorRuntime } from '../src/runtime/hosting/actor-runtime.js';
 import { FileShardStore } from '../src/runtime/storage/file-shard-store.js';
-import { encodeRecord, type JournalRecord } from '../src/runtime/journal/journal.js';
+import { encodeRecord, type JournalRecord } from '../src/runtime/journal/record.js';
 import { readFrame } from '../src/runtime/journal/frame.js';
 import { SharedJournal } from '../src/runtime/journal/shared-journal.js';
 import { LocalSystem } from '../src/runtime/testing/local-system.js';

@@ -1,4 +1,4 @@
-import type { JournalRecord, ReplayStats } from './journal.js';
+import type { JournalRecord, ReplayStats } from './record.js';
 import { PendingBatch } from './pending-batch.js';
 import { SegmentedJournal } from './segmented-journal.js';
 

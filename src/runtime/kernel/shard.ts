@@ -7,7 +7,7 @@ import { ActiveCells } from './active-cells.js';
 import { ActorCell, type ReplyTarget } from './actor-cell.js';
 import type { Clock } from './clock.js';
 import type { Envelope, Output } from './envelope.js';
-import { encodeRecord, type JournalRecord, type OutboxEntry, type ReplayStats } from '../journal/journal.js';
+import { encodeRecord, type JournalRecord, type OutboxEntry, type ReplayStats } from '../journal/record.js';
 import { Fifo } from './fifo.js';
 import type { PendingBatch } from '../journal/pending-batch.js';
 import { compareKeys, type OrderPage, type OrderQuery, type SortKey } from '../query/order-query.js';

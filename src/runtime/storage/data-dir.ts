@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
-import { fsyncPath } from '../journal/journal.js';
+import { fsyncPath } from '../journal/fsync.js';
 
 /** What a data directory was created with. The shard count can never change afterwards: keys hash to shards. */
 export interface DataDirMeta {

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
-import type { JournalRecord, ReplayStats } from '../journal/journal.js';
-import { fsyncPath } from '../journal/journal.js';
+import type { JournalRecord, ReplayStats } from '../journal/record.js';
+import { fsyncPath } from '../journal/fsync.js';
 import { SharedJournal } from '../journal/shared-journal.js';
 import { type DirectoryEntry, partitionOf, type ShardStore, type SnapshotEntry } from './shard-store.js';
 

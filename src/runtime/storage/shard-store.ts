@@ -1,4 +1,4 @@
-import type { JournalRecord, OutboxEntry, ReplayStats } from '../journal/journal.js';
+import type { JournalRecord, OutboxEntry, ReplayStats } from '../journal/record.js';
 import type { PendingBatch } from '../journal/pending-batch.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { JournalRecord, ReplayStats } from '../journal/journal.js';
+import { decodeRecord, type JournalRecord, type ReplayStats } from '../journal/record.js';
 import { readFrame } from '../journal/frame.js';
 import { PendingBatch } from '../journal/pending-batch.js';
 import type { DirectoryEntry, JournalSink, ShardStore, SnapshotEntry } from '../storage/shard-store.js';
@@ -34,7 +34,7 @@ export class MemoryJournal implements JournalSink {
       for (const f of frames) {
         const r = readFrame(f, 0);
         if (r.kind !== 'frame') throw new Error('bad frame in memory');
-        const rec = JSON.parse(r.payload.toString('utf8')) as JournalRecord;
+        const rec = decodeRecord(r.payload);
         if (this.shardOfKey(rec.k) === shard) out.push(rec);
       }
     }

@@ -1,72 +1,19 @@
-import { fstatSync, writevSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import { mkdir, open, type FileHandle, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { encodeFrame, FRAME_HEADER, readFrame } from './frame.js';
-
-/**
- * One journal record: everything one actor turn changed, written as a unit.
- * `r`: the behaviour's own records, in order; `o`: requests added to the outbox;
- * `a`: outbox ids answered; `t`: timers armed (due time) or cancelled (null).
- */
-export interface JournalRecord {
-  k: string;
-  r?: unknown[];
-  o?: OutboxEntry[];
-  a?: number[];
-  t?: Record<string, number | null>;
-}
-
-export interface OutboxEntry {
-  id: number;
-  to: string;
-  request: import('../../protocol/messages.js').ActorRequest;
-  /** Sent with `{ journal: false }`: never written, so its answer needs no acknowledgement record. */
-  volatile?: true;
-}
-
-export interface ReplayStats {
-  records: number;
-  bytes: number;
-  /** Bytes cut off a torn tail, if any. */
-  truncated: number;
-}
-
-/**
- * The journal file was deleted (or its directory removed) under a running server. Writing on
- * would acknowledge changes into a file no restart will ever read: `ok` would be a lie.
- */
-export class JournalUnlinkedError extends Error {
-  constructor(readonly file: string) {
-    super(`journal ${file} is no longer on disk (deleted under the running server); refusing to acknowledge anything more`);
-  }
-}
-
-export class JournalCorruptError extends Error {
-  constructor(readonly file: string, readonly offset: number, why: string) {
-    super(`journal ${file} is corrupt at offset ${offset} (${why}); refusing to recover a partial state`);
-  }
-}
-
-/**
- * One append-only log file (a segment of a journal; see SegmentedJournal and SharedJournal).
- * Across machines the same records would go to a replicated log. Keep it this small.
- */
-export interface AppendLog {
-  /** Calls `onRecord` for every record in order; a torn tail is cut off and reported. */
-  replay(onRecord: (rec: JournalRecord) => void): Promise<ReplayStats>;
-  /** Appends already-encoded frames with one write and one fdatasync; resolves once durable. */
-  append(frames: Buffer[]): Promise<void>;
-  close(): Promise<void>;
-}
-
-export function encodeRecord(rec: JournalRecord): Buffer {
-  return encodeFrame(JSON.stringify(rec));
-}
+import { JournalCorruptError, JournalUnlinkedError } from '../errors.js';
+import { FRAME_HEADER, readFrame } from './frame.js';
+import { fsyncPath, writeAllSync } from './fsync.js';
+import { decodeRecord, type JournalRecord, type ReplayStats } from './record.js';
 
 const CHUNK = 8 * 1024 * 1024;
 
-/** A journal in one local file, fdatasync'ed per appended batch. */
-export class FileJournal implements AppendLog {
+/**
+ * One segment file of a journal (see SegmentedJournal): frames appended with one
+ * write and one fdatasync per batch, read back in order at recovery. Across machines the same
+ * records would go to a replicated log. Keep it this small.
+ */
+export class SegmentFile {
   private fh: FileHandle | null = null;
 
   constructor(readonly path: string, private readonly onWarn: (msg: string) => void = () => {}) {}
@@ -91,7 +38,7 @@ export class FileJournal implements AppendLog {
         for (;;) {
           const f = readFrame(buf, off);
           if (f.kind === 'frame') {
-            onRecord(JSON.parse(f.payload.toString('utf8')) as JournalRecord);
+            onRecord(decodeRecord(f.payload));
             records++;
             off = f.next;
             good = bufStart + off;
@@ -142,7 +89,7 @@ export class FileJournal implements AppendLog {
     for (let off = 0; ; ) {
       const f = readFrame(data, off);
       if (f.kind !== 'frame') return;
-      onRecord(JSON.parse(f.payload.toString('utf8')) as JournalRecord);
+      onRecord(decodeRecord(f.payload));
       off = f.next;
     }
   }
@@ -161,6 +108,7 @@ export class FileJournal implements AppendLog {
     return rest.every((b) => b === 0);
   }
 
+  /** Appends already-encoded frames with one write and one fdatasync; resolves once durable. */
   async append(frames: Buffer[]): Promise<void> {
     if (!this.fh) {
       await mkdir(dirname(this.path), { recursive: true });
@@ -183,33 +131,5 @@ export class FileJournal implements AppendLog {
   async close(): Promise<void> {
     await this.fh?.close();
     this.fh = null;
-  }
-}
-
-/** writev until every byte is written (a regular file takes it all at once, but the call may not promise it). */
-function writeAllSync(fd: number, frames: Buffer[]): void {
-  let left = frames;
-  for (;;) {
-    let n = writevSync(fd, left);
-    const rest: Buffer[] = [];
-    for (const f of left) {
-      if (n >= f.length) n -= f.length;
-      else {
-        rest.push(n > 0 ? f.subarray(n) : f);
-        n = 0;
-      }
-    }
-    if (rest.length === 0) return;
-    left = rest;
-  }
-}
-
-/** fsync of a file or a directory (a directory's entries — new or renamed files — are durable only then). */
-export async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
