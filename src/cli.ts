@@ -16,7 +16,7 @@ import { FileShardStore } from './runtime/storage/file-shard-store.js';
 import { journalOf, shardOf } from './runtime/hosting/placement.js';
 import { PendingBatch } from './runtime/journal/pending-batch.js';
 import { Shard } from './runtime/kernel/shard.js';
-import { SharedJournal } from './runtime/journal/shared-journal.js';
+import { Journal } from './runtime/journal/journal.js';
 import { systemClock } from './runtime/kernel/clock.js';
 
 const USAGE = `usage:
@@ -37,7 +37,7 @@ async function inspect(dataDir: string, key: string): Promise<number> {
   const id = shardOf(key, meta.shards);
   const J = journalCount(meta);
   // Read-only: the other shards' records in the shared journal are skipped, nothing is written.
-  const journal = new SharedJournal(journalDir(dataDir, journalOf(id, J), meta.shards, J), [id], (k) => shardOf(k, meta.shards), () => {}, true);
+  const journal = new Journal(journalDir(dataDir, journalOf(id, J), meta.shards, J), [id], (k) => shardOf(k, meta.shards), () => {}, true);
   const shard = new Shard(id, {
     clock: systemClock,
     store: new FileShardStore(shardDir(dataDir, id), 256, () => {}, { shared: journal, shard: id }),

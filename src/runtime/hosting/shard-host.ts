@@ -11,7 +11,7 @@ import { journalDir, shardDir } from '../storage/data-dir.js';
 import { FileShardStore } from '../storage/file-shard-store.js';
 import { journalOf, shardOf, shareJournal, workerOf } from './placement.js';
 import { Shard } from '../kernel/shard.js';
-import { SharedJournal } from '../journal/shared-journal.js';
+import { Journal } from '../journal/journal.js';
 
 export interface HostConfig {
   index: number;
@@ -59,8 +59,8 @@ export interface RecoveryStats {
  */
 export class ShardHost {
   readonly shards = new Map<number, Shard>();
-  private readonly journals: SharedJournal[] = [];
-  private readonly journalOfShard = new Map<number, SharedJournal>();
+  private readonly journals: Journal[] = [];
+  private readonly journalOfShard = new Map<number, Journal>();
   private peers: (MessagePort | null)[] = [];
   private toMain: GatewayOutput[] = [];
   private readonly toPeer: Envelope[][];
@@ -87,7 +87,7 @@ export class ShardHost {
       byJournal.set(j, [...(byJournal.get(j) ?? []), s]);
     }
     for (const [j, members] of byJournal) {
-      const journal = new SharedJournal(journalDir(config.dataDir, j, S, J), members, (key) => shardOf(key, S), (m) => log.warn(m));
+      const journal = new Journal(journalDir(config.dataDir, j, S, J), members, (key) => shardOf(key, S), (m) => log.warn(m));
       this.journals.push(journal);
       for (const s of members) this.addShard(s, journal, clock);
     }
@@ -100,7 +100,7 @@ export class ShardHost {
     this.commit.afterDurable = crashPointFromEnv();
   }
 
-  private addShard(s: number, journal: SharedJournal, clock: Clock): void {
+  private addShard(s: number, journal: Journal, clock: Clock): void {
     const { config, log } = this;
     this.journalOfShard.set(s, journal);
     this.shards.set(

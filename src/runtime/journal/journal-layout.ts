@@ -12,7 +12,7 @@ import { segmentName, segmentsIn } from './segmented-journal.js';
  * than there are journals. This changes the count, when it can be done without moving a record:
  * every journal holds nothing past the snapshot points of its shards (after a clean stop, whose
  * final snapshots cover everything). The new journals then start empty, and each shard keeps
- * its snapshot point: appends go to a segment at or past every point (see SharedJournal).
+ * its snapshot point: appends go to a segment at or past every point (see Journal).
  *
  * Returns the directory's description, changed or not, and whether it changed.
  */

@@ -25,7 +25,7 @@ export async function segmentsIn(dir: string): Promise<number[]> {
 }
 
 /**
- * A journal as numbered segment files (see SharedJournal for whose records it holds). Appends go
+ * A journal as numbered segment files (see Journal for whose records it holds). Appends go
  * to the newest segment; a snapshot rotates to a new segment first, and once the snapshots cover
  * them, the segments before the rotation point are deleted. Only the newest segment may end torn.
  */

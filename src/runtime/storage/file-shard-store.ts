@@ -5,7 +5,7 @@ import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
 import type { JournalRecord, ReplayStats } from '../journal/record.js';
 import { fsyncPath } from '../journal/fsync.js';
-import { SharedJournal } from '../journal/shared-journal.js';
+import { Journal } from '../journal/journal.js';
 import { type DirectoryEntry, partitionOf, type ShardStore, type SnapshotEntry } from './shard-store.js';
 
 interface Manifest {
@@ -103,7 +103,7 @@ export async function replayPointOf(shardDir: string): Promise<number> {
  * them (`<data>/journals/NNNN/` for a shared one, `<data>/shards/NNNN/` for a shard's own).
  */
 export class FileShardStore implements ShardStore {
-  readonly journal: SharedJournal;
+  readonly journal: Journal;
   private readonly shard: number;
   private readonly snapDir: string;
   private manifest: Manifest;
@@ -121,9 +121,9 @@ export class FileShardStore implements ShardStore {
     public partitions = 256,
     onWarn: (msg: string) => void = () => {},
     /** The journal this shard writes to, shared with others; by default its own, in `dir`. */
-    journal?: { shared: SharedJournal; shard: number },
+    journal?: { shared: Journal; shard: number },
   ) {
-    this.journal = journal?.shared ?? new SharedJournal(dir, [0], () => 0, onWarn);
+    this.journal = journal?.shared ?? new Journal(dir, [0], () => 0, onWarn);
     this.shard = journal?.shard ?? 0;
     this.snapDir = join(dir, 'snapshot');
     this.manifest = { replayFrom: 1, partitions };

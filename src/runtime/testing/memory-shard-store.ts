@@ -5,7 +5,7 @@ import type { DirectoryEntry, JournalSink, ShardStore, SnapshotEntry } from '../
 
 /**
  * A journal in memory, shared by the stores of one or more shards with the semantics of
- * SharedJournal: numbered segments, one snapshot point per shard, a segment dropped once no
+ * Journal: numbered segments, one snapshot point per shard, a segment dropped once no
  * shard needs it. `crash` drops what was not yet appended, as a kill -9 would.
  */
 export class MemoryJournal implements JournalSink {

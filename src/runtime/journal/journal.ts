@@ -10,8 +10,9 @@ interface Member {
 }
 
 /**
- * One journal shared by the shards of one host thread. Shards stay the unit of placement and of
- * snapshots; the journal is what makes a group commit one `write` + one `fdatasync` instead of
+ * The journal of one or more shards (its members: usually the shards of one host thread; a
+ * shard with a journal of its own is a journal of one member). Shards stay the unit of placement
+ * and of snapshots; the journal is what makes a group commit one `write` + one `fdatasync` instead of
  * one per shard, and what lets a message between two of these shards skip the output gate: both
  * records are in the same file, in the order they were produced (see PendingBatch), so a crash
  * keeps a prefix and never an effect without its cause.
@@ -21,10 +22,10 @@ interface Member {
  * shard's snapshot does not already hold it. A segment is deleted once no shard needs it.
  *
  * @example
- *   const journal = new SharedJournal(dir, [0, 2, 4, 6], (key) => shardOf(key, 8));
+ *   const journal = new Journal(dir, [0, 2, 4, 6], (key) => shardOf(key, 8));
  *   // each shard's store: await journal.join(shard, replayFrom, onRecord)
  */
-export class SharedJournal {
+export class Journal {
   readonly pending = new PendingBatch();
   private readonly segments: SegmentedJournal;
   private readonly members = new Map<number, Member>();
