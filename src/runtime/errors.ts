@@ -26,3 +26,25 @@ export class JournalCorruptError extends OrdoError {
     super(`journal ${file} is corrupt at offset ${offset} (${why}); refusing to recover a partial state`);
   }
 }
+
+/** A shard asked a journal for something only its members may do (a wiring mistake, not bad data). */
+export class JournalMembershipError extends OrdoError {}
+
+/** The journal holds records of a shard that does not write there: the layout was changed by hand. */
+export class JournalLayoutError extends OrdoError {}
+
+/** Another live server holds the data directory, or its lock cannot be taken. */
+export class DataDirLockedError extends OrdoError {}
+
+/** The data directory's `meta.json` is absent where it must exist, unreadable, or not a description. */
+export class DataDirMetaError extends OrdoError {}
+
+/** A shard's snapshot manifest cannot be read or holds no valid commit point. */
+export class ManifestError extends OrdoError {}
+
+/** A snapshot file could not be written durably; the previous snapshot stays the committed one. */
+export class SnapshotWriteError extends OrdoError {
+  constructor(readonly file: string, cause: unknown) {
+    super(`cannot write snapshot file ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}

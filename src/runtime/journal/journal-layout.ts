@@ -1,7 +1,7 @@
 import { rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DataDirMeta, journalCount, journalDir, shardDir, writeDataDirMeta } from '../storage/data-dir.js';
-import { replayPointOf } from '../storage/file-shard-store.js';
+import { replayPointOf } from '../storage/manifest.js';
 import { fsyncPath } from './fsync.js';
 import { journalOf } from '../hosting/placement.js';
 import { segmentName, segmentsIn } from './segmented-journal.js';
