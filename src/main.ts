@@ -8,7 +8,8 @@ import { Gateway } from './gateway/server.js';
 import { loadTokens, TokenConfigError } from './gateway/tokens.js';
 import { createLogger } from './logger.js';
 import { ActorRuntime } from './runtime/hosting/actor-runtime.js';
-import { DataDirLockedError, lockDataDir } from './runtime/storage/data-dir-lock.js';
+import { DataDirLockedError } from './runtime/errors.js';
+import { lockDataDir } from './runtime/storage/data-dir-lock.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();

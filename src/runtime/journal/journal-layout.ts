@@ -6,6 +6,13 @@ import { fsyncPath } from './fsync.js';
 import { journalOf } from '../hosting/placement.js';
 import { segmentName, segmentsIn } from './segmented-journal.js';
 
+/** A rejection handler that ignores the errnos named (an expected outcome) and rethrows any other. */
+function unless(...codes: string[]): (err: NodeJS.ErrnoException) => void {
+  return (err) => {
+    if (!codes.includes(err.code ?? '')) throw err;
+  };
+}
+
 /**
  * The journal count of a data directory is chosen when it is created (one per host thread), and
  * the shards of one journal must live on one thread: so a runtime never starts more host threads
@@ -37,15 +44,15 @@ export async function relayoutJournals(dataDir: string, meta: DataDirMeta, wante
   // either layout is right without them; left behind, a covered one in a directory the new
   // layout reuses would hold records of shards that no longer write there.
   for (const { dir, segments } of old) {
-    for (const n of segments) await unlink(join(dir, segmentName(n))).catch(() => {});
-    await fsyncPath(dir).catch(() => {});
+    for (const n of segments) await unlink(join(dir, segmentName(n))).catch(unless('ENOENT'));
+    await fsyncPath(dir).catch(unless('ENOENT')); // a journal that never wrote has no directory
   }
   // The commit point: from here on the shards write to the new journals.
   const next: DataDirMeta = { ...meta, journals: target };
   await writeDataDirMeta(dataDir, next);
   // Journal directories the new layout does not use (it may reuse some: those stay, empty).
   for (const { dir } of old) {
-    if (dir.startsWith(join(dataDir, 'journals'))) await rmdir(dir).catch(() => {});
+    if (dir.startsWith(join(dataDir, 'journals'))) await rmdir(dir).catch(unless('ENOENT', 'ENOTEMPTY'));
   }
   return { meta: next, changed: true };
 }

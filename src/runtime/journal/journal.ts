@@ -1,3 +1,4 @@
+import { JournalLayoutError, JournalMembershipError } from '../errors.js';
 import type { JournalRecord, ReplayStats } from './record.js';
 import { PendingBatch } from './pending-batch.js';
 import { SegmentedJournal } from './segmented-journal.js';
@@ -54,8 +55,8 @@ export class Journal {
    */
   async join(shard: number, replayFrom: number, onRecord: (rec: JournalRecord) => void): Promise<ReplayStats> {
     const m = this.members.get(shard);
-    if (!m) throw new Error(`shard ${shard} is not one of the shards of the journal in ${this.dir}`);
-    if (m.onRecord) throw new Error(`shard ${shard} joined the journal in ${this.dir} twice`);
+    if (!m) throw new JournalMembershipError(`shard ${shard} is not one of the shards of the journal in ${this.dir}`);
+    if (m.onRecord) throw new JournalMembershipError(`shard ${shard} joined the journal in ${this.dir} twice`);
     m.replayFrom = replayFrom;
     m.onRecord = onRecord;
     if (!this.replayed) {
@@ -78,7 +79,7 @@ export class Journal {
       const m = this.members.get(this.shardOfKey(rec.k));
       if (!m) {
         if (this.onlyMembers) return;
-        throw new Error(`the journal in ${this.dir} holds a record of ${rec.k}, whose shard does not write here (was the data directory's layout changed by hand?)`);
+        throw new JournalLayoutError(`the journal in ${this.dir} holds a record of ${rec.k}, whose shard does not write here (was the data directory's layout changed by hand?)`);
       }
       // Before the shard's snapshot point: already in its snapshot.
       if (segment < m.replayFrom!) return;
@@ -106,7 +107,7 @@ export class Journal {
   /** A member's snapshot now covers its records before segment `point`; segments no member needs go. */
   covered(shard: number, point: number): Promise<void> {
     const m = this.members.get(shard);
-    if (!m) return Promise.reject(new Error(`shard ${shard} is not one of the shards of the journal in ${this.dir}`));
+    if (!m) return Promise.reject(new JournalMembershipError(`shard ${shard} is not one of the shards of the journal in ${this.dir}`));
     m.replayFrom = Math.max(m.replayFrom ?? point, point);
     const trim = this.trimming.then(async () => {
       let oldest = Infinity;
@@ -117,6 +118,7 @@ export class Journal {
       }
       await this.segments.removeBefore(oldest);
     });
+    // Not a swallowed error: the caller gets it from `trim`; this chain only orders the trims.
     this.trimming = trim.catch(() => {});
     return trim;
   }

@@ -8,6 +8,14 @@ import { decodeRecord, type JournalRecord, type ReplayStats } from './record.js'
 
 const CHUNK = 8 * 1024 * 1024;
 
+/** A rejection handler: `value` for a file that does not exist, the error itself for anything else. */
+function ifAbsent<T>(value: T): (err: NodeJS.ErrnoException) => T {
+  return (err) => {
+    if (err.code === 'ENOENT') return value;
+    throw err;
+  };
+}
+
 /**
  * One segment file of a journal (see SegmentedJournal): frames appended with one
  * write and one fdatasync per batch, read back in order at recovery. Across machines the same
@@ -25,7 +33,7 @@ export class SegmentFile {
   async replay(onRecord: (rec: JournalRecord) => void, opts: { allowTornTail?: boolean } = {}): Promise<ReplayStats> {
     const allowTornTail = opts.allowTornTail ?? true;
     await mkdir(dirname(this.path), { recursive: true });
-    const size = await stat(this.path).then((s) => s.size, () => 0);
+    const size = await stat(this.path).then((s) => s.size, ifAbsent(0));
     const fh = await open(this.path, 'a+');
     let records = 0;
     let good = 0; // file offset after the last good frame
@@ -112,7 +120,7 @@ export class SegmentFile {
   async append(frames: Buffer[]): Promise<void> {
     if (!this.fh) {
       await mkdir(dirname(this.path), { recursive: true });
-      const existed = await stat(this.path).then(() => true, () => false);
+      const existed = await stat(this.path).then(() => true, ifAbsent(false));
       this.fh = await open(this.path, 'a');
       // A new file's directory entry must be durable too, or a crash could lose the whole file.
       if (!existed) await fsyncPath(dirname(this.path));

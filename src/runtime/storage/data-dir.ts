@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
+import { DataDirMetaError } from '../errors.js';
 import { fsyncPath } from '../journal/fsync.js';
 
 /** What a data directory was created with. The shard count can never change afterwards: keys hash to shards. */
@@ -33,17 +34,17 @@ export async function openDataDir(dir: string, shardsIfNew: number, opts: { crea
     await db.read();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new Error(`cannot read ${path}: ${e.code ? '' : 'not valid JSON: '}${e.message}`);
+    throw new DataDirMetaError(`cannot read ${path}: ${e.code ? '' : 'not valid JSON: '}${e.message}`);
   }
   if (db.data) {
     const j = db.data.journals;
     const badJournals = j !== undefined && (!Number.isInteger(j) || j < 1 || j > db.data.shards);
     if (db.data.format !== 1 || !Number.isInteger(db.data.shards) || db.data.shards < 1 || badJournals) {
-      throw new Error(`${join(dir, 'meta.json')} is not an ordo data directory description`);
+      throw new DataDirMetaError(`${path} is not an ordo data directory description`);
     }
     return db.data;
   }
-  if (opts.create === false) throw new Error(`${dir} is not an ordo data directory (no meta.json)`);
+  if (opts.create === false) throw new DataDirMetaError(`${dir} is not an ordo data directory (no meta.json)`);
   await mkdir(join(dir, 'shards'), { recursive: true });
   const journals = Math.max(1, Math.min(opts.journalsIfNew ?? shardsIfNew, shardsIfNew));
   const meta: DataDirMeta = { format: 1, shards: shardsIfNew, journals, createdAt: new Date().toISOString() };
