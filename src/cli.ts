@@ -38,7 +38,7 @@ async function inspect(dataDir: string, key: string): Promise<number> {
   const id = shardOf(key, meta.shards);
   const J = journalCount(meta);
   // Read-only: the other shards' records in the shared journal are skipped, nothing is written.
-  const journal = new Journal(journalDir(dataDir, journalOf(id, J), meta.shards, J), [id], (k) => shardOf(k, meta.shards), () => {}, true);
+  const journal = new Journal(journalDir(dataDir, journalOf(id, J)), [id], (k) => shardOf(k, meta.shards), () => {}, true);
   const shard = new Shard(id, {
     clock: systemClock,
     store: new FileShardStore(shardDir(dataDir, id), 256, () => {}, { shared: journal, shard: id }),

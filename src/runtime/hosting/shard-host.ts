@@ -87,7 +87,7 @@ export class ShardHost {
       byJournal.set(j, [...(byJournal.get(j) ?? []), s]);
     }
     for (const [j, members] of byJournal) {
-      const journal = new Journal(journalDir(config.dataDir, j, S, J), members, (key) => shardOf(key, S), (m) => log.warn(m));
+      const journal = new Journal(journalDir(config.dataDir, j), members, (key) => shardOf(key, S), (m) => log.warn(m));
       this.journals.push(journal);
       for (const s of members) this.addShard(s, journal, clock);
     }

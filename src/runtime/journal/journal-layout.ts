@@ -31,7 +31,7 @@ export async function relayoutJournals(dataDir: string, meta: DataDirMeta, wante
   const points = await Promise.all(Array.from({ length: S }, (_, s) => replayPointOf(shardDir(dataDir, s))));
   const old: { dir: string; segments: number[] }[] = [];
   for (let j = 0; j < J; j++) {
-    const dir = journalDir(dataDir, j, S, J);
+    const dir = journalDir(dataDir, j);
     const from = Math.min(...points.filter((_, s) => journalOf(s, J) === j));
     const segments = await segmentsIn(dir);
     for (const n of segments) {
@@ -50,9 +50,7 @@ export async function relayoutJournals(dataDir: string, meta: DataDirMeta, wante
   // The commit point: from here on the shards write to the new journals.
   const next: DataDirMeta = { ...meta, journals: target };
   await writeDataDirMeta(dataDir, next);
-  // Journal directories the new layout does not use (it may reuse some: those stay, empty).
-  for (const { dir } of old) {
-    if (dir.startsWith(join(dataDir, 'journals'))) await rmdir(dir).catch(unless('ENOENT', 'ENOTEMPTY'));
-  }
+  // Journal directories the new layout does not use (it may reuse some: those are made again).
+  for (const { dir } of old) await rmdir(dir).catch(unless('ENOENT', 'ENOTEMPTY'));
   return { meta: next, changed: true };
 }

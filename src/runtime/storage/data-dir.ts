@@ -9,17 +9,14 @@ import { fsyncPath } from '../journal/fsync.js';
 export interface DataDirMeta {
   format: 1;
   shards: number;
-  /**
-   * Journals the shards share (shard s writes to journal s mod journals). Absent in directories
-   * created before journals were shared: there every shard has its own.
-   */
-  journals?: number;
+  /** Journals the shards share (shard s writes to journal s mod journals). */
+  journals: number;
   createdAt: string;
 }
 
 /** The journal count of a data directory (see `DataDirMeta.journals`). */
 export function journalCount(meta: DataDirMeta): number {
-  return meta.journals ?? meta.shards;
+  return meta.journals;
 }
 
 /**
@@ -38,7 +35,7 @@ export async function openDataDir(dir: string, shardsIfNew: number, opts: { crea
   }
   if (db.data) {
     const j = db.data.journals;
-    const badJournals = j !== undefined && (!Number.isInteger(j) || j < 1 || j > db.data.shards);
+    const badJournals = !Number.isInteger(j) || j < 1 || j > db.data.shards;
     if (db.data.format !== 1 || !Number.isInteger(db.data.shards) || db.data.shards < 1 || badJournals) {
       throw new DataDirMetaError(`${path} is not an ordo data directory description`);
     }
@@ -66,9 +63,7 @@ export function shardDir(dataDir: string, shard: number): string {
   return join(dataDir, 'shards', String(shard).padStart(4, '0'));
 }
 
-/** Where a journal's segments live. */
-export function journalDir(dataDir: string, journal: number, shardCount: number, journalCount: number): string {
-  // One journal per shard (data directories from before journals were shared): it lives with its shard.
-  if (journalCount === shardCount) return shardDir(dataDir, journal);
+/** Where a journal's segments live (also with as many journals as shards). */
+export function journalDir(dataDir: string, journal: number): string {
   return join(dataDir, 'journals', String(journal).padStart(4, '0'));
 }
