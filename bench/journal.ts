@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
-import { encodeRecord, FileJournal, type JournalRecord } from '../src/runtime/journal/journal.js';
+import { encodeRecord, type JournalRecord } from '../src/runtime/journal/record.js';
+import { SegmentFile } from '../src/runtime/journal/segment-file.js';
 
 const record = (i: number): JournalRecord => ({
   k: `order:${i.toString(36).padStart(12, '0')}`,
@@ -24,7 +25,7 @@ const record = (i: number): JournalRecord => ({
 });
 
 async function groupCommit(dir: string, records: number, writers: number): Promise<number> {
-  const j = new FileJournal(join(dir, 'group.log'));
+  const j = new SegmentFile(join(dir, 'group.log'));
   let pending: { frame: Buffer; done: () => void }[] = [];
   let inFlight: Promise<void> | null = null;
   const kick = () => {
@@ -55,7 +56,7 @@ async function groupCommit(dir: string, records: number, writers: number): Promi
 }
 
 async function perRecord(dir: string, records: number): Promise<number> {
-  const j = new FileJournal(join(dir, 'single.log'));
+  const j = new SegmentFile(join(dir, 'single.log'));
   const t0 = performance.now();
   for (let i = 0; i < records; i++) await j.append([encodeRecord(record(i))]);
   await j.close();

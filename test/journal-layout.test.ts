@@ -93,23 +93,24 @@ test('with records left to replay (after kill -9) the layout stays, on fewer thr
   }),
 );
 
-test('a directory with a journal per shard (the layout before journals were shared) moves to shared journals', () =>
+test('as many journals as shards: they live in the journals directory, and their count changes like any other', () =>
   withTempDir('ordo-layout-', async (dataDir) => {
     let ids: string[];
     {
-      // As many threads as shards: one journal per shard, in the shard's own directory.
+      // As many threads as shards: one journal per shard.
       const srv = await startServer({ dataDir, workers: 4, shards: 4 });
       assert.equal(srv.runtime.journalCount, 4);
-      assert.deepEqual((await journalsOf(dataDir)).dirs, []);
       const admin = await srv.connect('tok-admin');
       await setStock(admin);
-      ids = await placeSome(admin, 'legacy', 10);
+      ids = await placeSome(admin, 'four', 10);
+      assert.deepEqual(await journalsOf(dataDir), { meta: 4, dirs: ['0000', '0001', '0002', '0003'] });
       await srv.stop();
+      const inShardDir = (await readdir(join(dataDir, 'shards', '0000'))).filter((n) => n.startsWith('segment-'));
+      assert.deepEqual(inShardDir, [], 'no segment in a shard directory');
     }
     const srv = await startServer({ dataDir, workers: 2, shards: 4 });
     assert.equal(srv.runtime.journalCount, 2);
-    const leftovers = (await readdir(join(dataDir, 'shards', '0000'))).filter((n) => n.startsWith('segment-'));
-    assert.deepEqual(leftovers, [], "the shard's own (empty) segments are gone");
+    assert.deepEqual(await journalsOf(dataDir), { meta: 2, dirs: ['0000', '0001'] });
     const admin = await srv.connect('tok-admin');
     assert.equal((await checkInvariants(admin, STOCK, ids)).orders.length, 10);
     await srv.stop();

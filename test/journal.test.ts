@@ -2,7 +2,9 @@ import { test } from 'uvu';
 import assert from 'node:assert/strict';
 import { appendFile, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeRecord, FileJournal, JournalCorruptError, type JournalRecord } from '../src/runtime/journal/journal.js';
+import { JournalCorruptError } from '../src/runtime/errors.js';
+import { encodeRecord, type JournalRecord } from '../src/runtime/journal/record.js';
+import { SegmentFile } from '../src/runtime/journal/segment-file.js';
 import { SegmentedJournal, segmentName } from '../src/runtime/journal/segmented-journal.js';
 import { tempDir } from './helpers/server.js';
 
@@ -11,7 +13,7 @@ const rec = (i: number): JournalRecord => ({ k: `order:o${i}`, r: [{ n: i, pad: 
 async function journalWith(n: number): Promise<{ dir: string; path: string }> {
   const dir = await tempDir('ordo-journal-');
   const path = join(dir, 'j.log');
-  const j = new FileJournal(path);
+  const j = new SegmentFile(path);
   await j.append(Array.from({ length: n }, (_, i) => encodeRecord(rec(i))));
   await j.close();
   return { dir, path };
@@ -20,7 +22,7 @@ async function journalWith(n: number): Promise<{ dir: string; path: string }> {
 async function replayAll(path: string): Promise<{ records: JournalRecord[]; warnings: string[]; truncated: number }> {
   const warnings: string[] = [];
   const records: JournalRecord[] = [];
-  const s = await new FileJournal(path, (w) => warnings.push(w)).replay((r) => records.push(r));
+  const s = await new SegmentFile(path, (w) => warnings.push(w)).replay((r) => records.push(r));
   return { records, warnings, truncated: s.truncated };
 }
 
@@ -37,7 +39,7 @@ test('a torn tail (a crash mid-write) is detected, logged and cut off; the good 
   assert.match(warnings[0]!, /torn tail/);
   assert.equal((await stat(path)).size, good, 'the file was cut back to the last good frame');
   // Appending after the cut works and is read back.
-  const j = new FileJournal(path);
+  const j = new SegmentFile(path);
   await j.append([encodeRecord(rec(21))]);
   await j.close();
   assert.equal((await replayAll(path)).records.length, 21);

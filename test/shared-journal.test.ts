@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { createLogger } from '../src/logger.js';
 import { ActorRuntime } from '../src/runtime/hosting/actor-runtime.js';
 import { FileShardStore } from '../src/runtime/storage/file-shard-store.js';
-import { encodeRecord, type JournalRecord } from '../src/runtime/journal/journal.js';
+import { encodeRecord, type JournalRecord } from '../src/runtime/journal/record.js';
 import { readFrame } from '../src/runtime/journal/frame.js';
-import { SharedJournal } from '../src/runtime/journal/shared-journal.js';
+import { Journal } from '../src/runtime/journal/journal.js';
 import { LocalSystem } from '../src/runtime/testing/local-system.js';
 import { journalOf, shardOf } from '../src/runtime/hosting/placement.js';
 import { isEnvelope } from '../src/runtime/kernel/envelope.js';
@@ -18,14 +18,14 @@ const shardOfKey = (key: string) => Number(key.split(':')[0]);
 const rec = (k: string, n: number): JournalRecord => ({ k, r: [{ n }] });
 
 interface Opened {
-  journal: SharedJournal;
+  journal: Journal;
   stores: FileShardStore[];
   /** Records each shard was handed by recovery, in order. */
   replayed: JournalRecord[][];
 }
 
 async function open(root: string, members = [0, 1]): Promise<Opened> {
-  const journal = new SharedJournal(join(root, 'journal'), members, shardOfKey);
+  const journal = new Journal(join(root, 'journal'), members, shardOfKey);
   const stores = members.map((s) => new FileShardStore(join(root, `shard-${s}`), 2, () => {}, { shared: journal, shard: s }));
   const replayed: JournalRecord[][] = members.map(() => []);
   // Concurrently, as a host recovers its shards: the journal is read once, when both have joined.
@@ -33,7 +33,7 @@ async function open(root: string, members = [0, 1]): Promise<Opened> {
   return { journal, stores, replayed };
 }
 
-const write = (j: SharedJournal, ...recs: JournalRecord[]) => j.append(recs.map(encodeRecord));
+const write = (j: Journal, ...recs: JournalRecord[]) => j.append(recs.map(encodeRecord));
 const ns = (recs: JournalRecord[]) => recs.map((r) => `${r.k}#${(r.r![0] as { n: number }).n}`);
 
 /** A snapshot of one shard that writes nothing but moves its replay point (what matters here). */
@@ -105,7 +105,7 @@ test('a record of a shard that does not write to this journal stops recovery, un
 
     await assert.rejects(open(root, [0]), /holds a record of 1:y, whose shard does not write here/);
 
-    const journal = new SharedJournal(join(root, 'journal'), [1], shardOfKey, () => {}, true);
+    const journal = new Journal(join(root, 'journal'), [1], shardOfKey, () => {}, true);
     const store = new FileShardStore(join(root, 'shard-1'), 2, () => {}, { shared: journal, shard: 1 });
     const seen: JournalRecord[] = [];
     await store.recover(() => {}, (r) => seen.push(r));

@@ -3,7 +3,8 @@ import { DEFAULTS } from '../defaults.js';
 import { createLogger } from '../logger.js';
 import { ActorRuntime } from '../runtime/hosting/actor-runtime.js';
 import { journalCount, openDataDir } from '../runtime/storage/data-dir.js';
-import { DataDirLockedError, lockDataDir } from '../runtime/storage/data-dir-lock.js';
+import { lockDataDir } from '../runtime/storage/data-dir-lock.js';
+import { DataDirLockedError } from '../runtime/errors.js';
 import { Failure } from './usage.js';
 
 /** Snapshots every shard of a stopped server's data directory and drops covered journal segments. */

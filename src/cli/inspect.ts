@@ -3,11 +3,12 @@ import { plainReplacer } from '../gateway/inspect.js';
 import { ActorKeys } from '../protocol/messages.js';
 import { systemClock } from '../runtime/kernel/clock.js';
 import { journalCount, journalDir, openDataDir, shardDir } from '../runtime/storage/data-dir.js';
-import { DataDirLockedError, lockDataDir } from '../runtime/storage/data-dir-lock.js';
+import { lockDataDir } from '../runtime/storage/data-dir-lock.js';
+import { DataDirLockedError } from '../runtime/errors.js';
 import { FileShardStore } from '../runtime/storage/file-shard-store.js';
 import { journalOf, shardOf } from '../runtime/hosting/placement.js';
 import { ShardGroup } from '../runtime/hosting/shard-group.js';
-import { SharedJournal } from '../runtime/journal/shared-journal.js';
+import { Journal } from '../runtime/journal/journal.js';
 import { serverToken, serverUrl } from './endpoint.js';
 import { CliSocket } from './socket.js';
 import { Failure, UsageError } from './usage.js';
@@ -19,7 +20,7 @@ async function inspectFiles(dataDir: string, key: string): Promise<unknown> {
   const id = shardOf(key, meta.shards);
   const J = journalCount(meta);
   // Read-only: the other shards' records in the shared journal are skipped, nothing is written.
-  const journal = new SharedJournal(journalDir(dataDir, journalOf(id, J), meta.shards, J), [id], (k) => shardOf(k, meta.shards), () => {}, true);
+  const journal = new Journal(journalDir(dataDir, journalOf(id, J)), [id], (k) => shardOf(k, meta.shards), () => {}, true);
   // The same wiring as a server's host thread, with the one shard that holds the key. It is
   // recovered and never started: timers are collected, never armed, and nothing runs.
   const group = new ShardGroup({

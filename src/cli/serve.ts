@@ -4,7 +4,8 @@ import { Gateway } from '../gateway/server.js';
 import { loadTokens, TokenConfigError } from '../gateway/tokens.js';
 import { createLogger } from '../logger.js';
 import { ActorRuntime } from '../runtime/hosting/actor-runtime.js';
-import { DataDirLockedError, lockDataDir } from '../runtime/storage/data-dir-lock.js';
+import { lockDataDir } from '../runtime/storage/data-dir-lock.js';
+import { DataDirLockedError } from '../runtime/errors.js';
 import { removeServerFile, writeServerFile } from './endpoint.js';
 import { Failure } from './usage.js';
 

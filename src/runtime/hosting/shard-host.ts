@@ -4,7 +4,7 @@ import { ORDER_STATUSES, type OrderStatus } from '../../protocol/model.js';
 import type { Clock } from '../kernel/clock.js';
 import { type Envelope, type GatewayOutput, isEnvelope, type Output, type ShardQuery } from '../kernel/envelope.js';
 import type { Shard } from '../kernel/shard.js';
-import { SharedJournal } from '../journal/shared-journal.js';
+import { Journal } from '../journal/journal.js';
 import { journalDir, shardDir } from '../storage/data-dir.js';
 import { FileShardStore } from '../storage/file-shard-store.js';
 import { crashPointFromEnv } from '../testing/crash-point.js';
@@ -25,7 +25,7 @@ export class ShardHost {
   private readonly group: ShardGroup;
   private readonly peers: PeerRouter;
   private readonly snapshots: SnapshotScheduler;
-  private readonly journalOfShard = new Map<number, SharedJournal>();
+  private readonly journalOfShard = new Map<number, Journal>();
   private toMain: GatewayOutput[] = [];
   private scheduled = false;
   private stopping = false;
@@ -47,7 +47,7 @@ export class ShardHost {
       byJournal.set(j, [...(byJournal.get(j) ?? []), s]);
     }
     for (const [j, ids] of byJournal) {
-      const journal = new SharedJournal(journalDir(config.dataDir, j, S, J), ids, (key) => shardOf(key, S), (m) => log.warn(m));
+      const journal = new Journal(journalDir(config.dataDir, j), ids, (key) => shardOf(key, S), (m) => log.warn(m));
       for (const id of ids) {
         this.journalOfShard.set(id, journal);
         members.push({ id, journal, store: new FileShardStore(shardDir(config.dataDir, id), DEFAULTS.partitions, (m) => log.warn(m), { shared: journal, shard: id }) });

@@ -1,10 +1,17 @@
 import { rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DataDirMeta, journalCount, journalDir, shardDir, writeDataDirMeta } from '../storage/data-dir.js';
-import { replayPointOf } from '../storage/file-shard-store.js';
-import { fsyncPath } from './journal.js';
+import { replayPointOf } from '../storage/manifest.js';
+import { fsyncPath } from './fsync.js';
 import { journalOf } from '../hosting/placement.js';
 import { segmentName, segmentsIn } from './segmented-journal.js';
+
+/** A rejection handler that ignores the errnos named (an expected outcome) and rethrows any other. */
+function unless(...codes: string[]): (err: NodeJS.ErrnoException) => void {
+  return (err) => {
+    if (!codes.includes(err.code ?? '')) throw err;
+  };
+}
 
 /**
  * The journal count of a data directory is chosen when it is created (one per host thread), and
@@ -12,7 +19,7 @@ import { segmentName, segmentsIn } from './segmented-journal.js';
  * than there are journals. This changes the count, when it can be done without moving a record:
  * every journal holds nothing past the snapshot points of its shards (after a clean stop, whose
  * final snapshots cover everything). The new journals then start empty, and each shard keeps
- * its snapshot point: appends go to a segment at or past every point (see SharedJournal).
+ * its snapshot point: appends go to a segment at or past every point (see Journal).
  *
  * Returns the directory's description, changed or not, and whether it changed.
  */
@@ -24,7 +31,7 @@ export async function relayoutJournals(dataDir: string, meta: DataDirMeta, wante
   const points = await Promise.all(Array.from({ length: S }, (_, s) => replayPointOf(shardDir(dataDir, s))));
   const old: { dir: string; segments: number[] }[] = [];
   for (let j = 0; j < J; j++) {
-    const dir = journalDir(dataDir, j, S, J);
+    const dir = journalDir(dataDir, j);
     const from = Math.min(...points.filter((_, s) => journalOf(s, J) === j));
     const segments = await segmentsIn(dir);
     for (const n of segments) {
@@ -37,15 +44,13 @@ export async function relayoutJournals(dataDir: string, meta: DataDirMeta, wante
   // either layout is right without them; left behind, a covered one in a directory the new
   // layout reuses would hold records of shards that no longer write there.
   for (const { dir, segments } of old) {
-    for (const n of segments) await unlink(join(dir, segmentName(n))).catch(() => {});
-    await fsyncPath(dir).catch(() => {});
+    for (const n of segments) await unlink(join(dir, segmentName(n))).catch(unless('ENOENT'));
+    await fsyncPath(dir).catch(unless('ENOENT')); // a journal that never wrote has no directory
   }
   // The commit point: from here on the shards write to the new journals.
   const next: DataDirMeta = { ...meta, journals: target };
   await writeDataDirMeta(dataDir, next);
-  // Journal directories the new layout does not use (it may reuse some: those stay, empty).
-  for (const { dir } of old) {
-    if (dir.startsWith(join(dataDir, 'journals'))) await rmdir(dir).catch(() => {});
-  }
+  // Journal directories the new layout does not use (it may reuse some: those are made again).
+  for (const { dir } of old) await rmdir(dir).catch(unless('ENOENT', 'ENOTEMPTY'));
   return { meta: next, changed: true };
 }

@@ -1,215 +1,148 @@
-import { fstatSync, writevSync } from 'node:fs';
-import { mkdir, open, type FileHandle, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { encodeFrame, FRAME_HEADER, readFrame } from './frame.js';
+import { JournalLayoutError, JournalMembershipError } from '../errors.js';
+import type { JournalRecord, ReplayStats } from './record.js';
+import { PendingBatch } from './pending-batch.js';
+import { SegmentedJournal } from './segmented-journal.js';
 
-/**
- * One journal record: everything one actor turn changed, written as a unit.
- * `r`: the behaviour's own records, in order; `o`: requests added to the outbox;
- * `a`: outbox ids answered; `t`: timers armed (due time) or cancelled (null).
- */
-export interface JournalRecord {
-  k: string;
-  r?: unknown[];
-  o?: OutboxEntry[];
-  a?: number[];
-  t?: Record<string, number | null>;
-}
-
-export interface OutboxEntry {
-  id: number;
-  to: string;
-  request: import('../../protocol/messages.js').ActorRequest;
-  /** Sent with `{ journal: false }`: never written, so its answer needs no acknowledgement record. */
-  volatile?: true;
-}
-
-export interface ReplayStats {
+interface Member {
+  /** First segment this shard's snapshot does not cover (known once the shard read its manifest). */
+  replayFrom: number | null;
+  onRecord: ((rec: JournalRecord) => void) | null;
   records: number;
-  bytes: number;
-  /** Bytes cut off a torn tail, if any. */
-  truncated: number;
 }
 
 /**
- * The journal file was deleted (or its directory removed) under a running server. Writing on
- * would acknowledge changes into a file no restart will ever read: `ok` would be a lie.
+ * The journal of one or more shards (its members: usually the shards of one host thread; a
+ * shard with a journal of its own is a journal of one member). Shards stay the unit of placement
+ * and of snapshots; the journal is what makes a group commit one `write` + one `fdatasync` instead of
+ * one per shard, and what lets a message between two of these shards skip the output gate: both
+ * records are in the same file, in the order they were produced (see PendingBatch), so a crash
+ * keeps a prefix and never an effect without its cause.
+ *
+ * Each shard's snapshot says from which segment on its records are not covered; recovery replays
+ * the journal once, from the oldest of those points, and hands each record to its shard if that
+ * shard's snapshot does not already hold it. A segment is deleted once no shard needs it.
+ *
+ * @example
+ *   const journal = new Journal(dir, [0, 2, 4, 6], (key) => shardOf(key, 8));
+ *   // each shard's store: await journal.join(shard, replayFrom, onRecord)
  */
-export class JournalUnlinkedError extends Error {
-  constructor(readonly file: string) {
-    super(`journal ${file} is no longer on disk (deleted under the running server); refusing to acknowledge anything more`);
-  }
-}
+export class Journal {
+  readonly pending = new PendingBatch();
+  private readonly segments: SegmentedJournal;
+  private readonly members = new Map<number, Member>();
+  private joined = 0;
+  private replayed: Promise<ReplayStats> | null = null;
+  private startReplay: (() => void) | null = null;
+  private closed = false;
+  /** Trims run one at a time: two snapshots finishing together must not race over the same files. */
+  private trimming: Promise<unknown> = Promise.resolve();
 
-export class JournalCorruptError extends Error {
-  constructor(readonly file: string, readonly offset: number, why: string) {
-    super(`journal ${file} is corrupt at offset ${offset} (${why}); refusing to recover a partial state`);
-  }
-}
-
-/**
- * One append-only log file (a segment of a journal; see SegmentedJournal and SharedJournal).
- * Across machines the same records would go to a replicated log. Keep it this small.
- */
-export interface AppendLog {
-  /** Calls `onRecord` for every record in order; a torn tail is cut off and reported. */
-  replay(onRecord: (rec: JournalRecord) => void): Promise<ReplayStats>;
-  /** Appends already-encoded frames with one write and one fdatasync; resolves once durable. */
-  append(frames: Buffer[]): Promise<void>;
-  close(): Promise<void>;
-}
-
-export function encodeRecord(rec: JournalRecord): Buffer {
-  return encodeFrame(JSON.stringify(rec));
-}
-
-const CHUNK = 8 * 1024 * 1024;
-
-/** A journal in one local file, fdatasync'ed per appended batch. */
-export class FileJournal implements AppendLog {
-  private fh: FileHandle | null = null;
-
-  constructor(readonly path: string, private readonly onWarn: (msg: string) => void = () => {}) {}
-
-  /**
-   * Reads every frame. A bad frame at the very end is a torn tail (a crash mid-write) and is cut
-   * off when `allowTornTail`; anywhere else it stops recovery with the file and offset.
-   */
-  async replay(onRecord: (rec: JournalRecord) => void, opts: { allowTornTail?: boolean } = {}): Promise<ReplayStats> {
-    const allowTornTail = opts.allowTornTail ?? true;
-    await mkdir(dirname(this.path), { recursive: true });
-    const size = await stat(this.path).then((s) => s.size, () => 0);
-    const fh = await open(this.path, 'a+');
-    let records = 0;
-    let good = 0; // file offset after the last good frame
-    let buf = Buffer.alloc(0);
-    let bufStart = 0; // file offset of buf[0]
-    let readPos = 0;
-    try {
-      for (;;) {
-        let off = good - bufStart;
-        for (;;) {
-          const f = readFrame(buf, off);
-          if (f.kind === 'frame') {
-            onRecord(JSON.parse(f.payload.toString('utf8')) as JournalRecord);
-            records++;
-            off = f.next;
-            good = bufStart + off;
-            continue;
-          }
-          if (f.kind === 'bad') {
-            if (await this.restIsTorn(fh, good, size, buf, off)) break;
-            throw new JournalCorruptError(this.path, good, f.why);
-          }
-          break; // incomplete: read more
-        }
-        if (readPos >= size) break;
-        const chunk = Buffer.allocUnsafe(Math.min(CHUNK, size - readPos));
-        const { bytesRead } = await fh.read(chunk, 0, chunk.length, readPos);
-        readPos += bytesRead;
-        buf = Buffer.concat([buf.subarray(good - bufStart), chunk.subarray(0, bytesRead)]);
-        bufStart = good;
-      }
-      const truncated = size - good;
-      if (truncated > 0 && !allowTornTail) {
-        throw new JournalCorruptError(this.path, good, 'a torn record in a segment that is not the newest');
-      }
-      if (truncated > 0) {
-        this.onWarn(`journal ${this.path}: cut a torn tail of ${truncated} bytes at offset ${good}`);
-        await fh.truncate(good);
-        await fh.datasync();
-      }
-      return { records, bytes: good, truncated };
-    } finally {
-      await fh.close();
-    }
-  }
-
-  /** Reads the good frames without changing the file (stops at the first incomplete or bad one). */
-  async scan(onRecord: (rec: JournalRecord) => void): Promise<void> {
-    let data: Buffer;
-    try {
-      const fh = await open(this.path, 'r');
-      try {
-        data = await fh.readFile();
-      } finally {
-        await fh.close();
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
-    for (let off = 0; ; ) {
-      const f = readFrame(data, off);
-      if (f.kind !== 'frame') return;
-      onRecord(JSON.parse(f.payload.toString('utf8')) as JournalRecord);
-      off = f.next;
-    }
+  constructor(
+    readonly dir: string,
+    memberShards: readonly number[],
+    private readonly shardOfKey: (key: string) => number,
+    onWarn: (msg: string) => void = () => {},
+    /** Records of shards that are not members are skipped instead of being an error (an offline reader of one shard). */
+    private readonly onlyMembers = false,
+  ) {
+    this.segments = new SegmentedJournal(dir, onWarn);
+    for (const s of memberShards) this.members.set(s, { replayFrom: null, onRecord: null, records: 0 });
   }
 
   /**
-   * A bad frame is a torn tail (a crash mid-write) when it is the last frame in the file or
-   * nothing but zeros follows it; anything else is corruption in the middle.
+   * Recovery of one member shard: resolves with that shard's share of the replay once every
+   * member has joined and the journal has been read (once, for all of them).
    */
-  private async restIsTorn(fh: FileHandle, at: number, size: number, buf: Buffer, off: number): Promise<boolean> {
-    if (buf.length - off >= FRAME_HEADER) {
-      const len = buf.readUInt32LE(off);
-      if (len > 0 && at + FRAME_HEADER + len >= size) return true;
+  async join(shard: number, replayFrom: number, onRecord: (rec: JournalRecord) => void): Promise<ReplayStats> {
+    const m = this.members.get(shard);
+    if (!m) throw new JournalMembershipError(`shard ${shard} is not one of the shards of the journal in ${this.dir}`);
+    if (m.onRecord) throw new JournalMembershipError(`shard ${shard} joined the journal in ${this.dir} twice`);
+    m.replayFrom = replayFrom;
+    m.onRecord = onRecord;
+    if (!this.replayed) {
+      // The first to join sets up the replay; the last to join starts it.
+      const everyoneJoined = new Promise<void>((resolve) => (this.startReplay = resolve));
+      this.replayed = everyoneJoined.then(() => this.replay());
     }
-    const rest = Buffer.alloc(Math.min(size - at, 64 * 1024 * 1024));
-    await fh.read(rest, 0, rest.length, at);
-    return rest.every((b) => b === 0);
+    if (++this.joined === this.members.size) this.startReplay!();
+    const total = await this.replayed;
+    // The journal's own figures go to its lowest member, so that sums over shards count them once.
+    const first = Math.min(...this.members.keys()) === shard;
+    return { records: m.records, bytes: first ? total.bytes : 0, truncated: first ? total.truncated : 0 };
   }
 
-  async append(frames: Buffer[]): Promise<void> {
-    if (!this.fh) {
-      await mkdir(dirname(this.path), { recursive: true });
-      const existed = await stat(this.path).then(() => true, () => false);
-      this.fh = await open(this.path, 'a');
-      // A new file's directory entry must be durable too, or a crash could lose the whole file.
-      if (!existed) await fsyncPath(dirname(this.path));
-    }
-    // The write itself is a copy into the page cache (microseconds): done synchronously it saves
-    // one thread-pool round trip per commit, and the thread pool is shared with snapshots. Only
-    // the fdatasync, which waits for the disk, goes to the pool.
-    writeAllSync(this.fh.fd, frames);
-    await this.fh.datasync();
-    // Durable, but durable where? A file unlinked since it was opened (rm -rf of the data
-    // directory) takes every write and fdatasync and loses them all on restart. One fstat per
-    // commit (microseconds) tells: no name left means nothing written to it counts.
-    if (fstatSync(this.fh.fd).nlink === 0) throw new JournalUnlinkedError(this.path);
+  private async replay(): Promise<ReplayStats> {
+    const points = [...this.members.values()].map((m) => m.replayFrom!);
+    // From the oldest snapshot point; new records go after the newest, or a shard whose
+    // snapshot point lies past every segment on disk would skip them at the next recovery.
+    return this.segments.replay(Math.min(...points), (rec, segment) => {
+      const m = this.members.get(this.shardOfKey(rec.k));
+      if (!m) {
+        if (this.onlyMembers) return;
+        throw new JournalLayoutError(`the journal in ${this.dir} holds a record of ${rec.k}, whose shard does not write here (was the data directory's layout changed by hand?)`);
+      }
+      // Before the shard's snapshot point: already in its snapshot.
+      if (segment < m.replayFrom!) return;
+      m.records++;
+      m.onRecord!(rec);
+    }, Math.max(...points));
   }
 
+  append(frames: Buffer[]): Promise<void> {
+    return this.segments.append(frames);
+  }
+
+  /** Records of one shard from `from` on, without changing anything (an actor's restart). */
+  scan(shard: number, from: number, onRecord: (rec: JournalRecord) => void): Promise<void> {
+    return this.segments.scan(from, (rec) => {
+      if (this.shardOfKey(rec.k) === shard) onRecord(rec);
+    });
+  }
+
+  /** Starts a new segment (between two commits): a member's snapshot covers what came before. */
+  rotate(): Promise<number> {
+    return this.segments.rotate();
+  }
+
+  /** A member's snapshot now covers its records before segment `point`; segments no member needs go. */
+  covered(shard: number, point: number): Promise<void> {
+    const m = this.members.get(shard);
+    if (!m) return Promise.reject(new JournalMembershipError(`shard ${shard} is not one of the shards of the journal in ${this.dir}`));
+    m.replayFrom = Math.max(m.replayFrom ?? point, point);
+    const trim = this.trimming.then(async () => {
+      let oldest = Infinity;
+      for (const x of this.members.values()) {
+        // A member that has not recovered (an offline reader of one shard) pins everything.
+        if (x.replayFrom === null) return;
+        oldest = Math.min(oldest, x.replayFrom);
+      }
+      await this.segments.removeBefore(oldest);
+    });
+    // Not a swallowed error: the caller gets it from `trim`; this chain only orders the trims.
+    this.trimming = trim.catch(() => {});
+    return trim;
+  }
+
+  /**
+   * Journal bytes a member's recovery would read: everything from its snapshot point on. A shard
+   * that writes little snapshots rarely, and its point pins the journal for all the others;
+   * the host snapshots it once this grows past what its busy neighbours leave behind.
+   */
+  bytesPast(shard: number): number {
+    const from = this.members.get(shard)?.replayFrom ?? 1;
+    let n = 0;
+    for (const [segment, bytes] of this.segments.sizes) if (segment >= from) n += bytes;
+    return n;
+  }
+
+  get memberCount(): number {
+    return this.members.size;
+  }
+
+  /** Closes the open segment; every member calls this, the first call does it. */
   async close(): Promise<void> {
-    await this.fh?.close();
-    this.fh = null;
-  }
-}
-
-/** writev until every byte is written (a regular file takes it all at once, but the call may not promise it). */
-function writeAllSync(fd: number, frames: Buffer[]): void {
-  let left = frames;
-  for (;;) {
-    let n = writevSync(fd, left);
-    const rest: Buffer[] = [];
-    for (const f of left) {
-      if (n >= f.length) n -= f.length;
-      else {
-        rest.push(n > 0 ? f.subarray(n) : f);
-        n = 0;
-      }
-    }
-    if (rest.length === 0) return;
-    left = rest;
-  }
-}
-
-/** fsync of a file or a directory (a directory's entries — new or renamed files — are durable only then). */
-export async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
+    if (this.closed) return;
+    this.closed = true;
+    await this.segments.close();
   }
 }

@@ -1,6 +1,8 @@
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileJournal, fsyncPath, type JournalRecord, type ReplayStats } from './journal.js';
+import { fsyncPath } from './fsync.js';
+import type { JournalRecord, ReplayStats } from './record.js';
+import { SegmentFile } from './segment-file.js';
 
 const SEGMENT = /^segment-(\d{8})\.log$/;
 
@@ -23,12 +25,12 @@ export async function segmentsIn(dir: string): Promise<number[]> {
 }
 
 /**
- * A journal as numbered segment files (see SharedJournal for whose records it holds). Appends go
+ * A journal as numbered segment files (see Journal for whose records it holds). Appends go
  * to the newest segment; a snapshot rotates to a new segment first, and once the snapshots cover
  * them, the segments before the rotation point are deleted. Only the newest segment may end torn.
  */
 export class SegmentedJournal {
-  private current: FileJournal | null = null;
+  private current: SegmentFile | null = null;
   private currentNo = 1;
   /** Bytes of good records per segment on disk (read at replay, counted on append). */
   readonly sizes = new Map<number, number>();
@@ -53,7 +55,7 @@ export class SegmentedJournal {
     const total: ReplayStats & { segments: number } = { records: 0, bytes: 0, truncated: 0, segments: all.length };
     for (let i = 0; i < all.length; i++) {
       const n = all[i]!;
-      const j = new FileJournal(join(this.dir, segmentName(n)), this.onWarn);
+      const j = new SegmentFile(join(this.dir, segmentName(n)), this.onWarn);
       const s = await j.replay((rec) => onRecord(rec, n), { allowTornTail: i === all.length - 1 });
       this.sizes.set(n, s.bytes);
       total.records += s.records;
@@ -61,19 +63,19 @@ export class SegmentedJournal {
       total.truncated += s.truncated;
     }
     this.currentNo = Math.max(from, appendFrom, all.at(-1) ?? from);
-    this.current = new FileJournal(join(this.dir, segmentName(this.currentNo)), this.onWarn);
+    this.current = new SegmentFile(join(this.dir, segmentName(this.currentNo)), this.onWarn);
     return total;
   }
 
   /** Reads segments `from` on without changing anything (an actor's restart re-reads its records). */
   async scan(from: number, onRecord: (rec: JournalRecord) => void): Promise<void> {
     for (const n of (await this.segments()).filter((x) => x >= from)) {
-      await new FileJournal(join(this.dir, segmentName(n))).scan(onRecord);
+      await new SegmentFile(join(this.dir, segmentName(n))).scan(onRecord);
     }
   }
 
   async append(frames: Buffer[]): Promise<void> {
-    if (!this.current) this.current = new FileJournal(join(this.dir, segmentName(this.currentNo)), this.onWarn);
+    if (!this.current) this.current = new SegmentFile(join(this.dir, segmentName(this.currentNo)), this.onWarn);
     let n = 0;
     for (const f of frames) n += f.length;
     this.sizes.set(this.currentNo, (this.sizes.get(this.currentNo) ?? 0) + n);
@@ -87,7 +89,7 @@ export class SegmentedJournal {
   async rotate(): Promise<number> {
     await this.current?.close();
     this.currentNo++;
-    this.current = new FileJournal(join(this.dir, segmentName(this.currentNo)), this.onWarn);
+    this.current = new SegmentFile(join(this.dir, segmentName(this.currentNo)), this.onWarn);
     return this.currentNo;
   }
 

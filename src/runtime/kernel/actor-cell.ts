@@ -1,6 +1,6 @@
 import type { AnyBehaviour } from '../../actors/index.js';
 import type { Envelope } from './envelope.js';
-import type { OutboxEntry } from '../journal/journal.js';
+import type { OutboxEntry } from '../journal/record.js';
 import { ASSERTS, invariant } from './dev-asserts.js';
 import { Fifo } from './fifo.js';
 

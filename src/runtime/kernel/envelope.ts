@@ -2,7 +2,7 @@ import type { Command } from '../../protocol/commands.js';
 import type { ActorEvent, ActorRequest, InternalCommand, Reply } from '../../protocol/messages.js';
 import type { Principal } from '../../protocol/model.js';
 import type { OrderQuery, OrderPage } from '../query/order-query.js';
-import type { OutboxEntry } from '../journal/journal.js';
+import type { OutboxEntry } from '../journal/record.js';
 
 /** A message on its way to an actor, as it crosses threads (plain data, structured-clonable). */
 export type Envelope = (

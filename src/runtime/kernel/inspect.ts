@@ -1,5 +1,5 @@
 import type { AnyBehaviour } from '../../actors/index.js';
-import type { OutboxEntry } from '../journal/journal.js';
+import type { OutboxEntry } from '../journal/record.js';
 import type { ActiveCells } from './active-cells.js';
 import { ActorCell } from './actor-cell.js';
 import type { ActorDirectory } from './actor-directory.js';

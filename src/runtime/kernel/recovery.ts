@@ -1,5 +1,5 @@
 import { type AnyBehaviour, BEHAVIOURS } from '../../actors/index.js';
-import type { JournalRecord, ReplayStats } from '../journal/journal.js';
+import type { JournalRecord, ReplayStats } from '../journal/record.js';
 import { type DirectoryEntry, partitionOf, type SnapshotEntry } from '../storage/shard-store.js';
 import type { ActiveCells } from './active-cells.js';
 import { ActorCell } from './actor-cell.js';

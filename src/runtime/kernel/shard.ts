@@ -2,7 +2,7 @@ import { type AnyBehaviour, behaviourFor } from '../../actors/index.js';
 import { wireError } from '../../protocol/errors.js';
 import { actorKind, parseActorKey, type Reply } from '../../protocol/messages.js';
 import type { OrderSummary } from '../../actors/order.js';
-import type { ReplayStats } from '../journal/journal.js';
+import type { ReplayStats } from '../journal/record.js';
 import type { PendingBatch } from '../journal/pending-batch.js';
 import { compareKeys, type OrderPage, type OrderQuery, type SortKey } from '../query/order-query.js';
 import type { ShardStore } from '../storage/shard-store.js';

@@ -1,6 +1,6 @@
 import { wireError } from '../../protocol/errors.js';
 import type { Reply } from '../../protocol/messages.js';
-import { encodeRecord } from '../journal/journal.js';
+import { encodeRecord } from '../journal/record.js';
 import type { PendingBatch } from '../journal/pending-batch.js';
 import type { ActiveCells } from './active-cells.js';
 import { ActorCell, type ReplyTarget } from './actor-cell.js';

@@ -2,7 +2,7 @@ import type { ActorContext, ReplyHandle } from '../../actors/behaviour.js';
 import type { ActorEvent, ActorRequest, Reply } from '../../protocol/messages.js';
 import type { ActorCell, ReplyTarget } from './actor-cell.js';
 import type { Output } from './envelope.js';
-import type { OutboxEntry } from '../journal/journal.js';
+import type { OutboxEntry } from '../journal/record.js';
 import { ASSERTS, invariant } from './dev-asserts.js';
 
 /**

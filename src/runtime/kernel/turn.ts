@@ -1,5 +1,5 @@
 import type { Incoming } from '../../protocol/messages.js';
-import { encodeRecord, type JournalRecord } from '../journal/journal.js';
+import { encodeRecord, type JournalRecord } from '../journal/record.js';
 import type { PendingBatch } from '../journal/pending-batch.js';
 import type { ActorCell, ReplyTarget } from './actor-cell.js';
 import { describe, type Envelope, type Output, requestOf } from './envelope.js';

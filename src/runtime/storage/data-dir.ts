@@ -2,23 +2,21 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
-import { fsyncPath } from '../journal/journal.js';
+import { DataDirMetaError } from '../errors.js';
+import { fsyncPath } from '../journal/fsync.js';
 
 /** What a data directory was created with. The shard count can never change afterwards: keys hash to shards. */
 export interface DataDirMeta {
   format: 1;
   shards: number;
-  /**
-   * Journals the shards share (shard s writes to journal s mod journals). Absent in directories
-   * created before journals were shared: there every shard has its own.
-   */
-  journals?: number;
+  /** Journals the shards share (shard s writes to journal s mod journals). */
+  journals: number;
   createdAt: string;
 }
 
 /** The journal count of a data directory (see `DataDirMeta.journals`). */
 export function journalCount(meta: DataDirMeta): number {
-  return meta.journals ?? meta.shards;
+  return meta.journals;
 }
 
 /**
@@ -33,17 +31,17 @@ export async function openDataDir(dir: string, shardsIfNew: number, opts: { crea
     await db.read();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new Error(`cannot read ${path}: ${e.code ? '' : 'not valid JSON: '}${e.message}`);
+    throw new DataDirMetaError(`cannot read ${path}: ${e.code ? '' : 'not valid JSON: '}${e.message}`);
   }
   if (db.data) {
     const j = db.data.journals;
-    const badJournals = j !== undefined && (!Number.isInteger(j) || j < 1 || j > db.data.shards);
+    const badJournals = !Number.isInteger(j) || j < 1 || j > db.data.shards;
     if (db.data.format !== 1 || !Number.isInteger(db.data.shards) || db.data.shards < 1 || badJournals) {
-      throw new Error(`${join(dir, 'meta.json')} is not an ordo data directory description`);
+      throw new DataDirMetaError(`${path} is not an ordo data directory description`);
     }
     return db.data;
   }
-  if (opts.create === false) throw new Error(`${dir} is not an ordo data directory (no meta.json)`);
+  if (opts.create === false) throw new DataDirMetaError(`${dir} is not an ordo data directory (no meta.json)`);
   await mkdir(join(dir, 'shards'), { recursive: true });
   const journals = Math.max(1, Math.min(opts.journalsIfNew ?? shardsIfNew, shardsIfNew));
   const meta: DataDirMeta = { format: 1, shards: shardsIfNew, journals, createdAt: new Date().toISOString() };
@@ -65,9 +63,7 @@ export function shardDir(dataDir: string, shard: number): string {
   return join(dataDir, 'shards', String(shard).padStart(4, '0'));
 }
 
-/** Where a journal's segments live. */
-export function journalDir(dataDir: string, journal: number, shardCount: number, journalCount: number): string {
-  // One journal per shard (data directories from before journals were shared): it lives with its shard.
-  if (journalCount === shardCount) return shardDir(dataDir, journal);
+/** Where a journal's segments live (also with as many journals as shards). */
+export function journalDir(dataDir: string, journal: number): string {
   return join(dataDir, 'journals', String(journal).padStart(4, '0'));
 }

@@ -1,109 +1,34 @@
-import { mkdir, open, readdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
-import { Low } from 'lowdb';
-import { DataFile } from 'lowdb/node';
-import type { JournalRecord, ReplayStats } from '../journal/journal.js';
-import { fsyncPath } from '../journal/journal.js';
-import { SharedJournal } from '../journal/shared-journal.js';
+import { fsyncPath } from '../journal/fsync.js';
+import { Journal } from '../journal/journal.js';
+import type { JournalRecord, ReplayStats } from '../journal/record.js';
+import { type Manifest, readManifest, writeManifest } from './manifest.js';
+import {
+  directoryFilePartition,
+  type PartitionData,
+  partitionFile,
+  readEntryAt,
+  readPartitionData,
+  readPartitionDirectory,
+  writePartitionFiles,
+} from './partition-file.js';
+import { type ByteRange, indexOf, lookup, type PartitionIndex } from './partition-index.js';
 import { type DirectoryEntry, partitionOf, type ShardStore, type SnapshotEntry } from './shard-store.js';
 
-interface Manifest {
-  /** First journal segment not covered by the snapshots: recovery replays from here. */
-  replayFrom: number;
-  partitions: number;
-}
-
-type PartitionData = Record<string, SnapshotEntry>;
-/** A directory entry on disk also says where the actor's entry sits in the data file: [start, length] in bytes. */
-type PartitionDirectory = Record<string, DirectoryEntry & { d?: [number, number] }>;
-
-const compact = { parse: JSON.parse, stringify: (v: unknown) => JSON.stringify(v) };
 
 /**
- * Where each actor's entry sits in its partition's data file, so a reactivation reads a few
- * hundred bytes instead of parsing the whole partition: keys sorted, with `start * 2^24 + length`
- * packed in one float each (16 bytes per actor; built at start, the key strings are the
- * directory's own; rebuilt by a snapshot, they are the partition file's copies).
- */
-interface PartitionIndex {
-  keys: string[];
-  at: Float64Array;
-}
-
-const LENGTH_BITS = 2 ** 24;
-
-function indexOf(all: [string, [number, number]][]): PartitionIndex {
-  // An entry of 16 MiB or more does not fit the packing: it is read by parsing its partition.
-  const entries = all.filter(([, [, length]]) => length < LENGTH_BITS);
-  entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const at = new Float64Array(entries.length);
-  entries.forEach(([, [start, length]], i) => (at[i] = start * LENGTH_BITS + length));
-  return { keys: entries.map(([k]) => k), at };
-}
-
-function lookup(index: PartitionIndex, key: string): [number, number] | undefined {
-  let lo = 0;
-  let hi = index.keys.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const k = index.keys[mid]!;
-    if (k === key) {
-      const v = index.at[mid]!;
-      return [Math.floor(v / LENGTH_BITS), v % LENGTH_BITS];
-    }
-    if (k < key) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return undefined;
-}
-
-/**
- * A partition's data as lowdb reads it (one JSON object), laid out one actor per line so each
- * entry's byte range is known: `{`, then `"key":{…},` per actor, then `}`.
- */
-function layOut(data: PartitionData): { text: string; where: Map<string, [number, number]> } {
-  const where = new Map<string, [number, number]>();
-  const parts: string[] = ['{\n'];
-  let pos = 2;
-  const keys = Object.keys(data);
-  keys.forEach((k, i) => {
-    const entry = `${JSON.stringify(k)}:${JSON.stringify(data[k])}`;
-    const length = Buffer.byteLength(entry);
-    where.set(k, [pos, length]);
-    const separator = i < keys.length - 1 ? ',\n' : '\n';
-    parts.push(entry + separator);
-    pos += length + separator.length;
-  });
-  parts.push('}');
-  return { text: parts.join(''), where };
-}
-
-/**
- * From which journal segment on a shard's records are not in its snapshot (1: none are). An
- * unreadable manifest counts as absent, as in `recover`: replaying from an earlier point is
- * always safe (records set state absolutely).
- */
-export async function replayPointOf(shardDir: string): Promise<number> {
-  const db = new Low<Manifest | null>(new DataFile<Manifest | null>(join(shardDir, 'snapshot', 'manifest.json'), compact), null);
-  await db.read().catch(() => {});
-  const point = db.data?.replayFrom;
-  return Number.isInteger(point) && point! >= 1 ? point! : 1;
-}
-
-/**
- * A shard's snapshots per partition, written with lowdb (temp file + atomic rename), then
- * fsync'ed, file and directory, and its records in a journal it may share with other shards of
- * its host thread. Each partition has two files: `pNNN.dir.json` (what recovery reads for every
- * actor: summary, timers, unanswered requests) and `pNNN.data.json` (the actors' state, read only
- * when an actor is reactivated). The manifest, written last, is the commit point: it says from
- * which journal segment on this shard's records are not in the snapshot.
+ * A shard's snapshots per partition (partition-file.ts), each file replaced atomically and
+ * durably, and its records in a journal it may share with other shards of its host thread. The
+ * manifest (manifest.ts), written last, is the commit point: it says from which journal segment
+ * on this shard's records are not in the snapshot.
  *
  * Layout: `<data>/shards/NNNN/snapshot/…`; the journal's segments are wherever `journal` keeps
- * them (`<data>/journals/NNNN/` for a shared one, `<data>/shards/NNNN/` for a shard's own).
+ * them (`<data>/journals/NNNN/`; a store made without one keeps its own in `dir`).
  */
 export class FileShardStore implements ShardStore {
-  readonly journal: SharedJournal;
+  readonly journal: Journal;
   private readonly shard: number;
   private readonly snapDir: string;
   private manifest: Manifest;
@@ -121,47 +46,33 @@ export class FileShardStore implements ShardStore {
     public partitions = 256,
     onWarn: (msg: string) => void = () => {},
     /** The journal this shard writes to, shared with others; by default its own, in `dir`. */
-    journal?: { shared: SharedJournal; shard: number },
+    journal?: { shared: Journal; shard: number },
   ) {
-    this.journal = journal?.shared ?? new SharedJournal(dir, [0], () => 0, onWarn);
+    this.journal = journal?.shared ?? new Journal(dir, [0], () => 0, onWarn);
     this.shard = journal?.shard ?? 0;
     this.snapDir = join(dir, 'snapshot');
     this.manifest = { replayFrom: 1, partitions };
   }
 
-  private file(partition: number, kind: 'data' | 'dir'): string {
-    return join(this.snapDir, `p${String(partition).padStart(3, '0')}.${kind}.json`);
-  }
-
-  private async readJson<T>(path: string, fallback: T): Promise<T> {
-    const db = new Low<T>(new DataFile<T>(path, compact), fallback);
-    await db.read();
-    return db.data;
-  }
-
-  private async writeJson<T>(path: string, data: T, text?: string): Promise<void> {
-    const db = new Low<T>(new DataFile<T>(path, text === undefined ? compact : { parse: JSON.parse, stringify: () => text }), data);
-    await db.write();
-    await fsyncPath(path);
-  }
-
   async recover(onDirectory: (key: string, e: DirectoryEntry) => void, onRecord: (rec: JournalRecord) => void): Promise<ReplayStats> {
-    const m = await this.readJson<Manifest | null>(join(this.snapDir, 'manifest.json'), null).catch(() => null);
+    const m = await readManifest(this.snapDir);
     if (m) {
-      if (!Number.isInteger(m.partitions) || m.partitions < 1) throw new Error(`${this.snapDir}/manifest.json is damaged`);
       this.partitions = m.partitions;
       this.manifest = m;
     }
-    const names = await readdir(this.snapDir).catch(() => [] as string[]);
+    const names = await readdir(this.snapDir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as string[]; // no snapshot yet
+      throw err;
+    });
     for (const name of names) {
-      if (!/^p\d{3,}\.dir\.json$/.test(name)) continue;
-      const dir = await this.readJson<PartitionDirectory>(join(this.snapDir, name), {});
-      const located: [string, [number, number]][] = [];
-      for (const [k, e] of Object.entries(dir)) {
+      const p = directoryFilePartition(name);
+      if (p === null) continue;
+      const located: [string, ByteRange][] = [];
+      for (const [k, e] of Object.entries(await readPartitionDirectory(this.snapDir, p))) {
         onDirectory(k, e);
         if (e.d) located.push([k, e.d]);
       }
-      if (located.length > 0) this.offsets.set(Number(name.slice(1, name.indexOf('.'))), indexOf(located));
+      if (located.length > 0) this.offsets.set(p, indexOf(located));
     }
     return this.journal.join(this.shard, this.manifest.replayFrom, onRecord);
   }
@@ -169,7 +80,7 @@ export class FileShardStore implements ShardStore {
   private async partitionData(p: number): Promise<PartitionData> {
     let d = this.dataCache.get(p);
     if (!d) {
-      d = await this.readJson<PartitionData>(this.file(p, 'data'), {});
+      d = await readPartitionData(this.snapDir, p);
       this.dataCache.set(p, d);
     }
     return d;
@@ -180,42 +91,17 @@ export class FileShardStore implements ShardStore {
     const index = this.offsets.get(p);
     const range = index && lookup(index, key);
     if (range) {
-      const entry = await this.readEntry(p, key, range);
+      const entry = await readEntryAt(partitionFile(this.snapDir, p, 'data'), key, range);
       if (entry !== null) {
         this.readsByOffset++;
         return entry;
       }
     }
-    // No offsets (a file from before they existed), or the file changed under the read.
+    // No offset (an entry of 16 MiB or more, a file written without offsets), or the file
+    // changed under the read.
     this.readsByPartition++;
     const e = (await this.partitionData(p))[key];
     return e && structuredClone(e);
-  }
-
-  /**
-   * One actor's entry, read at its offset. The entry names its key, so a read that raced a
-   * snapshot replacing the file (offsets of the old file, bytes of the new) is recognised and
-   * answered `null`; a key found at the right place in either file is that file's current entry.
-   */
-  private async readEntry(p: number, key: string, [start, length]: [number, number]): Promise<SnapshotEntry | null> {
-    const buf = Buffer.allocUnsafe(length);
-    let fh;
-    try {
-      fh = await open(this.file(p, 'data'), 'r');
-      const { bytesRead } = await fh.read(buf, 0, length, start);
-      if (bytesRead !== length) return null;
-    } catch {
-      return null;
-    } finally {
-      await fh?.close();
-    }
-    try {
-      const parsed = JSON.parse(`{${buf.toString('utf8')}}`) as PartitionData;
-      const keys = Object.keys(parsed);
-      return keys.length === 1 && keys[0] === key ? parsed[key]! : null;
-    } catch {
-      return null;
-    }
   }
 
   async readTail(key: string): Promise<JournalRecord[]> {
@@ -235,7 +121,7 @@ export class FileShardStore implements ShardStore {
     const data = { ...(await this.partitionData(p)) };
     // Read back rather than cached: a copy of every actor's directory entry in memory would cost
     // as much as the shard's directory itself.
-    const dir = await this.readJson<PartitionDirectory>(this.file(p, 'dir'), {});
+    const dir = await readPartitionDirectory(this.snapDir, p);
     for (const [k, c] of changes) {
       if (c === null) {
         delete data[k];
@@ -245,25 +131,16 @@ export class FileShardStore implements ShardStore {
         dir[k] = c.dir;
       }
     }
-    const { text, where } = layOut(data);
-    const located: [string, [number, number]][] = [];
-    for (const [k, range] of where) {
-      const e = dir[k];
-      if (!e) continue;
-      e.d = range;
-      located.push([k, range]);
-    }
-    await this.writeJson(this.file(p, 'data'), data, text);
-    await this.writeJson(this.file(p, 'dir'), dir);
+    const located = await writePartitionFiles(this.snapDir, p, data, dir);
     this.dataCache.set(p, data);
     this.offsets.set(p, indexOf(located));
   }
 
   async commitSnapshot(rotationPoint: number): Promise<void> {
+    // Every partition's rename durable before the commit point names them.
     await fsyncPath(this.snapDir);
     this.manifest = { replayFrom: rotationPoint, partitions: this.partitions };
-    await this.writeJson(join(this.snapDir, 'manifest.json'), this.manifest);
-    await fsyncPath(this.snapDir);
+    await writeManifest(this.snapDir, this.manifest);
     await this.journal.covered(this.shard, rotationPoint);
   }
 

@@ -1,10 +1,10 @@
-import type { JournalRecord, OutboxEntry, ReplayStats } from '../journal/journal.js';
+import type { JournalRecord, OutboxEntry, ReplayStats } from '../journal/record.js';
 import type { PendingBatch } from '../journal/pending-batch.js';
 
 /**
  * Where the records of one or more shards go, in the order they were produced: a group commit
  * takes `pending` and appends its frames. On one machine: segment files shared by the shards of
- * a host thread (`SharedJournal`); in tests: memory (`MemoryShardStore`); across machines it
+ * a host thread (`Journal`); in tests: memory (`MemoryShardStore`); across machines it
  * would be a replicated log with one subject per journal.
  */
 export interface JournalSink {

@@ -1,5 +1,6 @@
 import { actorKind } from '../../protocol/messages.js';
 import { readFrame } from '../journal/frame.js';
+import { decodeRecord } from '../journal/record.js';
 
 /**
  * Test-only fault injection for crash tests: `ORDO_TEST_CRASH_AFTER=<actor kind>[:<n>]` kills the
@@ -18,7 +19,7 @@ export function crashPointFromEnv(env: NodeJS.ProcessEnv = process.env): ((frame
     for (const frames of batches) {
       for (const f of frames) {
         const r = readFrame(f, 0);
-        if (r.kind === 'frame' && actorKind((JSON.parse(r.payload.toString('utf8')) as { k: string }).k) === kind) remaining--;
+        if (r.kind === 'frame' && actorKind(decodeRecord(r.payload).k) === kind) remaining--;
       }
     }
     if (remaining <= 0) process.kill(process.pid, 'SIGKILL');

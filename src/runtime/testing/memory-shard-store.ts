@@ -1,11 +1,11 @@
-import type { JournalRecord, ReplayStats } from '../journal/journal.js';
+import { decodeRecord, type JournalRecord, type ReplayStats } from '../journal/record.js';
 import { readFrame } from '../journal/frame.js';
 import { PendingBatch } from '../journal/pending-batch.js';
 import type { DirectoryEntry, JournalSink, ShardStore, SnapshotEntry } from '../storage/shard-store.js';
 
 /**
  * A journal in memory, shared by the stores of one or more shards with the semantics of
- * SharedJournal: numbered segments, one snapshot point per shard, a segment dropped once no
+ * Journal: numbered segments, one snapshot point per shard, a segment dropped once no
  * shard needs it. `crash` drops what was not yet appended, as a kill -9 would.
  */
 export class MemoryJournal implements JournalSink {
@@ -34,7 +34,7 @@ export class MemoryJournal implements JournalSink {
       for (const f of frames) {
         const r = readFrame(f, 0);
         if (r.kind !== 'frame') throw new Error('bad frame in memory');
-        const rec = JSON.parse(r.payload.toString('utf8')) as JournalRecord;
+        const rec = decodeRecord(r.payload);
         if (this.shardOfKey(rec.k) === shard) out.push(rec);
       }
     }

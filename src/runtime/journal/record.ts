@@ -1,0 +1,40 @@
+import type { ActorRequest } from '../../protocol/messages.js';
+import { encodeFrame } from './frame.js';
+
+/**
+ * One journal record: everything one actor turn changed, written as a unit.
+ * `r`: the behaviour's own records, in order; `o`: requests added to the outbox;
+ * `a`: outbox ids answered; `t`: timers armed (due time) or cancelled (null).
+ */
+export interface JournalRecord {
+  k: string;
+  r?: unknown[];
+  o?: OutboxEntry[];
+  a?: number[];
+  t?: Record<string, number | null>;
+}
+
+export interface OutboxEntry {
+  id: number;
+  to: string;
+  request: ActorRequest;
+  /** Sent with `{ journal: false }`: never written, so its answer needs no acknowledgement record. */
+  volatile?: true;
+}
+
+export interface ReplayStats {
+  records: number;
+  bytes: number;
+  /** Bytes cut off a torn tail, if any. */
+  truncated: number;
+}
+
+/** A record as one frame (see frame.ts): its payload is the record as UTF-8 JSON. */
+export function encodeRecord(rec: JournalRecord): Buffer {
+  return encodeFrame(JSON.stringify(rec));
+}
+
+/** The record in a frame's payload (the payload of a frame `readFrame` found good). */
+export function decodeRecord(payload: Buffer): JournalRecord {
+  return JSON.parse(payload.toString('utf8')) as JournalRecord;
+}
