@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { defaultHostThreads } from './runtime/hosting/placement.js';
+import { defaultHostThreads } from './runtime/placement.js';
 import { DEFAULTS } from './defaults.js';
 
 /** Server settings: flags win over environment variables, which win over defaults. */

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { defaultHostThreads } from '../src/runtime/hosting/placement.js';
+import { defaultHostThreads } from '../src/runtime/placement.js';
 
 test('host threads default to one per core, never fewer than one', () => {
   assert.equal(defaultHostThreads(0), 1);

@@ -9,7 +9,7 @@ import { encodeRecord, type JournalRecord } from '../src/runtime/journal/record.
 import { readFrame } from '../src/runtime/journal/frame.js';
 import { Journal } from '../src/runtime/journal/journal.js';
 import { LocalSystem } from '../src/runtime/testing/local-system.js';
-import { journalOf, shardOf } from '../src/runtime/hosting/placement.js';
+import { journalOf, shardOf } from '../src/runtime/placement.js';
 import { isEnvelope } from '../src/runtime/kernel/envelope.js';
 import { withTempDir } from './helpers/server.js';
 

@@ -6,7 +6,7 @@ import { journalCount, journalDir, openDataDir, shardDir } from '../runtime/stor
 import { lockDataDir } from '../runtime/storage/data-dir-lock.js';
 import { DataDirLockedError } from '../runtime/errors.js';
 import { FileShardStore } from '../runtime/storage/file-shard-store.js';
-import { journalOf, shardOf } from '../runtime/hosting/placement.js';
+import { journalOf, shardOf } from '../runtime/placement.js';
 import { ShardGroup } from '../runtime/hosting/shard-group.js';
 import { Journal } from '../runtime/journal/journal.js';
 import { serverToken, serverUrl } from './endpoint.js';

@@ -7,10 +7,10 @@ import { ActorKeys, type ActorEvent, type InternalCommand, type Reply } from '..
 import type { Order, Principal } from '../../protocol/model.js';
 import { Comlink, nodeEndpoint, type Remote } from './comlink.js';
 import { journalCount, openDataDir } from '../storage/data-dir.js';
-import { relayoutJournals } from '../journal/journal-layout.js';
+import { relayoutJournals } from '../storage/journal-layout.js';
 import type { Envelope, GatewayOutput, ShardQuery } from '../kernel/envelope.js';
 import { fetchPage, mergePages, type OrderPage, type OrderQuery } from '../query/order-query.js';
-import { defaultHostThreads, shardOf, workerOf } from './placement.js';
+import { defaultHostThreads, shardOf, workerOf } from '../placement.js';
 import type { FromHost, HostConfig, RecoveryStats, ToHost } from './host-protocol.js';
 import type { HostControl } from './shard-host.js';
 import { DEFAULTS } from '../../defaults.js';

@@ -5,7 +5,7 @@ import { type DeadLetter, Shard } from '../kernel/shard.js';
 import { GroupCommit } from '../journal/group-commit.js';
 import type { JournalSink, ShardStore } from '../storage/shard-store.js';
 import type { RecoveryStats } from './host-protocol.js';
-import { shardOf, shareJournal } from './placement.js';
+import { shardOf, shareJournal } from '../placement.js';
 
 /** One shard of a group: its id, its store, and the journal its records go to. */
 export interface GroupMember {

@@ -5,7 +5,7 @@ import { ActorCell } from './actor-cell.js';
 import type { ActorDirectory } from './actor-directory.js';
 import { applySnapshot, type Recovery } from './recovery.js';
 import type { SetAside } from './set-aside.js';
-import type { ShardOptions } from './shard.js';
+import type { ShardOptions } from './shard-options.js';
 import type { TimerIndex } from './timer-index.js';
 
 /** What inspection needs of its shard. */

@@ -5,7 +5,7 @@ import type { ActiveCells } from './active-cells.js';
 import { ActorCell } from './actor-cell.js';
 import { type ActorDirectory, NO_SUMMARY } from './actor-directory.js';
 import type { SetAside } from './set-aside.js';
-import type { ShardOptions } from './shard.js';
+import type { ShardOptions } from './shard-options.js';
 import type { TimerIndex } from './timer-index.js';
 
 /** What recovery needs of its shard. */

@@ -9,7 +9,7 @@ import type { ShardStore } from '../storage/shard-store.js';
 import { ActiveCells } from './active-cells.js';
 import { ActorCell } from './actor-cell.js';
 import { ActorDirectory, NO_SUMMARY } from './actor-directory.js';
-import type { Clock } from './clock.js';
+import type { ShardOptions } from './shard-options.js';
 import { type Envelope, type Output, requestOf } from './envelope.js';
 import { Fifo } from './fifo.js';
 import { type ActorInspection, type InspectHost, inspectActor } from './inspect.js';
@@ -20,44 +20,13 @@ import { type DeadLetter, type SupervisionHost, Supervisor } from './supervision
 import { TimerIndex } from './timer-index.js';
 import { type TurnHost, Turns } from './turn.js';
 
+export type { ShardOptions } from './shard-options.js';
+
 // What used to live here and moved to a file of its own, re-exported for the modules that import it from here.
 export type { ActorInspection } from './inspect.js';
 export type { SnapshotStats } from './snapshotter.js';
 export { type DeadLetter, SUPERVISION_POLICY } from './supervision.js';
 
-export interface ShardOptions {
-  clock: Clock;
-  store: ShardStore;
-  /** Actors kept in memory; idle, snapshotted ones beyond this are passivated (default 20,000). */
-  maxActiveActors?: number;
-  /** A snapshot failed or a reactivation could not read its snapshot: fail-stop. */
-  onFatal?(err: unknown): void;
-  /** Runs `fn` once everything this shard produced so far is durable (the host's group commit). */
-  afterDurable?(fn: () => void): void;
-  /** A message that threw `SUPERVISION_POLICY.maxAttempts` times in a row, set aside. */
-  onDeadLetter?(letter: DeadLetter): void;
-  /** Client commands queued for one actor past which it answers OVERLOADED (default 10,000). */
-  mailboxHardLimit?: number;
-  /** Queue depth that is counted as a warning sign (default 1,000). */
-  mailboxSoftLimit?: number;
-  /** Test-only: behaviours for kinds the product does not have (e.g. an actor that throws). */
-  extraBehaviours?: ReadonlyMap<string, import('../../actors/index.js').AnyBehaviour>;
-  /** What this shard's journal has yet to write; shared with the other shards of the same journal. */
-  pending: PendingBatch;
-  /**
-   * The shard of `key` if it writes to the same journal as this one (this shard included), so
-   * that a message to it may skip the output gate; undefined for any other.
-   */
-  sameJournal(key: string): Shard | undefined;
-  /** Called when this shard has new work to run. */
-  onWork(): void;
-  /** A behaviour threw: the message is answered INTERNAL and the error reported here. */
-  onActorError(key: string, message: string, err: unknown): void;
-  /** Messages handled per actor before the next actor gets a turn (fairness). */
-  throughput?: number;
-  /** Called once after `start`, when no actor owes recovery work any more (see `afterRecovery`). */
-  onRecoverySettled?(): void;
-}
 
 /**
  * A shard: the actors whose keys hash here, run one message at a time each, with one journal.

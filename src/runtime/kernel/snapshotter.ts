@@ -4,7 +4,7 @@ import { type ActorCell, requestIdFloor } from './actor-cell.js';
 import { type ActorDirectory, NO_SUMMARY } from './actor-directory.js';
 import type { Recovery } from './recovery.js';
 import { recordsOf, type SetAside, type SetAsideState } from './set-aside.js';
-import type { ShardOptions } from './shard.js';
+import type { ShardOptions } from './shard-options.js';
 import type { TimerIndex } from './timer-index.js';
 
 /** What taking a snapshot needs of its shard. */

@@ -6,7 +6,7 @@ import type { ActiveCells } from './active-cells.js';
 import { ActorCell, type ReplyTarget } from './actor-cell.js';
 import { describe, type Envelope } from './envelope.js';
 import { applyRecord, applySnapshot } from './recovery.js';
-import type { ShardOptions } from './shard.js';
+import type { DeadLetter, ShardOptions } from './shard-options.js';
 
 /**
  * Supervision policy: a message whose handling throws is retried on the restarted actor until it
@@ -15,13 +15,7 @@ import type { ShardOptions } from './shard.js';
  */
 export const SUPERVISION_POLICY = { maxAttempts: 3, deadLettersKept: 1000 } as const;
 
-export interface DeadLetter {
-  at: number;
-  key: string;
-  from: string;
-  message: Envelope;
-  error: string;
-}
+export type { DeadLetter } from './shard-options.js';
 
 /** What supervision needs of its shard. */
 export interface SupervisionHost {

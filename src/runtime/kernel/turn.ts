@@ -4,7 +4,7 @@ import type { PendingBatch } from '../journal/pending-batch.js';
 import type { ActorCell, ReplyTarget } from './actor-cell.js';
 import { describe, type Envelope, type Output, requestOf } from './envelope.js';
 import type { Recovery } from './recovery.js';
-import type { ShardOptions } from './shard.js';
+import type { ShardOptions } from './shard-options.js';
 import type { Supervisor } from './supervision.js';
 import type { TimerIndex } from './timer-index.js';
 import { TurnContext } from './turn-context.js';

@@ -6,7 +6,7 @@ import { isEnvelope, type Output } from '../kernel/envelope.js';
 import type { GroupCommit } from '../journal/group-commit.js';
 import { MemoryJournal, MemoryShardStore } from './memory-shard-store.js';
 import { fetchPage, mergePages, type OrderPage, type OrderQuery } from '../query/order-query.js';
-import { journalOf, shardOf } from '../hosting/placement.js';
+import { journalOf, shardOf } from '../placement.js';
 import { ShardGroup } from '../hosting/shard-group.js';
 import { Shard } from '../kernel/shard.js';
 import type { AnyBehaviour } from '../../actors/index.js';

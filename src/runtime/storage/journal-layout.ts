@@ -1,10 +1,10 @@
 import { rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type DataDirMeta, journalCount, journalDir, shardDir, writeDataDirMeta } from '../storage/data-dir.js';
-import { replayPointOf } from '../storage/manifest.js';
-import { fsyncPath } from './fsync.js';
-import { journalOf } from '../hosting/placement.js';
-import { segmentName, segmentsIn } from './segmented-journal.js';
+import { type DataDirMeta, journalCount, journalDir, shardDir, writeDataDirMeta } from './data-dir.js';
+import { replayPointOf } from './manifest.js';
+import { fsyncPath } from '../journal/fsync.js';
+import { journalOf } from '../placement.js';
+import { segmentName, segmentsIn } from '../journal/segmented-journal.js';
 
 /** A rejection handler that ignores the errnos named (an expected outcome) and rethrows any other. */
 function unless(...codes: string[]): (err: NodeJS.ErrnoException) => void {
