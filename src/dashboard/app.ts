@@ -51,12 +51,7 @@ async function poll(c: Client): Promise<void> {
     renderSkus(stats);
     renderShards(stats);
   } catch (err) {
-    if (err instanceof OrdoError && err.code === 'FORBIDDEN') {
-      stop();
-      forgetToken();
-      showSignIn(true);
-      message('This token may not read the dashboard: it needs the admin or observer role.');
-    }
+    if (isForbidden(err)) signOutForbidden();
     // Anything else (a timeout while reconnecting) is retried by the next poll.
   }
 }
@@ -77,6 +72,18 @@ async function search(orderId: string): Promise<void> {
 function onOrderChange(order: Order): void {
   noteRecent(order);
   if (order.orderId === shownOrder) renderOrder(order, order.orderId);
+}
+
+function isForbidden(err: unknown): boolean {
+  return err instanceof OrdoError && err.code === 'FORBIDDEN';
+}
+
+/** A token of a role that may not read the dashboard: back to the sign-in, saying why. */
+function signOutForbidden(): void {
+  stop();
+  forgetToken();
+  showSignIn(true);
+  message('This token may not read the dashboard: it needs the admin or observer role.');
 }
 
 function stop(): void {
@@ -110,13 +117,7 @@ async function start(token: string): Promise<void> {
     const { orders } = await c.subscribeFeed('orders', onOrderChange);
     for (const o of orders) noteRecent(o);
   } catch (err) {
-    if (err instanceof OrdoError && err.code === 'FORBIDDEN') {
-      stop();
-      forgetToken();
-      showSignIn(true);
-      message('This token may not read the dashboard: it needs the admin or observer role.');
-      return;
-    }
+    if (isForbidden(err)) return signOutForbidden();
   }
   await poll(c);
   poller = setInterval(() => void poll(c), POLL_MS);
