@@ -49,7 +49,8 @@ interface HostHandle {
   index: number;
   worker: Worker;
   control: Remote<HostControl>;
-  outbox: (Envelope | ShardQuery)[];
+  /** Batched for the host's next post (not the actors' durable outbox). */
+  toPost: (Envelope | ShardQuery)[];
   /** Until a (re)started host has recovered its shards, what is sent to it waits here. */
   ready: boolean;
 }
@@ -164,7 +165,7 @@ export class ActorRuntime {
     };
     const worker = new Worker(new URL('./shard-worker.js', import.meta.url), { workerData: config });
     const control = new MessageChannel();
-    const handle: HostHandle = { index, worker, control: Comlink.wrap<HostControl>(nodeEndpoint(control.port1)), outbox: [], ready: false };
+    const handle: HostHandle = { index, worker, control: Comlink.wrap<HostControl>(nodeEndpoint(control.port1)), toPost: [], ready: false };
     let settle!: () => void;
     const settled = new Promise<void>((r) => (settle = r));
     const recovered = new Promise<RecoveryStats>((resolve, reject) => {
@@ -214,7 +215,7 @@ export class ActorRuntime {
     }
     const { handle, recovered } = this.launch(index, count, peers);
     // Whatever was still queued for the dead host was answered INTERNAL above: not sent again.
-    dead.outbox = [];
+    dead.toPost = [];
     this.hosts[index] = handle;
     try {
       await recovered;
@@ -299,7 +300,7 @@ export class ActorRuntime {
   }
 
   private enqueue(worker: number, item: Envelope | ShardQuery): void {
-    this.hosts[worker]!.outbox.push(item);
+    this.hosts[worker]!.toPost.push(item);
     this.scheduleFlush();
   }
 
@@ -313,9 +314,9 @@ export class ActorRuntime {
   private flush(): void {
     this.flushScheduled = false;
     for (const h of this.hosts) {
-      if (h.outbox.length === 0 || !h.ready) continue;
-      h.worker.postMessage({ t: 'batch', items: h.outbox } satisfies ToHost);
-      h.outbox = [];
+      if (h.toPost.length === 0 || !h.ready) continue;
+      h.worker.postMessage({ t: 'batch', items: h.toPost } satisfies ToHost);
+      h.toPost = [];
     }
   }
 

@@ -7,6 +7,7 @@ import { type ActorDirectory, NO_SUMMARY } from './actor-directory.js';
 import type { SetAside } from './set-aside.js';
 import type { ShardOptions } from './shard-options.js';
 import type { TimerIndex } from './timer-index.js';
+import { DEFAULTS } from '../../defaults.js';
 
 /** What recovery needs of its shard. */
 export interface RecoveryHost {
@@ -67,7 +68,7 @@ export class Recovery {
     // By partition, so each partition's snapshot file is read once.
     const P = store.partitions;
     keys.sort((a, b) => partitionOf(a, P) - partitionOf(b, P));
-    const room = shard.opts.maxActiveActors ?? 20_000;
+    const room = shard.opts.maxActiveActors ?? DEFAULTS.maxActiveActorsPerShard;
     const deferred: [ActorCell, JournalRecord[]][] = [];
     for (const key of keys) {
       const b = shard.behaviourFor(key);

@@ -1,4 +1,5 @@
 import { type AnyBehaviour, behaviourFor } from '../../actors/index.js';
+import { DEFAULTS } from '../../defaults.js';
 import { wireError } from '../../protocol/errors.js';
 import { actorKind, parseActorKey, type Reply } from '../../protocol/messages.js';
 import type { OrderSummary } from '../../actors/order.js';
@@ -75,10 +76,10 @@ export class Shard implements TurnHost, SupervisionHost, RecoveryHost, SnapshotH
     /** Kernel: read by the files of the shard's concerns. */
     readonly opts: ShardOptions,
   ) {
-    this.throughput = opts.throughput ?? 64;
+    this.throughput = opts.throughput ?? DEFAULTS.turnsPerActor;
     this.pending = opts.pending;
     this.timers = new TimerIndex(opts.clock, (key, name) => this.deliver({ t: 'timer', to: key, name }));
-    this.cells = new ActiveCells(opts.maxActiveActors ?? 20_000, (c) => c.canLeaveMemory(), (c) => this.setAside.tryPut(c));
+    this.cells = new ActiveCells(opts.maxActiveActors ?? DEFAULTS.maxActiveActorsPerShard, (c) => c.canLeaveMemory(), (c) => this.setAside.tryPut(c));
     this.recovery = new Recovery(this);
     this.supervisor = new Supervisor(this);
     this.turns = new Turns(this, this.supervisor, this.recovery);
@@ -116,12 +117,12 @@ export class Shard implements TurnHost, SupervisionHost, RecoveryHost, SnapshotH
       return;
     }
     const depth = cell.mailbox.length;
-    if (env.t === 'cmd' && depth >= (this.opts.mailboxHardLimit ?? 10_000)) {
+    if (env.t === 'cmd' && depth >= (this.opts.mailboxHardLimit ?? DEFAULTS.mailboxHardLimit)) {
       this.overloaded++;
       this.pending.outputs.push({ t: 'result', cid: env.cid, reply: { ok: false, error: wireError('OVERLOADED', 'this actor has too many commands queued; retry later') } });
       return;
     }
-    if (depth === (this.opts.mailboxSoftLimit ?? 1_000)) this.softLimitHits++;
+    if (depth === (this.opts.mailboxSoftLimit ?? DEFAULTS.mailboxSoftLimit)) this.softLimitHits++;
     cell.mailbox.push(env);
     this.schedule(cell);
   }
