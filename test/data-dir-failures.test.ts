@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OrdoClient } from '../src/client/ordo-client.js';
 import { spawnServer } from './helpers/child-server.js';
+import { DATA_FORMAT } from '../src/runtime/storage/data-dir.js';
 import { TOKENS, withTempDir } from './helpers/server.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
@@ -75,11 +76,17 @@ test('start-up failures say, in one line, what failed, on which path, and the er
     const meta = startFails(badMeta);
     assert.match(meta, /meta\.json/);
 
+    // A data directory of another data format is refused, never half-read.
+    const oldFormat = join(dir, 'old-format');
+    await mkdir(oldFormat);
+    await writeFile(join(oldFormat, 'meta.json'), JSON.stringify({ format: 1, shards: 8, journals: 2, createdAt: new Date().toISOString() }));
+    assert.match(startFails(oldFormat), /data format 1; this ordo reads format \d+ only/);
+
     // A journal directory that is a file.
     const badJournal = join(dir, 'bad-journal');
     await mkdir(badJournal);
     await writeFile(join(badJournal, 'journals'), 'x');
-    await writeFile(join(badJournal, 'meta.json'), JSON.stringify({ format: 1, shards: 2, journals: 1, createdAt: new Date().toISOString() }));
+    await writeFile(join(badJournal, 'meta.json'), JSON.stringify({ format: DATA_FORMAT, shards: 2, journals: 1, createdAt: new Date().toISOString() }));
     await mkdir(join(badJournal, 'shards'));
     const journal = startFails(badJournal);
     assert.match(journal, /journals/);

@@ -130,11 +130,12 @@ test("one connection's flood of listings stays bounded in the server's memory, a
 test('once a close is decided, no further frame of that connection is executed', async () => {
   // ws goes on emitting the frames it had already read after close(): a fake socket shows it.
   const ws = Object.assign(new EventEmitter(), {
-    bufferedAmount: 0,
+    /** While set, writes never complete: a client that does not read. */
+    hold: false,
     sent: [] as string[],
     send(text: string, cb?: () => void) {
       this.sent.push(text);
-      cb?.();
+      if (!this.hold) cb?.();
     },
     close() {},
     pause() {},
@@ -166,9 +167,12 @@ test('once a close is decided, no further frame of that connection is executed',
   ws.emit('message', frame('before'), false);
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(executed, ['inventory.get']);
-  // An event finds the subscriber far behind: the connection is closed (1008)...
-  ws.bufferedAmount = 1_000_000;
-  conn.pushEvent('{"event":"feed"}');
+  // Events pile up unread past the subscriber's budget (100): the connection is closed (1008)...
+  ws.hold = true;
+  let closed = false;
+  ws.close = () => void (closed = true);
+  for (let i = 0; i < 10; i++) conn.pushEvent(`{"event":"feed","n":${i}}`);
+  assert.ok(closed, 'closed once its unread events passed the budget');
   // ...and a frame ws emits afterwards is not run, nor answered.
   const sentBefore = ws.sent.length;
   ws.emit('message', frame('after'), false);

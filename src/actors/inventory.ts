@@ -94,7 +94,7 @@ function verifyHolds(s: InventoryState, ctx: ActorContext<InventoryRecord>): Inv
   let next: number | null = null;
   for (const [orderId, since] of s.tentative) {
     if (s.asked.has(orderId)) continue;
-    if (now - since >= VERIFY_AFTER_MS) {
+    if (since === RESTORED || now - since >= VERIFY_AFTER_MS) {
       s.asked.add(orderId);
       ctx.send(ActorKeys.order(orderId), { type: 'order.verify', orderId });
     } else {

@@ -14,12 +14,15 @@ import { CliSocket } from './socket.js';
 import { Failure, UsageError } from './usage.js';
 import { DEFAULTS } from '../defaults.js';
 
-/** Reads one actor from a stopped server's files; nothing is written, no timer is armed. */
+/**
+ * Reads one actor from a stopped server's files; no timer is armed and nothing runs. The one
+ * write is the one the server's own start would make: a torn journal tail is cut off.
+ */
 async function inspectFiles(dataDir: string, key: string): Promise<unknown> {
   const meta = await openDataDir(dataDir, DEFAULTS.shards, { create: false });
   const id = shardOf(key, meta.shards);
   const J = journalCount(meta);
-  // Read-only: the other shards' records in the shared journal are skipped, nothing is written.
+  // The other shards' records in the shared journal are skipped, not replayed.
   const journal = new Journal(journalDir(dataDir, journalOf(id, J)), [id], (k) => shardOf(k, meta.shards), () => {}, true);
   // The same wiring as a server's host thread, with the one shard that holds the key. It is
   // recovered and never started: timers are collected, never armed, and nothing runs.

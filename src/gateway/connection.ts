@@ -76,6 +76,8 @@ export class ClientConnection {
   private closed = false;
   /** Bytes handed to the socket whose write has not completed yet (replies and events). */
   private unwritten = 0;
+  /** The part of `unwritten` that is events (what the 1008 rule for subscribers counts). */
+  private unwrittenEvents = 0;
   private listingsRunning = 0;
   /** Listings accepted but not started: they wait for a free slot and for the client to read. */
   private readonly listingsWaiting: (() => void)[] = [];
@@ -254,11 +256,18 @@ export class ClientConnection {
     this.write(JSON.stringify(frame));
   }
 
-  private write(text: string): void {
-    const bytes = Buffer.byteLength(text);
-    this.unwritten += bytes;
+  /**
+   * Hands a frame to the socket and counts it until its write completes. The count is in UTF-16
+   * units, not bytes (O(1), and the same for the ASCII the protocol mostly is): a budget, not a
+   * measure.
+   */
+  private write(text: string, isEvent = false): void {
+    const size = text.length;
+    this.unwritten += size;
+    if (isEvent) this.unwrittenEvents += size;
     this.ws.send(text, () => {
-      this.unwritten -= bytes;
+      this.unwritten -= size;
+      if (isEvent) this.unwrittenEvents -= size;
       if (this.paused) this.updateReading();
       if (this.listingsWaiting.length > 0) this.startWaitingListings();
     });
@@ -266,19 +275,21 @@ export class ClientConnection {
 
   /**
    * An event for this connection. A subscriber that does not read its events is cut off (1008)
-   * before it can grow our memory; replies never are (they are bounded by not reading the socket).
+   * before it can grow our memory. Only event bytes count here: a large first reply (a feed's
+   * backlog) being read slowly is not a subscriber that does not read, and replies are bounded by
+   * not reading the socket instead.
    */
   pushEvent(frame: string): void {
     if (this.closed) return;
-    if (this.ws.bufferedAmount > this.deps.limits.maxBufferedBytes) {
+    if (this.unwrittenEvents > this.deps.limits.maxBufferedBytes) {
       this.deps.metrics.slowConsumers.inc();
-      this.deps.log.warn({ role: this.principal.role, buffered: this.ws.bufferedAmount }, 'subscriber not reading its events; disconnected');
+      this.deps.log.warn({ role: this.principal.role, unwrittenEvents: this.unwrittenEvents }, 'subscriber not reading its events; disconnected');
       this.ws.close(1008, 'too much unread data');
       this.onClose();
       return;
     }
     this.deps.metrics.events.inc();
-    this.write(frame);
+    this.write(frame, true);
   }
 
   private onClose(): void {

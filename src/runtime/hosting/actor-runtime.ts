@@ -137,10 +137,12 @@ export class ActorRuntime {
     // What a crash left owed (holds whose placement may have died) is settled before serving,
     // so that the first reads after a restart are exact. Bounded: past it, serving starts and
     // the actors finish that work as they would have anyway (a SKU re-verifies every 2 s).
+    let limit: NodeJS.Timeout | undefined;
     const settledInTime = await Promise.race([
       Promise.all(launched.map((l) => l.settled)).then(() => true),
-      new Promise<false>((r) => setTimeout(() => r(false), RECOVERY_SETTLE_LIMIT_MS).unref()),
+      new Promise<false>((r) => (limit = setTimeout(() => r(false), RECOVERY_SETTLE_LIMIT_MS))),
     ]);
+    clearTimeout(limit);
     if (!settledInTime) this.opts.log.warn(`recovery work owed after the crash not finished in ${RECOVERY_SETTLE_LIMIT_MS} ms; serving anyway`);
     this.recovery.ms = Math.round(performance.now() - started);
     this.state = 'ready';
@@ -187,7 +189,12 @@ export class ActorRuntime {
         this.opts.log.error({ err, host: index }, 'shard host thread failed');
       });
       worker.on('exit', (code) => {
-        if (this.state === 'ready' && this.hosts[index] === handle) void this.replace(index, code);
+        // A host dead before it settled no longer owes anything: the start stops waiting for it.
+        settle();
+        // Replaced once it has started, also while the start still waits for recovery work to
+        // settle (its commands would otherwise go to a terminated thread); not while stopping.
+        const live = this.state === 'ready' || this.state === 'recovering';
+        if (live && handle.ready && this.hosts[index] === handle) void this.replace(index, code);
       });
     });
     const ports = peers.filter((p): p is MessagePort => p !== null);

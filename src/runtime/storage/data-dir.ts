@@ -5,9 +5,17 @@ import { DataFile } from 'lowdb/node';
 import { DataDirMetaError } from '../errors.js';
 import { fsyncPath } from '../journal/fsync.js';
 
+/**
+ * The layout of journals and snapshots this code reads and writes. A change that an older
+ * directory would be misread under (where journals live, a record's shape) bumps it: such a
+ * directory is refused at start, never silently half-read. 2: journals in journals/NNNN,
+ * adjustment ids kept with their delta.
+ */
+export const DATA_FORMAT = 2;
+
 /** What a data directory was created with. The shard count can never change afterwards: keys hash to shards. */
 export interface DataDirMeta {
-  format: 1;
+  format: typeof DATA_FORMAT;
   shards: number;
   /** Journals the shards share (shard s writes to journal s mod journals). */
   journals: number;
@@ -34,9 +42,14 @@ export async function openDataDir(dir: string, shardsIfNew: number, opts: { crea
     throw new DataDirMetaError(`cannot read ${path}: ${e.code ? '' : 'not valid JSON: '}${e.message}`);
   }
   if (db.data) {
+    if (Number.isInteger(db.data.format) && db.data.format !== DATA_FORMAT) {
+      throw new DataDirMetaError(
+        `${path} has data format ${db.data.format}; this ordo reads format ${DATA_FORMAT} only (no released ordo wrote another): start on a new data directory`,
+      );
+    }
     const j = db.data.journals;
     const badJournals = !Number.isInteger(j) || j < 1 || j > db.data.shards;
-    if (db.data.format !== 1 || !Number.isInteger(db.data.shards) || db.data.shards < 1 || badJournals) {
+    if (!Number.isInteger(db.data.shards) || db.data.shards < 1 || badJournals) {
       throw new DataDirMetaError(`${path} is not an ordo data directory description`);
     }
     return db.data;
@@ -44,7 +57,7 @@ export async function openDataDir(dir: string, shardsIfNew: number, opts: { crea
   if (opts.create === false) throw new DataDirMetaError(`${dir} is not an ordo data directory (no meta.json)`);
   await mkdir(join(dir, 'shards'), { recursive: true });
   const journals = Math.max(1, Math.min(opts.journalsIfNew ?? shardsIfNew, shardsIfNew));
-  const meta: DataDirMeta = { format: 1, shards: shardsIfNew, journals, createdAt: new Date().toISOString() };
+  const meta: DataDirMeta = { format: DATA_FORMAT, shards: shardsIfNew, journals, createdAt: new Date().toISOString() };
   await writeDataDirMeta(dir, meta);
   return meta;
 }
