@@ -69,7 +69,16 @@ export class GatewayMetrics {
   readonly series = new CommandSeries();
   readonly events = new Counter({ name: 'ordo_events_sent_total', help: 'Event frames sent to subscribers', registers: [this.registry] });
 
-  constructor(hostStats: () => Promise<HostStats[]>, inFlight: () => number) {
+  /**
+   * The hosts' figures, read once for every gauge of one collection and for a `stats.get` made
+   * at the same moment: each read walks every actor in memory on every host thread, and a scrape
+   * has sixteen gauges that want it (a dashboard polls every second).
+   */
+  readonly hostStats: () => Promise<HostStats[]>;
+
+  constructor(readHostStats: () => Promise<HostStats[]>, inFlight: () => number) {
+    this.hostStats = sharedFor(HOST_STATS_TTL_MS, readHostStats);
+    const hostStats = this.hostStats;
     collectDefaultMetrics({ register: this.registry, prefix: 'ordo_' });
     new Gauge({
       name: 'ordo_inflight_commands',
@@ -106,4 +115,23 @@ export class GatewayMetrics {
     perHost('ordo_worker_heap_used_bytes', 'JavaScript heap in use by the shard host thread', (s) => s.heapUsedBytes);
     perHost('ordo_dead_letters', 'Messages set aside after failing three times in a row', (s) => s.deadLetters);
   }
+}
+
+/** How long one read of the hosts' figures serves later askers. */
+const HOST_STATS_TTL_MS = 250;
+
+/** `read`, shared: callers within `ttlMs` of a read (or while it runs) get the same answer. */
+function sharedFor<T>(ttlMs: number, read: () => Promise<T>): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | null = null;
+  return () => {
+    const now = performance.now();
+    if (last && now - last.at < ttlMs) return last.value;
+    const value = read();
+    last = { at: now, value };
+    // A failed read is not kept: the next asker tries again.
+    value.catch(() => {
+      if (last?.value === value) last = null;
+    });
+    return value;
+  };
 }

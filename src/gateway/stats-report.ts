@@ -19,7 +19,7 @@ export interface StatsSources {
 
 /** Builds the `stats.get` result from counters already kept: nothing here scans the orders. */
 export async function statsReport(src: StatsSources): Promise<Stats> {
-  const [hostStats, metrics] = await Promise.all([src.runtime.stats(), src.metrics.registry.getMetricsAsJSON()]);
+  const [hostStats, metrics] = await Promise.all([src.metrics.hostStats(), src.metrics.registry.getMetricsAsJSON()]);
   const orders = {} as Record<OrderStatus, number>;
   for (const s of ORDER_STATUSES) orders[s] = hostStats.reduce((n, h) => n + (h.orderStatuses?.[s] ?? 0), 0);
   const busiest = src.busySkus.top(BUSIEST);
