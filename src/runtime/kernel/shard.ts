@@ -18,6 +18,7 @@ import { SetAside } from './set-aside.js';
 import { type SnapshotHost, Snapshotter, type SnapshotStats } from './snapshotter.js';
 import { type DeadLetter, type SupervisionHost, Supervisor } from './supervision.js';
 import { TimerIndex } from './timer-index.js';
+import type { LogTrace } from './tracing.js';
 import { type TurnHost, Turns } from './turn.js';
 
 // What used to live here and moved to a file of its own, re-exported for the modules that import it from here.
@@ -51,8 +52,11 @@ export interface ShardOptions {
   sameJournal(key: string): Shard | undefined;
   /** Called when this shard has new work to run. */
   onWork(): void;
-  /** A behaviour threw: the message is answered INTERNAL and the error reported here. */
-  onActorError(key: string, message: string, err: unknown): void;
+  /**
+   * A behaviour threw: the message is answered INTERNAL and the error reported here, with the
+   * ids of the message's trace when it was traced (for the log line).
+   */
+  onActorError(key: string, message: string, err: unknown, trace?: LogTrace): void;
   /** Messages handled per actor before the next actor gets a turn (fairness). */
   throughput?: number;
   /** Called once after `start`, when no actor owes recovery work any more (see `afterRecovery`). */
