@@ -11,7 +11,8 @@ import type { HostStats } from './metrics.js';
 export interface CommandRuntime {
   readonly state: 'recovering' | 'ready' | 'stopping' | 'stopped';
   readonly inFlight: number;
-  execute(key: string, command: Command | InternalCommand, principal: Principal): Promise<Reply>;
+  /** `traceparent`: the W3C trace context (the gateway's span) the actor turns of the command continue. */
+  execute(key: string, command: Command | InternalCommand, principal: Principal, traceparent?: string): Promise<Reply>;
   listOrders(q: OrderQuery): Promise<{ orders: Order[]; next: string | null }>;
   onEvent(listener: (e: ActorEvent) => void): void;
   stats(): Promise<HostStats[]>;

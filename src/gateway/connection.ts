@@ -130,7 +130,7 @@ export class ClientConnection {
     this.updateReading();
     const started = performance.now();
     const listing = isListing(command);
-    const execute = () => traced(this.deps.log, command, this.principal, trace, () => this.execute(command));
+    const execute = () => traced(this.deps.log, command, this.principal, trace, (tp) => this.execute(command, tp));
     (listing ? this.listingSlot().then(execute) : execute())
       .then((reply) => {
         this.inFlight--;
@@ -193,7 +193,8 @@ export class ClientConnection {
     }
   }
 
-  private async execute(command: Command): Promise<Reply> {
+  /** `tp`: the trace context the command's actor turns continue (see `tracing.ts`), if traced. */
+  private async execute(command: Command, tp: string | undefined): Promise<Reply> {
     const { runtime, hub, limits } = this.deps;
     // Closed while it waited for a listing slot: nobody will read the answer.
     if (this.closed) return { ok: false, error: wireError('UNAVAILABLE', 'connection closed') };
@@ -204,25 +205,25 @@ export class ClientConnection {
     }
     if (command.type === 'order.subscribe') {
       const key = command.orderId;
-      return this.subscribed(command, this.orderSubs, key, (sub) => hub.addOrder(key, sub), (sub) => hub.removeOrder(key, sub));
+      return this.subscribed(command, tp, this.orderSubs, key, (sub) => hub.addOrder(key, sub), (sub) => hub.removeOrder(key, sub));
     }
     if (command.type === 'feed.subscribe') {
       const key = command.feed;
-      return this.subscribed(command, this.feedSubs, key, (sub) => hub.addFeed(key, sub), (sub) => hub.removeFeed(key, sub));
+      return this.subscribed(command, tp, this.feedSubs, key, (sub) => hub.addFeed(key, sub), (sub) => hub.removeFeed(key, sub));
     }
-    return runCommand(runtime, command, this.principal, this.deps.views);
+    return runCommand(runtime, command, this.principal, this.deps.views, tp);
   }
 
   /**
    * A subscription is registered before its first reply is asked for (so no change between the
    * two is missed) and holds its events until that reply went out; a refused one is removed.
    */
-  private async subscribed<K>(command: Command, subs: Map<K, Subscription>, key: K, add: (s: Subscription) => void, remove: (s: Subscription) => void): Promise<Reply> {
-    if (subs.has(key)) return runCommand(this.deps.runtime, command, this.principal, this.deps.views);
+  private async subscribed<K>(command: Command, tp: string | undefined, subs: Map<K, Subscription>, key: K, add: (s: Subscription) => void, remove: (s: Subscription) => void): Promise<Reply> {
+    if (subs.has(key)) return runCommand(this.deps.runtime, command, this.principal, this.deps.views, tp);
     const sub = new Subscription(this);
     subs.set(key, sub);
     add(sub);
-    const reply = await runCommand(this.deps.runtime, command, this.principal, this.deps.views);
+    const reply = await runCommand(this.deps.runtime, command, this.principal, this.deps.views, tp);
     if (!reply.ok) {
       remove(sub);
       subs.delete(key);

@@ -41,11 +41,11 @@ export const STILL_WAITING: Record<StationFeed, (o: Order) => boolean> = {
 };
 
 /** The orders currently waiting in a feed: the station's queue, each order read from its actor. */
-export async function listFeed(rt: CommandRuntime, feed: StationFeed): Promise<Reply> {
-  const listed = await rt.execute(FEED_ACTOR[feed], { type: 'queue.list' }, SYSTEM);
+export async function listFeed(rt: CommandRuntime, feed: StationFeed, tp?: string): Promise<Reply> {
+  const listed = await rt.execute(FEED_ACTOR[feed], { type: 'queue.list' }, SYSTEM, tp);
   if (!listed.ok) return listed;
   const replies = await Promise.all(
-    (listed.orderIds ?? []).map((orderId) => rt.execute(ActorKeys.order(orderId), { type: 'order.get', orderId }, SYSTEM)),
+    (listed.orderIds ?? []).map((orderId) => rt.execute(ActorKeys.order(orderId), { type: 'order.get', orderId }, SYSTEM, tp)),
   );
   const orders = replies.flatMap((r) => (r.ok && r.order && STILL_WAITING[feed](r.order) ? [r.order] : []));
   return { ok: true, orders };
@@ -67,11 +67,14 @@ export interface GatewayViews {
   stats(): Promise<Stats>;
 }
 
-/** Runs one validated command (subscriptions aside, which the connection wraps around this). */
-export async function runCommand(rt: CommandRuntime, c: Command, who: Principal, views: GatewayViews): Promise<Reply> {
+/**
+ * Runs one validated command (subscriptions aside, which the connection wraps around this).
+ * `tp`: its trace context, handed to the actors it asks (`order.list` shard queries are untraced).
+ */
+export async function runCommand(rt: CommandRuntime, c: Command, who: Principal, views: GatewayViews, tp?: string): Promise<Reply> {
   if (c.type === 'order.list') return listOrders(rt, c);
   if (c.type === 'stats.get') return { ok: true, stats: await views.stats() };
-  if (c.type === 'feed.subscribe') return c.feed === 'orders' ? { ok: true, orders: views.recentOrders() } : listFeed(rt, c.feed);
+  if (c.type === 'feed.subscribe') return c.feed === 'orders' ? { ok: true, orders: views.recentOrders() } : listFeed(rt, c.feed, tp);
   if (c.type === 'actor.inspect') return inspectActor(rt, c.key);
-  return rt.execute(actorKeyFor(c), c, who);
+  return rt.execute(actorKeyFor(c), c, who, tp);
 }

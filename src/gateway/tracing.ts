@@ -4,7 +4,7 @@ import type { Command } from '../protocol/commands.js';
 import { wireError } from '../protocol/errors.js';
 import type { Reply } from '../protocol/messages.js';
 import type { Principal } from '../protocol/model.js';
-import type { TraceParent } from '../protocol/trace-context.js';
+import { formatTraceparent, type TraceParent } from '../protocol/trace-context.js';
 
 /**
  * A span around each command the gateway runs, child of the command's `traceparent` when it
@@ -22,8 +22,22 @@ function idsOf(span: Span, parent: TraceParent | undefined): { trace_id?: string
   return parent ? { trace_id: parent.traceId } : {};
 }
 
-/** Runs one command inside its span; a throw becomes INTERNAL (logged with the trace id). */
-export async function traced(log: Logger, command: Command, who: Principal, parent: TraceParent | undefined, run: () => Promise<Reply>): Promise<Reply> {
+/**
+ * The trace context the command's actor turns continue, as a `traceparent`: the gateway's span
+ * when it is recorded (so the turns are its children), else the client's context when it sent
+ * one (no SDK here: the trace id still reaches the host threads' spans and log lines), else none.
+ */
+function carried(span: Span, parent: TraceParent | undefined): string | undefined {
+  const sc = span.spanContext();
+  if (span.isRecording() && trace.isSpanContextValid(sc)) return formatTraceparent(sc);
+  return parent ? formatTraceparent(parent) : undefined;
+}
+
+/**
+ * Runs one command inside its span; a throw becomes INTERNAL (logged with the trace id). `run`
+ * gets the `traceparent` to hand to the runtime (undefined for an untraced command).
+ */
+export async function traced(log: Logger, command: Command, who: Principal, parent: TraceParent | undefined, run: (traceparent: string | undefined) => Promise<Reply>): Promise<Reply> {
   const parentContext = parent ? trace.setSpanContext(context.active(), { ...parent, isRemote: true }) : context.active();
   const span = tracer.startSpan(
     `ordo ${command.type}`,
@@ -32,10 +46,11 @@ export async function traced(log: Logger, command: Command, who: Principal, pare
   );
   // Read while the span is live: an ended span no longer says whether it records.
   const ids = idsOf(span, parent);
+  const tp = carried(span, parent);
   const started = performance.now();
   let reply: Reply;
   try {
-    reply = await context.with(trace.setSpan(parentContext, span), run);
+    reply = await context.with(trace.setSpan(parentContext, span), run, undefined, tp);
   } catch (err) {
     log.error({ err, type: command.type, ...ids }, 'command failed inside the gateway');
     span.recordException(err instanceof Error ? err : String(err));

@@ -13,6 +13,11 @@ export interface TraceParent {
 const SHAPE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ZEROS = /^0+$/;
 
+/** The `traceparent` of a context, as ordo writes it (version 00) on messages between actors. */
+export function formatTraceparent(tp: TraceParent): string {
+  return `00-${tp.traceId}-${tp.spanId}-${(tp.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+}
+
 export function parseTraceparent(value: unknown): TraceParent | undefined {
   if (typeof value !== 'string' || value.length > 512) return undefined;
   const m = SHAPE.exec(value);

@@ -26,9 +26,12 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
-/** The real server as a child process (`node dist/src/main.js`), for kill -9 and SIGTERM tests. */
-export function spawnServer(dataDir: string, env: Record<string, string> = {}, args: string[] = []): Promise<ChildServer> {
-  const proc = spawn(process.execPath, [MAIN, '--port', '0', '--data', dataDir, '--workers', '2', ...args], {
+/**
+ * The real server as a child process (`node dist/src/main.js`), for kill -9 and SIGTERM tests.
+ * `nodeArgs` go to node before the script (e.g. `--import` of a preloaded module).
+ */
+export function spawnServer(dataDir: string, env: Record<string, string> = {}, args: string[] = [], nodeArgs: string[] = []): Promise<ChildServer> {
+  const proc = spawn(process.execPath, [...nodeArgs, MAIN, '--port', '0', '--data', dataDir, '--workers', '2', ...args], {
     env: { ...process.env, ORDO_TOKENS: JSON.stringify(TOKENS), ORDO_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -8,7 +8,7 @@ import type { Order, Principal } from '../../protocol/model.js';
 import { Comlink, nodeEndpoint, type Remote } from './comlink.js';
 import { journalCount, openDataDir } from '../storage/data-dir.js';
 import { relayoutJournals } from '../storage/journal-layout.js';
-import type { Envelope, GatewayOutput, ShardQuery } from '../kernel/envelope.js';
+import { type Envelope, type GatewayOutput, type ShardQuery, withTrace } from '../kernel/envelope.js';
 import { fetchPage, mergePages, type OrderPage, type OrderQuery } from '../query/order-query.js';
 import { defaultHostThreads, shardOf, workerOf } from '../placement.js';
 import type { FromHost, HostConfig, RecoveryStats, ToHost } from './host-protocol.js';
@@ -276,8 +276,11 @@ export class ActorRuntime {
     return this.waiting.size;
   }
 
-  /** Sends a command to the actor `key`; resolves with its reply once the change is durable. */
-  execute(key: string, command: Command | InternalCommand, principal: Principal): Promise<Reply> {
+  /**
+   * Sends a command to the actor `key`; resolves with its reply once the change is durable.
+   * `traceparent`: the W3C trace context the command's turns continue (the gateway's span).
+   */
+  execute(key: string, command: Command | InternalCommand, principal: Principal, traceparent?: string): Promise<Reply> {
     if (this.state !== 'ready') {
       return Promise.resolve({ ok: false, error: wireError('OVERLOADED', `the runtime is ${this.state}`) });
     }
@@ -285,7 +288,7 @@ export class ActorRuntime {
     const worker = workerOf(shardOf(key, this.shardCount), this.hosts.length, this.journalCount);
     return new Promise<Reply>((resolve) => {
       this.waiting.set(cid, { resolve: resolve as Waiter, worker });
-      this.enqueue(worker, { t: 'cmd', to: key, cid, command, principal });
+      this.enqueue(worker, withTrace({ t: 'cmd', to: key, cid, command, principal }, traceparent));
     });
   }
 

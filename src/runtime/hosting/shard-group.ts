@@ -2,6 +2,7 @@ import type { AnyBehaviour } from '../../actors/index.js';
 import type { Clock } from '../kernel/clock.js';
 import type { Output } from '../kernel/envelope.js';
 import { type DeadLetter, Shard } from '../kernel/shard.js';
+import type { LogTrace } from '../kernel/tracing.js';
 import { GroupCommit } from '../journal/group-commit.js';
 import type { JournalSink, ShardStore } from '../storage/shard-store.js';
 import type { RecoveryStats } from './host-protocol.js';
@@ -26,7 +27,7 @@ export interface ShardGroupOptions {
   onWork(): void;
   /** A journal write, a snapshot or a reactivation failed: memory is ahead of the disk. */
   onFatal(what: string, err: unknown): void;
-  onActorError(key: string, message: string, err: unknown): void;
+  onActorError(key: string, message: string, err: unknown, trace?: LogTrace): void;
   onDeadLetter?(shard: number, letter: DeadLetter): void;
   /** After `start`: no actor of the group owes recovery work any more (see `afterRecovery`). */
   onRecoverySettled?(): void;

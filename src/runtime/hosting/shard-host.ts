@@ -5,6 +5,7 @@ import type { Clock } from '../kernel/clock.js';
 import { type Envelope, type GatewayOutput, isEnvelope, type Output, type ShardQuery } from '../kernel/envelope.js';
 import type { Shard } from '../kernel/shard.js';
 import { Journal } from '../journal/journal.js';
+import type { LogTrace } from '../kernel/tracing.js';
 import { journalDir, shardDir } from '../storage/data-dir.js';
 import { FileShardStore } from '../storage/file-shard-store.js';
 import { crashPointFromEnv } from './crash-point.js';
@@ -15,6 +16,11 @@ import { journalOf, shardOf, workerOf } from '../placement.js';
 import { type GroupMember, ShardGroup } from './shard-group.js';
 import { SnapshotScheduler } from './snapshot-scheduler.js';
 import { DEFAULTS } from '../../defaults.js';
+
+/** A host thread's error line for a behaviour that threw; it names the trace of a traced message. */
+export function logActorError(log: Logger, key: string, message: string, err: unknown, trace?: LogTrace): void {
+  log.error({ actor: key, message, err, ...trace }, 'actor behaviour threw; answered INTERNAL');
+}
 
 /**
  * The actors of one worker thread: the shards assigned to it with their journals and group commit
@@ -64,7 +70,7 @@ export class ShardHost {
       release: (outputs) => this.release(outputs),
       onWork: () => this.schedule(),
       onFatal: (what, err) => this.fatal(what, err),
-      onActorError: (key, message, err) => log.error({ actor: key, message, err }, 'actor behaviour threw; answered INTERNAL'),
+      onActorError: (key, message, err, trace) => logActorError(log, key, message, err, trace),
       onDeadLetter: (shard, letter) => recordDeadLetter(config.dataDir, shard, letter, log),
       onRecoverySettled: () => this.postToMain({ t: 'settled' }),
     });

@@ -1,4 +1,6 @@
+import type { SpanContext } from '@opentelemetry/api';
 import type { Output } from '../kernel/envelope.js';
+import { endCommit, startCommit } from '../kernel/tracing.js';
 import { type Batch, settle } from './pending-batch.js';
 import type { JournalSink } from '../storage/shard-store.js';
 
@@ -47,9 +49,11 @@ export class GroupCommit {
     let frames = 0;
     const batches: Buffer[][] = [];
     const taken: Batch[] = [];
+    let traced: SpanContext[] | null = null;
     for (const journal of this.journals()) {
       const b = journal.pending.take();
       if (b.cells.length) taken.push(b);
+      if (b.links) traced = traced ? traced.concat(b.links) : b.links;
       if (b.frames.length) {
         batches.push(b.frames);
         writes.push(journal.append(b.frames));
@@ -66,6 +70,8 @@ export class GroupCommit {
     const started = this.now();
     const seq = ++this.started;
     const written = this.afterDurable ? batches : null;
+    // A span only for a commit holding records of traced turns (whose spans were recorded).
+    const span = traced ? startCommit(traced, frames) : null;
     this.inFlight = Promise.all(writes).then(
       () => {
         if (written) this.afterDurable?.(written);
@@ -73,6 +79,7 @@ export class GroupCommit {
         this.commits++;
         this.framesWritten += frames;
         this.lastCommitMs = this.now() - started;
+        if (span) endCommit(span, this.lastCommitMs);
         this.inFlight = null;
         for (const b of taken) settle(b);
         this.release(outputs);
@@ -83,6 +90,7 @@ export class GroupCommit {
       (err) => {
         // The disk refused a write: memory is now ahead of the journal. Fail-stop; recovery on
         // restart rebuilds from what is durable. Nothing of this batch was reported to anyone.
+        if (span) endCommit(span, this.now() - started, err);
         this.onFatal(err);
       },
     );

@@ -1,3 +1,4 @@
+import type { SpanContext } from '@opentelemetry/api';
 import type { ActorCell } from '../kernel/actor-cell.js';
 import type { Output } from '../kernel/envelope.js';
 
@@ -7,6 +8,8 @@ export interface Batch {
   outputs: Output[];
   /** Actors with records in `frames` (one entry per record): settled once the write is durable. */
   cells: ActorCell[];
+  /** The recorded spans of the traced turns whose records are in `frames` (absent when none): the commit's span links to them. */
+  links?: SpanContext[];
 }
 
 /**
@@ -27,9 +30,13 @@ export class PendingBatch {
     return this.batch.outputs;
   }
 
-  /** Adds one turn's record; `cell` waits for it to be durable before it may leave memory. */
-  record(frame: Buffer, cell: ActorCell | null): void {
+  /**
+   * Adds one turn's record; `cell` waits for it to be durable before it may leave memory. `turn`:
+   * the span of the turn that wrote it, when that turn was traced and its span is recorded.
+   */
+  record(frame: Buffer, cell: ActorCell | null, turn?: SpanContext): void {
     this.batch.frames.push(frame);
+    if (turn !== undefined) (this.batch.links ??= []).push(turn);
     if (cell) {
       this.batch.cells.push(cell);
       cell.unsettled++;

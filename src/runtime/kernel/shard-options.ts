@@ -3,6 +3,7 @@ import type { PendingBatch } from '../journal/pending-batch.js';
 import type { ShardStore } from '../storage/shard-store.js';
 import type { Clock } from './clock.js';
 import type { Envelope } from './envelope.js';
+import type { LogTrace } from './tracing.js';
 
 /** What a shard is given by whoever wires it (the ShardGroup): its clock, store, journal batch and callbacks. */
 export interface ShardOptions {
@@ -31,8 +32,11 @@ export interface ShardOptions {
   sameJournal(key: string): { deliver(env: Envelope): void } | undefined;
   /** Called when this shard has new work to run. */
   onWork(): void;
-  /** A behaviour threw: the message is answered INTERNAL and the error reported here. */
-  onActorError(key: string, message: string, err: unknown): void;
+  /**
+   * A behaviour threw: the message is answered INTERNAL and the error reported here, with the
+   * ids of the message's trace when it was traced (for the log line).
+   */
+  onActorError(key: string, message: string, err: unknown, trace?: LogTrace): void;
   /** Messages handled per actor before the next actor gets a turn (fairness). */
   throughput?: number;
   /** Called once after `start`, when no actor owes recovery work any more (see `afterRecovery`). */

@@ -19,6 +19,7 @@ import { SetAside } from './set-aside.js';
 import { type SnapshotHost, Snapshotter, type SnapshotStats } from './snapshotter.js';
 import { type DeadLetter, type SupervisionHost, Supervisor } from './supervision.js';
 import { TimerIndex } from './timer-index.js';
+import type { LogTrace } from './tracing.js';
 import { type TurnHost, Turns } from './turn.js';
 
 export type { ShardOptions } from './shard-options.js';

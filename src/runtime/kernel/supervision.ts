@@ -4,9 +4,10 @@ import { encodeRecord } from '../journal/record.js';
 import type { PendingBatch } from '../journal/pending-batch.js';
 import type { ActiveCells } from './active-cells.js';
 import { ActorCell, type ReplyTarget } from './actor-cell.js';
-import { describe, type Envelope } from './envelope.js';
+import { describe, type Envelope, withTrace } from './envelope.js';
 import { applyRecord, applySnapshot } from './recovery.js';
 import type { DeadLetter, ShardOptions } from './shard-options.js';
+import { logTrace, type TurnTrace } from './tracing.js';
 
 /**
  * Supervision policy: a message whose handling throws is retried on the restarted actor until it
@@ -41,11 +42,15 @@ const internalError = (): Reply => ({ ok: false, error: wireError('INTERNAL', 'i
 export class Supervisor {
   constructor(private readonly shard: SupervisionHost) {}
 
-  /** `env` made `cell`'s behaviour throw `err`; `acks` are the answers the turn would have acknowledged. */
-  fail(cell: ActorCell, env: Envelope, target: ReplyTarget | null, acks: number[], err: unknown, now: number): void {
+  /**
+   * `env` made `cell`'s behaviour throw `err`; `acks` are the answers the turn would have
+   * acknowledged; `traced`, the turn's trace when the message was traced (the error names it).
+   */
+  fail(cell: ActorCell, env: Envelope, target: ReplyTarget | null, acks: number[], err: unknown, now: number, traced?: TurnTrace): void {
     const { shard } = this;
     const { from, message } = describe(env);
-    shard.opts.onActorError(cell.key, message, err);
+    if (traced) shard.opts.onActorError(cell.key, message, err, logTrace(traced));
+    else shard.opts.onActorError(cell.key, message, err);
     const internal = internalError();
     const attempts = (env.attempts ?? 0) + 1;
     let outcome = 'INTERNAL';
@@ -56,7 +61,7 @@ export class Supervisor {
       shard.deadLetters.push(letter);
       if (shard.deadLetters.length > SUPERVISION_POLICY.deadLettersKept) shard.deadLetters.shift();
       shard.opts.onDeadLetter?.(letter);
-      if (target?.t === 'actor') shard.route({ t: 'reply', to: target.to, from: cell.key, re: target.re, reply: internal });
+      if (target?.t === 'actor') shard.route(withTrace({ t: 'reply', to: target.to, from: cell.key, re: target.re, reply: internal }, traced?.tp));
       // A dead-lettered answer counts as received, or it would be asked for again forever.
       if (acks.length) shard.pending.record(encodeRecord({ k: cell.key, a: acks }), null);
       outcome = 'dead-lettered';

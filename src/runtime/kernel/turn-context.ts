@@ -1,7 +1,7 @@
 import type { ActorContext, ReplyHandle } from '../../actors/behaviour.js';
 import type { ActorEvent, ActorRequest, Reply } from '../../protocol/messages.js';
 import type { ActorCell, ReplyTarget } from './actor-cell.js';
-import type { Output } from './envelope.js';
+import { type Output, withTrace } from './envelope.js';
 import type { OutboxEntry } from '../journal/record.js';
 import { ASSERTS, invariant } from './dev-asserts.js';
 
@@ -33,11 +33,13 @@ export class TurnContext implements ActorContext<unknown> {
   replied: string | undefined = undefined;
   stashThis = false;
   unstash = false;
+  /** The trace context what this turn sends carries (its span's `traceparent`); undefined when untraced. */
+  tp: string | undefined = undefined;
   /** Between `begin` and `end` (kept only when dev asserts are on). */
   private inTurn = false;
 
   /** Starts a turn of `cell`. Turns never nest: the one context is reset here for every turn. */
-  begin(cell: ActorCell, target: ReplyTarget | null, now: number): void {
+  begin(cell: ActorCell, target: ReplyTarget | null, now: number, tp?: string): void {
     if (ASSERTS) {
       invariant(!this.inTurn, `turns never nest (${cell.key} began a turn while ${this.self}'s ran)`);
       this.inTurn = true;
@@ -46,6 +48,7 @@ export class TurnContext implements ActorContext<unknown> {
     this.self = cell.key;
     this.target = target;
     this.at = now;
+    this.tp = tp;
     this.persisted = null;
     this.sent = null;
     this.sentUnjournaled = null;
@@ -131,7 +134,7 @@ export class TurnContext implements ActorContext<unknown> {
   private emitReply(to: ReplyTarget, reply: Reply): void {
     this.replied = reply.ok ? 'ok' : reply.error.code;
     const outputs = (this.outputs ??= []);
-    if (to.t === 'client') outputs.push({ t: 'result', cid: to.cid, reply });
-    else outputs.push({ t: 'reply', to: to.to, from: this.self, re: to.re, reply });
+    if (to.t === 'client') outputs.push(withTrace({ t: 'result', cid: to.cid, reply }, this.tp));
+    else outputs.push(withTrace({ t: 'reply', to: to.to, from: this.self, re: to.re, reply }, this.tp));
   }
 }

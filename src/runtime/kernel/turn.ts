@@ -2,12 +2,13 @@ import type { Incoming } from '../../protocol/messages.js';
 import { encodeRecord, type JournalRecord } from '../journal/record.js';
 import type { PendingBatch } from '../journal/pending-batch.js';
 import type { ActorCell, ReplyTarget } from './actor-cell.js';
-import { describe, type Envelope, type Output, requestOf } from './envelope.js';
+import { describe, type Envelope, type Output, requestOf, withTrace } from './envelope.js';
 import type { Recovery } from './recovery.js';
 import type { ShardOptions } from './shard-options.js';
 import type { Supervisor } from './supervision.js';
 import type { TimerIndex } from './timer-index.js';
 import { TurnContext } from './turn-context.js';
+import { endTurn, startTurn, type TurnTrace } from './tracing.js';
 
 /** What a turn needs of its shard. */
 export interface TurnHost {
@@ -41,12 +42,15 @@ export class Turns {
     let target: ReplyTarget | null = null;
     let incoming: Incoming;
     let ack: number | null = null;
+    let tp: string | undefined;
     switch (env.t) {
       case 'cmd':
+        tp = env.tp;
         target = { t: 'client', cid: env.cid };
         incoming = { kind: 'command', command: env.command, principal: env.principal };
         break;
       case 'req':
+        tp = env.tp;
         target = env.oneWay ? null : { t: 'actor', to: env.from, re: env.id };
         incoming = { kind: 'request', from: env.from, request: env.request };
         break;
@@ -54,6 +58,7 @@ export class Turns {
         const sent = cell.outbox.get(env.re);
         // Already answered: a repeat caused by a redelivery after a restart.
         if (!sent) return;
+        tp = env.tp;
         cell.outbox.delete(env.re);
         if (!sent.volatile) ack = env.re;
         incoming = { kind: 'reply', from: env.from, id: env.re, request: sent.request, reply: env.reply };
@@ -64,25 +69,29 @@ export class Turns {
         break;
     }
 
+    // Only a traced message (one carrying `tp`) costs anything here.
+    const traced = tp === undefined ? undefined : startTurn(cell.behaviour.kind, cell.key, describe(env).message, tp);
     const now = this.shard.opts.clock.now();
     const ctx = this.ctx;
-    ctx.begin(cell, target, now);
+    ctx.begin(cell, target, now, traced?.tp);
     // A fired timer is gone: journaled, so a restart does not fire it again.
     if (env.t === 'timer') ctx.cancelTimer(env.name);
     try {
       cell.state = cell.behaviour.receive(cell.state, incoming, ctx);
     } catch (err) {
-      this.supervisor.fail(cell, env, target, ack === null ? [] : [ack], err, now);
+      this.supervisor.fail(cell, env, target, ack === null ? [] : [ack], err, now, traced);
+      if (traced) endTurn(traced, 'threw', err);
       ctx.end();
       return;
     }
-    this.applyEffects(cell, env, ack, now);
+    this.applyEffects(cell, env, ack, now, traced);
+    if (traced) endTurn(traced, ctx.stashThis ? 'stashed' : (ctx.replied ?? 'done'));
     ctx.end();
     this.recovery.afterTurn(cell);
   }
 
   /** Carries out what the behaviour asked for in `ctx` (it returned, so the turn counts). */
-  private applyEffects(cell: ActorCell, env: Envelope, ack: number | null, now: number): void {
+  private applyEffects(cell: ActorCell, env: Envelope, ack: number | null, now: number, traced: TurnTrace | undefined): void {
     const { shard, ctx } = this;
     const self = cell.key;
     const { persisted, sent, sentUnjournaled, timerChanges, outputs, stashThis } = ctx;
@@ -106,7 +115,7 @@ export class Turns {
       if (timerChanges) rec.t = timerChanges;
       // Encoded now, not at commit: the frame must be this turn's state, not a later one.
       const frame = encodeRecord(rec);
-      shard.pending.record(frame, cell);
+      shard.pending.record(frame, cell, traced?.recorded);
       shard.bytesSinceSnapshot += frame.length;
       cell.version++;
       shard.noteDirectory(cell);
@@ -116,9 +125,11 @@ export class Turns {
     // outputs leave at once. Anything else waits for the commit. Replies of one actor stay in order.
     const free = cell.unsettled === 0;
     const hadImmediate = shard.immediate.length > 0;
-    if (sent) for (const e of sent) shard.route(requestOf(self, e), free);
-    if (sentUnjournaled) for (const e of sentUnjournaled) shard.route(requestOf(self, e), free);
-    if (ctx.told) for (const n of ctx.told) shard.route({ t: 'req', to: n.to, from: self, id: 0, request: n.request, oneWay: true }, free);
+    // Everything the turn sends carries its trace context (replies and results got it in `ctx`).
+    const tp = ctx.tp;
+    if (sent) for (const e of sent) shard.route(withTrace(requestOf(self, e), tp), free);
+    if (sentUnjournaled) for (const e of sentUnjournaled) shard.route(withTrace(requestOf(self, e), tp), free);
+    if (ctx.told) for (const n of ctx.told) shard.route(withTrace({ t: 'req', to: n.to, from: self, id: 0, request: n.request, oneWay: true }, tp), free);
     if (outputs) {
       for (const o of outputs) {
         if (o.t === 'reply') shard.route(o, free);

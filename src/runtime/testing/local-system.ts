@@ -2,12 +2,13 @@ import type { Command } from '../../protocol/commands.js';
 import { ActorKeys, type ActorEvent, type InternalCommand, type Reply } from '../../protocol/messages.js';
 import type { Principal } from '../../protocol/model.js';
 import { SimulatedClock } from '../kernel/clock.js';
-import { isEnvelope, type Output } from '../kernel/envelope.js';
+import { isEnvelope, type Output, withTrace } from '../kernel/envelope.js';
+import type { LogTrace } from '../kernel/tracing.js';
 import type { GroupCommit } from '../journal/group-commit.js';
 import { MemoryJournal, MemoryShardStore } from './memory-shard-store.js';
 import { fetchPage, mergePages, type OrderPage, type OrderQuery } from '../query/order-query.js';
 import { journalOf, shardOf } from '../placement.js';
-import { ShardGroup } from '../hosting/shard-group.js';
+import { ShardGroup, type ShardGroupOptions } from '../hosting/shard-group.js';
 import { Shard } from '../kernel/shard.js';
 import type { AnyBehaviour } from '../../actors/index.js';
 import { DEFAULTS } from '../../defaults.js';
@@ -24,7 +25,7 @@ import { DEFAULTS } from '../../defaults.js';
 export class LocalSystem {
   readonly shards: Shard[];
   readonly events: ActorEvent[] = [];
-  readonly actorErrors: { key: string; message: string; err: unknown }[] = [];
+  readonly actorErrors: { key: string; message: string; err: unknown; trace?: LogTrace }[] = [];
   private readonly waiting = new Map<number, (r: unknown) => void>();
   private nextCid = 1;
   /** The same wiring as a server's host thread, with every shard in it. */
@@ -38,6 +39,7 @@ export class LocalSystem {
     maxActiveActors: number,
     extraBehaviours?: ReadonlyMap<string, AnyBehaviour>,
     mailboxHardLimit?: number,
+    onActorError?: ShardGroupOptions['onActorError'],
   ) {
     // Stores share journals as `newStores` lays them out: shard s on journal s mod J.
     this.journals = [...new Set(stores.map((s) => s.journal))];
@@ -51,7 +53,10 @@ export class LocalSystem {
       extraBehaviours,
       release: (outputs) => this.release(outputs),
       onWork: () => {},
-      onActorError: (key, message, err) => this.actorErrors.push({ key, message, err }),
+      onActorError: (key, message, err, trace) => {
+        this.actorErrors.push(trace ? { key, message, err, trace } : { key, message, err });
+        onActorError?.(key, message, err, trace);
+      },
       onFatal: (_what, err) => {
         throw err;
       },
@@ -73,10 +78,12 @@ export class LocalSystem {
       maxActiveActors?: number;
       extraBehaviours?: ReadonlyMap<string, AnyBehaviour>;
       mailboxHardLimit?: number;
+      /** Also called when a behaviour throws (as a host thread logs it), after `actorErrors` has it. */
+      onActorError?: ShardGroupOptions['onActorError'];
     } = {},
   ): Promise<LocalSystem> {
     const stores = opts.stores ?? LocalSystem.newStores(opts.shards ?? 4, opts.journals);
-    const sys = new LocalSystem(opts.clock ?? new SimulatedClock(), stores, opts.maxActiveActors ?? DEFAULTS.maxActiveActorsPerShard, opts.extraBehaviours, opts.mailboxHardLimit);
+    const sys = new LocalSystem(opts.clock ?? new SimulatedClock(), stores, opts.maxActiveActors ?? DEFAULTS.maxActiveActorsPerShard, opts.extraBehaviours, opts.mailboxHardLimit, opts.onActorError);
     await sys.group.recover();
     sys.group.start();
     // As on a server: timers already due (overdue deadlines, the verification a crash left owed)
@@ -104,16 +111,19 @@ export class LocalSystem {
     return this.shards[shardOf(key, this.shards.length)]!;
   }
 
-  /** Sends a command; the promise settles once the reply is released (call `settle`). */
-  send(key: string, command: Command | InternalCommand, principal: Principal): Promise<Reply> {
+  /**
+   * Sends a command; the promise settles once the reply is released (call `settle`).
+   * `traceparent`: the trace context its turns continue, as `ActorRuntime.execute` takes it.
+   */
+  send(key: string, command: Command | InternalCommand, principal: Principal, traceparent?: string): Promise<Reply> {
     const cid = this.nextCid++;
     const p = new Promise<Reply>((resolve) => this.waiting.set(cid, resolve as (r: unknown) => void));
-    this.shardFor(key).deliver({ t: 'cmd', to: key, cid, command, principal });
+    this.shardFor(key).deliver(withTrace({ t: 'cmd', to: key, cid, command, principal }, traceparent));
     return p;
   }
 
-  async ask(key: string, command: Command | InternalCommand, principal: Principal): Promise<Reply> {
-    const p = this.send(key, command, principal);
+  async ask(key: string, command: Command | InternalCommand, principal: Principal, traceparent?: string): Promise<Reply> {
+    const p = this.send(key, command, principal, traceparent);
     await this.settle();
     return p;
   }
