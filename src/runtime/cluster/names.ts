@@ -1,0 +1,26 @@
+/**
+ * Names in NATS of one cluster's things. `cluster` (`--cluster`, default `ordo`) prefixes every
+ * stream, bucket and subject, so several clusters can share one NATS. Stream and bucket names
+ * may not hold `.`, `*`, `>`, spaces or path separators; subjects are dot-separated tokens.
+ */
+const NAME = /^[A-Za-z0-9_-]+$/;
+
+export function checkClusterName(cluster: string): string {
+  if (!NAME.test(cluster)) throw new RangeError(`cluster name ${JSON.stringify(cluster)} may hold only letters, digits, '_' and '-'`);
+  return cluster;
+}
+
+/** The stream of journal `n`: one stream per journal, so its sequence is the journal's order. */
+export function journalStream(cluster: string, n: number): string {
+  return `${checkClusterName(cluster)}_journal_${n}`;
+}
+
+/** The one subject journal `n`'s stream captures. */
+export function journalSubject(cluster: string, n: number): string {
+  return `${checkClusterName(cluster)}.journal.${n}`;
+}
+
+/** The object store bucket of the cluster's snapshots. */
+export function snapshotBucket(cluster: string): string {
+  return `${checkClusterName(cluster)}_snapshots`;
+}

@@ -1,0 +1,97 @@
+import { type ObjectStore, Objm, StorageType } from '@nats-io/obj';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { JournalStreamError } from './errors.js';
+import type { JetStreamJournal } from './jetstream-journal.js';
+import { snapshotBucket } from './names.js';
+
+/** A snapshot blob and what it covers: every record of its journal's stream up to `covers`. */
+export interface StoredSnapshot {
+  data: Uint8Array;
+  /** The last stream sequence whose records the snapshot holds. */
+  covers: number;
+  /** The epoch and node that wrote it. */
+  epoch: number;
+  writer: string;
+}
+
+const META_COVERS = 'ordo-covers';
+const META_EPOCH = 'ordo-epoch';
+const META_WRITER = 'ordo-writer';
+
+/**
+ * Snapshot blobs in the JetStream object store (bucket `<cluster>_snapshots`), one object per
+ * name (a shard of a journal: `journal-<n>/shard-<s>`), each naming the stream sequence it
+ * covers. The object store replaces an object whole: a reader sees the old blob or the new one.
+ * Once every shard of a journal has a snapshot, `trimCovered` purges what all of them cover.
+ *
+ * The blob's format is the caller's.
+ * TODO(cluster): a JetStreamShardStore (the ShardStore of a shard in a cluster: its partitions
+ * and directory here, its records in a JetStreamJournal) is not written yet.
+ * TODO(cluster): a node that lost its journal between the check in `put` and the write can still
+ * replace a snapshot; the new owner's snapshots should be named by epoch or checked by it on read.
+ */
+export class JetStreamSnapshotStore {
+  private constructor(
+    private readonly os: ObjectStore,
+    readonly bucket: string,
+  ) {}
+
+  static async open(nc: NatsConnection, cluster: string, replicas = 1): Promise<JetStreamSnapshotStore> {
+    const bucket = snapshotBucket(cluster);
+    const os = await new Objm(nc).create(bucket, { storage: StorageType.File, replicas });
+    return new JetStreamSnapshotStore(os, bucket);
+  }
+
+  static key(journal: number, shard: number): string {
+    return `journal-${journal}/shard-${shard}`;
+  }
+
+  /** Stores (replaces) the snapshot `name`, written by `journal`'s owner; refused once the journal is lost. */
+  async put(name: string, data: Uint8Array, covers: number, journal: JetStreamJournal): Promise<void> {
+    if (journal.failed) throw journal.failed;
+    if (!Number.isSafeInteger(covers) || covers < 0) throw new RangeError(`a snapshot covers a stream sequence, not ${covers}`);
+    await this.os.putBlob(
+      { name, metadata: { [META_COVERS]: String(covers), [META_EPOCH]: String(journal.epoch), [META_WRITER]: journal.writer } },
+      data,
+    );
+  }
+
+  async get(name: string): Promise<StoredSnapshot | null> {
+    const info = await this.os.info(name);
+    if (!info || info.deleted) return null;
+    const data = await this.os.getBlob(name);
+    if (!data) return null;
+    return { data, ...this.metaOf(name, info.metadata) };
+  }
+
+  /** The sequence snapshot `name` covers, without reading it; `null` if there is none. */
+  async covers(name: string): Promise<number | null> {
+    const info = await this.os.info(name);
+    if (!info || info.deleted) return null;
+    return this.metaOf(name, info.metadata).covers;
+  }
+
+  private metaOf(name: string, meta: Record<string, string> | undefined): Omit<StoredSnapshot, 'data'> {
+    const covers = Number(meta?.[META_COVERS]);
+    if (!Number.isSafeInteger(covers)) throw new JournalStreamError(`snapshot ${name} in ${this.bucket} names no covered sequence`);
+    return { covers, epoch: Number(meta?.[META_EPOCH] ?? 0), writer: meta?.[META_WRITER] ?? '' };
+  }
+
+  /**
+   * Purges from `journal`'s stream what the snapshots `names` (every shard writing to it) all
+   * cover; nothing while any of them has no snapshot. Returns the messages purged.
+   */
+  async trimCovered(journal: JetStreamJournal, names: readonly string[]): Promise<number> {
+    let covered = Infinity;
+    for (const n of names) {
+      const c = await this.covers(n);
+      if (c === null) return 0;
+      covered = Math.min(covered, c);
+    }
+    return names.length === 0 ? 0 : journal.trim(covered);
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.os.delete(name);
+  }
+}
