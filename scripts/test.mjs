@@ -2,8 +2,8 @@
 // Runs the uvu suite (compiled to dist/test) one file per process, so that one file's threads
 // or sockets can never leak into another's, and prints the closing line CI reads:
 // "N passed, N failed". Zero tests executed is a failure (uvu itself exits 0 then).
-// Tests run on the node that runs this script (process.execPath), so `npx node@24 scripts/test.mjs`
-// tests on Node 24. With ORDO_TEST_SUMMARY=<file> the counts are also written there as JSON, for
+// Tests run on the node that runs this script (process.execPath), so `npx node@26 scripts/test.mjs`
+// tests on Node 26. With ORDO_TEST_SUMMARY=<file> the counts are also written there as JSON, for
 // .ci/run to add up the runs of several Node versions.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
