@@ -1,11 +1,12 @@
 /**
- * `ordo/client` for Node: the typed client, with the `ws` package as the socket when Node has
- * no global `WebSocket` (Node 20). Browsers get browser.ts (the `browser` export condition),
- * the same client without any Node import.
+ * `ordo/client` for Node: the typed client on the `ws` package, on every Node version. Node ≥ 22
+ * also has a global `WebSocket`, but like a browser's it cannot send the token in the
+ * Authorization header (it would travel in the URL, which proxies log) nor tell a refused token
+ * (401) from a network failure. Browsers get browser.ts (the `browser` export condition), the
+ * same client without any Node import.
  */
 import { Client, type ClientOptions } from './client.js';
 import { wsSocketFactory } from './node-socket.js';
-import { globalSocketFactory } from './socket.js';
 
 export { Client, type CallOptions, type ClientOptions, type ClientState, type CommandType } from './client.js';
 export { ConnectError, OrdoError } from './errors.js';
@@ -16,7 +17,7 @@ export { wsSocketFactory } from './node-socket.js';
 export type { Feed, HistoryEntry, Item, Order, OrderStatus, Role, Stock } from '../protocol/model.js';
 export type { Stats } from '../protocol/stats.js';
 
-/** Connects with the platform's `WebSocket`, or with `ws` on Node 20 (token in the Authorization header). */
+/** Connects with `ws` (token in the Authorization header), or with `opts.socket` when given. */
 export function connect(opts: ClientOptions): Promise<Client> {
-  return Client.connect({ ...opts, socket: opts.socket ?? globalSocketFactory() ?? wsSocketFactory });
+  return Client.connect({ ...opts, socket: opts.socket ?? wsSocketFactory });
 }
