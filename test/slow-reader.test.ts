@@ -117,8 +117,10 @@ test("one connection's flood of listings stays bounded in the server's memory, a
       await sampler;
       assert.ok(sizes.every((n) => n === 500), 'every listing answered with a full page');
       const risen = (peak - before) / 2 ** 20;
-      // Unbounded, the same flood took the server from ~120 MB to ~2 GB.
-      assert.ok(risen < 200, `server RSS rose by ${risen.toFixed(0)} MiB`);
+      // Unbounded, the same flood took the server from ~120 MB to ~2 GB; bounded it rises by ~100 MiB
+      // on Node 20 and ~270 MiB on Node 24 (garbage the collector has not returned yet); without
+      // the listing slots this test measured +1,485 MiB.
+      assert.ok(risen < 400, `server RSS rose by ${risen.toFixed(0)} MiB`);
       await alice.close();
       await admin.close();
     } finally {
