@@ -8,6 +8,9 @@
  *   2. a restart after SIGKILL mid-write (the journal tail since the last snapshot is replayed),
  * each: time to /healthz 200, timers recovered (from the server's recovery log line), RSS when
  * healthy, and RSS after reading 10,000 random orders (which reloads them from snapshots).
+ * RSS (the whole process: every thread) is also sampled every 100 ms from the start to the end
+ * of each phase, and the peak printed; the write amplification of snapshots is the bytes written
+ * to snapshot files (rounds and merges) per byte appended to the journal, from /metrics.
  *
  *   node dist/bench/recovery.js [--orders 1000000] [--active 10000] [--keep]
  */
@@ -51,6 +54,31 @@ async function start(dataDir: string, active: number): Promise<{ server: Running
 async function rssMiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024);
+}
+
+/** Samples a process's RSS every 100 ms until `stop` is called; returns the peak seen. */
+function sampleRss(pid: number): { stop: () => Promise<number> } {
+  let peak = 0;
+  let sampling = Promise.resolve();
+  const timer = setInterval(() => {
+    sampling = sampling.then(() => rssMiB(pid).then((m) => void (peak = Math.max(peak, m)), () => {}));
+  }, 100);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await sampling;
+      await rssMiB(pid).then((m) => void (peak = Math.max(peak, m)), () => {});
+      return peak;
+    },
+  };
+}
+
+/** Sums a per-host gauge of /metrics. */
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let n = 0;
+  for (const line of text.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) n += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return n;
 }
 
 function connect(port: number): Promise<WebSocket> {
@@ -126,6 +154,8 @@ async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ordo-recovery-'));
   try {
     let { server } = await start(dataDir, active);
+    const fillRss = sampleRss(server.proc.pid!);
+    const progress: string[] = [];
     console.error(`filling ${dataDir} with ${orders.toLocaleString()} orders…`);
     await pump(server.port, 1000, (i) => ({ type: 'inventory.set', sku: `s${i}`, onHand: 1_000_000_000 }));
     const t0 = performance.now();
@@ -135,20 +165,27 @@ async function main(): Promise<void> {
       (i) => ({ type: 'order.place', orderId: `o${i}`, customerId: `c${i % 5000}`, items: [{ sku: `s${i % 1000}`, quantity: 1 }], paymentTimeoutMs: 30 * 24 * 3600 * 1000 }),
       16,
       64,
-      (d) => console.error(`  ${d.toLocaleString()} placed (${Math.round(d / ((performance.now() - t0) / 1000))}/s)`),
+      (d) => {
+        const line = `  ${d.toLocaleString()} placed (${Math.round(d / ((performance.now() - t0) / 1000))}/s)`;
+        void rssMiB(server.proc.pid!).then((m) => console.error(`${line}, RSS ${m} MiB`));
+      },
     );
     if (failed) throw new Error(`${failed} placements failed`);
     const fillSecs = (performance.now() - t0) / 1000;
     const rssLoaded = await rssMiB(server.proc.pid!);
+    const journalBytes = await metric(server.port, 'ordo_journal_bytes_written');
+    const snapshotBytes = await metric(server.port, 'ordo_snapshot_bytes_written');
     const rows: string[][] = [];
 
     await stop(server, 'SIGTERM');
+    const peakFill = await fillRss.stop();
     let r = await start(dataDir, active);
     server = r.server;
     let rec = recoveryLine(server.lines);
     let rssHealthy = await rssMiB(server.proc.pid!);
+    let phaseRss = sampleRss(server.proc.pid!);
     let touchMs = await touch(server.port, orders, active);
-    rows.push(['after SIGTERM (snapshot)', `${r.healthyMs}`, `${rec.actors ?? '?'}`, `${rec.records ?? '?'}`, `${rec.timers ?? '?'}`, `${rssHealthy}`, `${await rssMiB(server.proc.pid!)}`, `${touchMs}`]);
+    rows.push(['after SIGTERM (snapshot)', `${r.healthyMs}`, `${rec.actors ?? '?'}`, `${rec.records ?? '?'}`, `${rec.timers ?? '?'}`, `${rssHealthy}`, `${await rssMiB(server.proc.pid!)}`, `${await phaseRss.stop()}`, `${touchMs}`]);
 
     // Some more orders land in the journal only, then a hard kill.
     await pump(server.port, 50_000, (i) => ({ type: 'order.place', orderId: `t${i}`, customerId: 'c', items: [{ sku: `s${i % 1000}`, quantity: 1 }], paymentTimeoutMs: 30 * 24 * 3600 * 1000 }));
@@ -157,13 +194,16 @@ async function main(): Promise<void> {
     server = r.server;
     rec = recoveryLine(server.lines);
     rssHealthy = await rssMiB(server.proc.pid!);
+    phaseRss = sampleRss(server.proc.pid!);
     touchMs = await touch(server.port, orders, active);
-    rows.push(['after SIGKILL (journal tail)', `${r.healthyMs}`, `${rec.actors ?? '?'}`, `${rec.records ?? '?'}`, `${rec.timers ?? '?'}`, `${rssHealthy}`, `${await rssMiB(server.proc.pid!)}`, `${touchMs}`]);
+    rows.push(['after SIGKILL (journal tail)', `${r.healthyMs}`, `${rec.actors ?? '?'}`, `${rec.records ?? '?'}`, `${rec.timers ?? '?'}`, `${rssHealthy}`, `${await rssMiB(server.proc.pid!)}`, `${await phaseRss.stop()}`, `${touchMs}`]);
     await stop(server, 'SIGTERM');
 
-    console.log(`${orders.toLocaleString()} orders placed in ${fillSecs.toFixed(0)} s (${Math.round(orders / fillSecs)}/s, 16 connections × 64 in flight); RSS after filling ${rssLoaded} MiB; ORDO_MAX_ACTORS=${active}`);
-    console.log('| restart | healthy after ms | actors known | journal records replayed | timers re-armed | RSS healthy MiB | RSS after reading 10k orders MiB | reading 10k orders ms |');
-    console.log('|---|---|---|---|---|---|---|---|');
+    console.log(`${orders.toLocaleString()} orders placed in ${fillSecs.toFixed(0)} s (${Math.round(orders / fillSecs)}/s, 16 connections × 64 in flight); ORDO_MAX_ACTORS=${active}`);
+    console.log(`RSS during the fill: peak ${peakFill} MiB (sampled every 100 ms, through the stop's snapshot), ${rssLoaded} MiB at its end`);
+    console.log(`snapshot write amplification: ${(snapshotBytes / 2 ** 20).toFixed(0)} MiB written to snapshot files for ${(journalBytes / 2 ** 20).toFixed(0)} MiB of journal = ${(snapshotBytes / journalBytes).toFixed(2)}×`);
+    console.log('| restart | healthy after ms | actors known | journal records replayed | timers re-armed | RSS healthy MiB | RSS after reading 10k orders MiB | peak RSS while reading MiB | reading 10k orders ms |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
     for (const row of rows) console.log(`| ${row.join(' | ')} |`);
   } finally {
     if (!values.keep) await rm(dataDir, { recursive: true, force: true });

@@ -218,6 +218,8 @@ export class ShardHost {
         deadLetters: s.deadLetters.length,
         actors: s.cells.size,
       })),
+      journalBytesWritten: [...new Set(this.journalOfShard.values())].reduce((n, j) => n + j.bytesWritten, 0),
+      snapshotBytesWritten: sum((s) => (s.opts.store as Partial<FileShardStore>).bytesWritten ?? 0),
       commits: commit.commits,
       framesWritten: commit.framesWritten,
       lastCommitMs: commit.lastCommitMs,

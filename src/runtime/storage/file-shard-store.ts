@@ -39,6 +39,11 @@ export class FileShardStore implements ShardStore {
   /** Reactivations read from an offset, and those that fell back to parsing the partition. */
   readsByOffset = 0;
   readsByPartition = 0;
+  private readonly written = { bytes: 0 };
+  /** Bytes written to snapshot files since start. */
+  get bytesWritten(): number {
+    return this.written.bytes;
+  }
 
   constructor(
     readonly dir: string,
@@ -131,7 +136,7 @@ export class FileShardStore implements ShardStore {
         dir[k] = c.dir;
       }
     }
-    const located = await writePartitionFiles(this.snapDir, p, data, dir);
+    const located = await writePartitionFiles(this.snapDir, p, data, dir, this.written);
     this.dataCache.set(p, data);
     this.offsets.set(p, indexOf(located));
   }

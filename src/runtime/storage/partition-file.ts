@@ -57,7 +57,7 @@ function layOut(data: PartitionData): { text: string; where: Map<string, ByteRan
  * atomically; the caller fsyncs the directory before the manifest. Records each directory
  * entry's byte range in the data file and returns those ranges.
  */
-export async function writePartitionFiles(snapDir: string, p: number, data: PartitionData, dir: PartitionDirectory): Promise<[string, ByteRange][]> {
+export async function writePartitionFiles(snapDir: string, p: number, data: PartitionData, dir: PartitionDirectory, written: { bytes: number }): Promise<[string, ByteRange][]> {
   const { text, where } = layOut(data);
   const located: [string, ByteRange][] = [];
   for (const [k, range] of where) {
@@ -69,6 +69,7 @@ export async function writePartitionFiles(snapDir: string, p: number, data: Part
   for (const [path, contents] of [[partitionFile(snapDir, p, 'data'), text], [partitionFile(snapDir, p, 'dir'), JSON.stringify(dir)]] as const) {
     try {
       await replaceFile(path, contents, { syncDir: false });
+      written.bytes += Buffer.byteLength(contents);
     } catch (err) {
       throw new SnapshotWriteError(path, err);
     }
