@@ -111,7 +111,7 @@ async function pump(port: number, n: number, frame: (i: number) => object, conns
           inFlight--;
           done++;
           if (!(JSON.parse(d.toString()) as { ok: boolean }).ok) failed++;
-          if (onProgress && done % 50_000 === 0) onProgress(done);
+          if (onProgress && done % 100_000 === 0) onProgress(done);
           fill();
         });
         fill();
@@ -156,6 +156,7 @@ async function main(): Promise<void> {
     let { server } = await start(dataDir, active);
     const fillRss = sampleRss(server.proc.pid!);
     const progress: string[] = [];
+    let last = [0, 0];
     console.error(`filling ${dataDir} with ${orders.toLocaleString()} orders…`);
     await pump(server.port, 1000, (i) => ({ type: 'inventory.set', sku: `s${i}`, onHand: 1_000_000_000 }));
     const t0 = performance.now();
@@ -167,7 +168,13 @@ async function main(): Promise<void> {
       64,
       (d) => {
         const line = `  ${d.toLocaleString()} placed (${Math.round(d / ((performance.now() - t0) / 1000))}/s)`;
-        void rssMiB(server.proc.pid!).then((m) => console.error(`${line}, RSS ${m} MiB`));
+        void Promise.all([rssMiB(server.proc.pid!), metric(server.port, 'ordo_journal_bytes_written'), metric(server.port, 'ordo_snapshot_bytes_written')]).then(([m, j, sn]) => {
+          // Write amplification so far, and over the last 100k orders: bounded if it stays flat as the data grows.
+          const [j0, s0] = last;
+          last = [j, sn];
+          progress.push(`${d} orders: RSS ${m} MiB, journal ${(j / 2 ** 20).toFixed(0)} MiB, snapshots ${(sn / 2 ** 20).toFixed(0)} MiB (${(sn / j).toFixed(2)}× so far, ${((sn - s0) / (j - j0)).toFixed(2)}× since the previous line)`);
+          console.error(`${line}, ${progress.at(-1)}`);
+        });
       },
     );
     if (failed) throw new Error(`${failed} placements failed`);
@@ -202,6 +209,7 @@ async function main(): Promise<void> {
     console.log(`${orders.toLocaleString()} orders placed in ${fillSecs.toFixed(0)} s (${Math.round(orders / fillSecs)}/s, 16 connections × 64 in flight); ORDO_MAX_ACTORS=${active}`);
     console.log(`RSS during the fill: peak ${peakFill} MiB (sampled every 100 ms, through the stop's snapshot), ${rssLoaded} MiB at its end`);
     console.log(`snapshot write amplification: ${(snapshotBytes / 2 ** 20).toFixed(0)} MiB written to snapshot files for ${(journalBytes / 2 ** 20).toFixed(0)} MiB of journal = ${(snapshotBytes / journalBytes).toFixed(2)}×`);
+    for (const line of progress) console.log(`  ${line}`);
     console.log('| restart | healthy after ms | actors known | journal records replayed | timers re-armed | RSS healthy MiB | RSS after reading 10k orders MiB | peak RSS while reading MiB | reading 10k orders ms |');
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const row of rows) console.log(`| ${row.join(' | ')} |`);
