@@ -13,6 +13,7 @@
  * to snapshot files (rounds and merges) per byte appended to the journal, from /metrics.
  *
  *   node dist/bench/recovery.js [--orders 1000000] [--active 10000] [--keep]
+ *   (ORDO_BENCH_NODE_ARGS="--optimize-for-size": flags for the server's node)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -35,7 +36,7 @@ interface Running {
 async function start(dataDir: string, active: number): Promise<{ server: Running; healthyMs: number }> {
   const port = await freePort();
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [MAIN, '--port', String(port), '--data', dataDir], {
+  const proc = spawn(process.execPath, [...(process.env.ORDO_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN, '--port', String(port), '--data', dataDir], {
     env: { ...process.env, ORDO_TOKENS: TOKENS, ORDO_LOG_LEVEL: 'info', ORDO_MAX_ACTORS: String(active) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

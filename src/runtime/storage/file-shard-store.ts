@@ -108,9 +108,8 @@ export class FileShardStore implements ShardStore {
     } finally {
       for (const c of cursors) await c.close();
     }
-    const stats = await this.journal.join(this.shard, this.manifest.replayFrom, onRecord);
-    this.maybeMerge();
-    return stats;
+    // Merges due wait for the first round after the start: recovery has the cores to itself.
+    return this.journal.join(this.shard, this.manifest.replayFrom, onRecord);
   }
 
   async loadActor(key: string): Promise<SnapshotEntry | undefined> {

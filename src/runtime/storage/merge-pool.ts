@@ -19,7 +19,7 @@ export function runMerge(task: MergeTask): Promise<MergeResult> {
     minThreads: 0,
     maxThreads: 1,
     idleTimeout: 5_000,
-    resourceLimits: { maxOldGenerationSizeMb: 64 },
+    resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 },
   });
   return pool.run(task);
 }

@@ -156,6 +156,13 @@ export class DirCursor {
     return c;
   }
 
+  /** Moves to the next line if it is already read (true); false if `next` must read on. */
+  nextSync(): boolean {
+    if (this.at + 1 >= this.batch.length) return false;
+    this.entry = this.batch[++this.at]!;
+    return true;
+  }
+
   /** Moves to the next line; false (and `entry` null) at the end of the file. */
   async next(): Promise<boolean> {
     if (this.at + 1 < this.batch.length) {

@@ -20,7 +20,7 @@ export async function* mergeCursors(cursors: DirCursor[]): AsyncGenerator<[RunDi
     }
     if (min === null) return;
     yield [cursors[source]!.entry!, source];
-    for (const c of cursors) if (c.entry !== null && c.entry[0] === min) await c.next();
+    for (const c of cursors) if (c.entry !== null && c.entry[0] === min && !c.nextSync()) await c.next();
   }
 }
 
