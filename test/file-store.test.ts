@@ -137,7 +137,7 @@ for (const step of ['written', 'committed'] as const) {
   );
 }
 
-test('a run file a crash cut short is not in use and is deleted; a damaged run in use stops recovery', () =>
+test('a run file a crash cut short is not in use and is deleted; a damaged run in use, or an older layout, stops recovery', () =>
   withTempDir('ordo-store-', async (dir) => {
     const store = await fresh(dir);
     await snapshot(store, { 'order:a': entry(1, 'a') });
@@ -149,6 +149,8 @@ test('a run file a crash cut short is not in use and is deleted; a damaged run i
     await again.close();
     await truncate(join(dir, 'snapshot', 'r00000001.data'), 3);
     await assert.rejects(fresh(dir), ManifestError);
+    await writeFile(join(dir, 'snapshot', 'p000.dir.json'), '{}');
+    await assert.rejects(fresh(dir), /older layout/, 'partition files of the layout before runs are reported, not skipped');
   }),
 );
 

@@ -79,6 +79,9 @@ export class FileShardStore implements ShardStore {
       if (err.code === 'ENOENT') return [] as string[]; // no snapshot yet
       throw err;
     });
+    // Partition files are the layout before runs: not read, so not silently passed over either.
+    const older = names.find((n) => /^p\d{3,}\.(dir|data)\.json$/.test(n));
+    if (older) throw new ManifestError(`${join(this.snapDir, older)} is a snapshot of an older layout (partition files), which this version does not read`);
     for (const name of names) {
       const id = runFileId(name);
       if (id === null) continue;
