@@ -8,8 +8,12 @@
  *   2. a restart after SIGKILL mid-write (the journal tail since the last snapshot is replayed),
  * each: time to /healthz 200, timers recovered (from the server's recovery log line), RSS when
  * healthy, and RSS after reading 10,000 random orders (which reloads them from snapshots).
+ * RSS (the whole process: every thread) is also sampled every 100 ms from the start to the end
+ * of each phase, and the peak printed; the write amplification of snapshots is the bytes written
+ * to snapshot files (rounds and merges) per byte appended to the journal, from /metrics.
  *
  *   node dist/bench/recovery.js [--orders 1000000] [--active 10000] [--keep]
+ *   (ORDO_BENCH_NODE_ARGS="--optimize-for-size": flags for the server's node)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -32,7 +36,7 @@ interface Running {
 async function start(dataDir: string, active: number): Promise<{ server: Running; healthyMs: number }> {
   const port = await freePort();
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [MAIN, '--port', String(port), '--data', dataDir], {
+  const proc = spawn(process.execPath, [...(process.env.ORDO_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN, '--port', String(port), '--data', dataDir], {
     env: { ...process.env, ORDO_TOKENS: TOKENS, ORDO_LOG_LEVEL: 'info', ORDO_MAX_ACTORS: String(active) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -51,6 +55,31 @@ async function start(dataDir: string, active: number): Promise<{ server: Running
 async function rssMiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024);
+}
+
+/** Samples a process's RSS every 100 ms until `stop` is called; returns the peak seen. */
+function sampleRss(pid: number): { stop: () => Promise<number> } {
+  let peak = 0;
+  let sampling = Promise.resolve();
+  const timer = setInterval(() => {
+    sampling = sampling.then(() => rssMiB(pid).then((m) => void (peak = Math.max(peak, m)), () => {}));
+  }, 100);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await sampling;
+      await rssMiB(pid).then((m) => void (peak = Math.max(peak, m)), () => {});
+      return peak;
+    },
+  };
+}
+
+/** Sums a per-host gauge of /metrics. */
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let n = 0;
+  for (const line of text.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) n += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return n;
 }
 
 function connect(port: number): Promise<WebSocket> {
@@ -83,7 +112,7 @@ async function pump(port: number, n: number, frame: (i: number) => object, conns
           inFlight--;
           done++;
           if (!(JSON.parse(d.toString()) as { ok: boolean }).ok) failed++;
-          if (onProgress && done % 50_000 === 0) onProgress(done);
+          if (onProgress && done % 100_000 === 0) onProgress(done);
           fill();
         });
         fill();
@@ -126,6 +155,9 @@ async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ordo-recovery-'));
   try {
     let { server } = await start(dataDir, active);
+    const fillRss = sampleRss(server.proc.pid!);
+    const progress: string[] = [];
+    let last = [0, 0];
     console.error(`filling ${dataDir} with ${orders.toLocaleString()} orders…`);
     await pump(server.port, 1000, (i) => ({ type: 'inventory.set', sku: `s${i}`, onHand: 1_000_000_000 }));
     const t0 = performance.now();
@@ -135,20 +167,33 @@ async function main(): Promise<void> {
       (i) => ({ type: 'order.place', orderId: `o${i}`, customerId: `c${i % 5000}`, items: [{ sku: `s${i % 1000}`, quantity: 1 }], paymentTimeoutMs: 30 * 24 * 3600 * 1000 }),
       16,
       64,
-      (d) => console.error(`  ${d.toLocaleString()} placed (${Math.round(d / ((performance.now() - t0) / 1000))}/s)`),
+      (d) => {
+        const line = `  ${d.toLocaleString()} placed (${Math.round(d / ((performance.now() - t0) / 1000))}/s)`;
+        void Promise.all([rssMiB(server.proc.pid!), metric(server.port, 'ordo_journal_bytes_written'), metric(server.port, 'ordo_snapshot_bytes_written')]).then(([m, j, sn]) => {
+          // Write amplification so far, and over the last 100k orders: bounded if it stays flat as the data grows.
+          const [j0, s0] = last;
+          last = [j, sn];
+          progress.push(`${d} orders: RSS ${m} MiB, journal ${(j / 2 ** 20).toFixed(0)} MiB, snapshots ${(sn / 2 ** 20).toFixed(0)} MiB (${(sn / j).toFixed(2)}× so far, ${((sn - s0) / (j - j0)).toFixed(2)}× since the previous line)`);
+          console.error(`${line}, ${progress.at(-1)}`);
+        });
+      },
     );
     if (failed) throw new Error(`${failed} placements failed`);
     const fillSecs = (performance.now() - t0) / 1000;
     const rssLoaded = await rssMiB(server.proc.pid!);
+    const journalBytes = await metric(server.port, 'ordo_journal_bytes_written');
+    const snapshotBytes = await metric(server.port, 'ordo_snapshot_bytes_written');
     const rows: string[][] = [];
 
     await stop(server, 'SIGTERM');
+    const peakFill = await fillRss.stop();
     let r = await start(dataDir, active);
     server = r.server;
     let rec = recoveryLine(server.lines);
     let rssHealthy = await rssMiB(server.proc.pid!);
+    let phaseRss = sampleRss(server.proc.pid!);
     let touchMs = await touch(server.port, orders, active);
-    rows.push(['after SIGTERM (snapshot)', `${r.healthyMs}`, `${rec.actors ?? '?'}`, `${rec.records ?? '?'}`, `${rec.timers ?? '?'}`, `${rssHealthy}`, `${await rssMiB(server.proc.pid!)}`, `${touchMs}`]);
+    rows.push(['after SIGTERM (snapshot)', `${r.healthyMs}`, `${rec.actors ?? '?'}`, `${rec.records ?? '?'}`, `${rec.timers ?? '?'}`, `${rssHealthy}`, `${await rssMiB(server.proc.pid!)}`, `${await phaseRss.stop()}`, `${touchMs}`]);
 
     // Some more orders land in the journal only, then a hard kill.
     await pump(server.port, 50_000, (i) => ({ type: 'order.place', orderId: `t${i}`, customerId: 'c', items: [{ sku: `s${i % 1000}`, quantity: 1 }], paymentTimeoutMs: 30 * 24 * 3600 * 1000 }));
@@ -157,13 +202,17 @@ async function main(): Promise<void> {
     server = r.server;
     rec = recoveryLine(server.lines);
     rssHealthy = await rssMiB(server.proc.pid!);
+    phaseRss = sampleRss(server.proc.pid!);
     touchMs = await touch(server.port, orders, active);
-    rows.push(['after SIGKILL (journal tail)', `${r.healthyMs}`, `${rec.actors ?? '?'}`, `${rec.records ?? '?'}`, `${rec.timers ?? '?'}`, `${rssHealthy}`, `${await rssMiB(server.proc.pid!)}`, `${touchMs}`]);
+    rows.push(['after SIGKILL (journal tail)', `${r.healthyMs}`, `${rec.actors ?? '?'}`, `${rec.records ?? '?'}`, `${rec.timers ?? '?'}`, `${rssHealthy}`, `${await rssMiB(server.proc.pid!)}`, `${await phaseRss.stop()}`, `${touchMs}`]);
     await stop(server, 'SIGTERM');
 
-    console.log(`${orders.toLocaleString()} orders placed in ${fillSecs.toFixed(0)} s (${Math.round(orders / fillSecs)}/s, 16 connections × 64 in flight); RSS after filling ${rssLoaded} MiB; ORDO_MAX_ACTORS=${active}`);
-    console.log('| restart | healthy after ms | actors known | journal records replayed | timers re-armed | RSS healthy MiB | RSS after reading 10k orders MiB | reading 10k orders ms |');
-    console.log('|---|---|---|---|---|---|---|---|');
+    console.log(`${orders.toLocaleString()} orders placed in ${fillSecs.toFixed(0)} s (${Math.round(orders / fillSecs)}/s, 16 connections × 64 in flight); ORDO_MAX_ACTORS=${active}`);
+    console.log(`RSS during the fill: peak ${peakFill} MiB (sampled every 100 ms, through the stop's snapshot), ${rssLoaded} MiB at its end`);
+    console.log(`snapshot write amplification: ${(snapshotBytes / 2 ** 20).toFixed(0)} MiB written to snapshot files for ${(journalBytes / 2 ** 20).toFixed(0)} MiB of journal = ${(snapshotBytes / journalBytes).toFixed(2)}×`);
+    for (const line of progress) console.log(`  ${line}`);
+    console.log('| restart | healthy after ms | actors known | journal records replayed | timers re-armed | RSS healthy MiB | RSS after reading 10k orders MiB | peak RSS while reading MiB | reading 10k orders ms |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
     for (const row of rows) console.log(`| ${row.join(' | ')} |`);
   } finally {
     if (!values.keep) await rm(dataDir, { recursive: true, force: true });

@@ -11,8 +11,12 @@ export const DEFAULTS = {
   shards: 8,
   /** Snapshot partitions per shard (an actor's partition is a hash of its key). */
   partitions: 256,
-  /** Journal bytes a shard writes after which it snapshots. */
-  snapshotBytes: 16 * 1024 * 1024,
+  /**
+   * Journal bytes a shard writes after which it snapshots. A round writes only what changed, so
+   * rounds can be frequent: what they bound is the changed actors held in memory until the next
+   * one (and the journal tail a restart replays).
+   */
+  snapshotBytes: 4 * 1024 * 1024,
   /** Actors kept in memory over all shards of a server. */
   maxActiveActors: 200_000,
   /** Actors one shard keeps in memory when nothing says otherwise (tests, tools). */

@@ -12,6 +12,9 @@ export interface HostStats {
   commits: number;
   framesWritten: number;
   lastCommitMs: number;
+  /** Journal bytes appended since start, and bytes written to snapshot files (write amplification). */
+  journalBytesWritten: number;
+  snapshotBytesWritten: number;
   known: number;
   passivated: number;
   snapshots: number;
@@ -104,6 +107,8 @@ export class GatewayMetrics {
     perHost('ordo_mailbox_depth', 'Messages waiting in actor mailboxes', (s) => s.mailboxed);
     perHost('ordo_journal_commits', 'Group commits (one write + fdatasync per journal) since start', (s) => s.commits);
     perHost('ordo_journal_records', 'Journal records written since start', (s) => s.framesWritten);
+    perHost('ordo_journal_bytes_written', 'Journal bytes appended since start', (s) => s.journalBytesWritten);
+    perHost('ordo_snapshot_bytes_written', 'Bytes written to snapshot files since start (snapshot rounds and merges)', (s) => s.snapshotBytesWritten);
     perHost('ordo_journal_last_commit_ms', 'Duration of the latest group commit', (s) => s.lastCommitMs);
     perHost('ordo_actors_known', 'Actors with durable state, in memory or passivated', (s) => s.known);
     perHost('ordo_actors_passivated', 'Actors moved out of memory since start', (s) => s.passivated);

@@ -8,7 +8,7 @@ import { Journal } from '../journal/journal.js';
 import type { LogTrace } from '../kernel/tracing.js';
 import { journalDir, shardDir } from '../storage/data-dir.js';
 import { FileShardStore } from '../storage/file-shard-store.js';
-import { crashPointFromEnv } from './crash-point.js';
+import { crashPointFromEnv } from '../crash-point.js';
 import { recordDeadLetter } from './dead-letters.js';
 import type { FromHost, HostConfig, RecoveryStats } from './host-protocol.js';
 import { PeerRouter } from './peer-router.js';
@@ -224,6 +224,8 @@ export class ShardHost {
         deadLetters: s.deadLetters.length,
         actors: s.cells.size,
       })),
+      journalBytesWritten: [...new Set(this.journalOfShard.values())].reduce((n, j) => n + j.bytesWritten, 0),
+      snapshotBytesWritten: sum((s) => (s.opts.store as Partial<FileShardStore>).bytesWritten ?? 0),
       commits: commit.commits,
       framesWritten: commit.framesWritten,
       lastCommitMs: commit.lastCommitMs,

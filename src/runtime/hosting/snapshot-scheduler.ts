@@ -17,9 +17,9 @@ export interface SnapshotPolicy {
 }
 
 /**
- * Decides when the shards of one host snapshot, and runs one snapshot at a time: a snapshot
- * parses and rewrites whole partitions, and several at once multiply the garbage the thread's
- * heap must hold (the process's peak memory). Checked after every commit.
+ * Decides when the shards of one host snapshot, and runs one snapshot at a time: a round
+ * serialises every changed actor of its shard, and several at once multiply the garbage the
+ * thread's heap must hold (the process's peak memory). Checked after every commit.
  */
 export class SnapshotScheduler {
   /** When each shard's latest snapshot attempt started. */
@@ -42,7 +42,7 @@ export class SnapshotScheduler {
     for (const shard of this.shards()) {
       if (shard.snapshotting) return;
       // Also when many changed actors are pinned in memory waiting for a snapshot to let them go —
-      // but not too often: a snapshot rewrites every changed partition whole.
+      // but not too often: each round is a run file, and runs are merged later.
       const crowded = shard.cells.size > maxActiveActorsPerShard * 2 && shard.bytesSinceSnapshot > snapshotBytes / 4;
       // A shard that writes little keeps an old snapshot point, and the shared journal cannot be
       // trimmed past it: once the journal behind it is as long as all its shards' triggers

@@ -123,6 +123,11 @@ export class Journal {
     return trim;
   }
 
+  /** Bytes appended since this process opened the journal (write amplification's denominator). */
+  get bytesWritten(): number {
+    return this.segments.bytesWritten;
+  }
+
   /**
    * Journal bytes a member's recovery would read: everything from its snapshot point on. A shard
    * that writes little snapshots rarely, and its point pins the journal for all the others;

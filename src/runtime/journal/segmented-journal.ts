@@ -34,6 +34,8 @@ export class SegmentedJournal {
   private currentNo = 1;
   /** Bytes of good records per segment on disk (read at replay, counted on append). */
   readonly sizes = new Map<number, number>();
+  /** Bytes appended since this process opened the journal. */
+  bytesWritten = 0;
 
   constructor(
     readonly dir: string,
@@ -78,6 +80,7 @@ export class SegmentedJournal {
     if (!this.current) this.current = new SegmentFile(join(this.dir, segmentName(this.currentNo)), this.onWarn);
     let n = 0;
     for (const f of frames) n += f.length;
+    this.bytesWritten += n;
     this.sizes.set(this.currentNo, (this.sizes.get(this.currentNo) ?? 0) + n);
     await this.current.append(frames);
   }

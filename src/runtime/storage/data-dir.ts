@@ -9,9 +9,9 @@ import { fsyncPath } from '../journal/fsync.js';
  * The layout of journals and snapshots this code reads and writes. A change that an older
  * directory would be misread under (where journals live, a record's shape) bumps it: such a
  * directory is refused at start, never silently half-read. 2: journals in journals/NNNN,
- * adjustment ids kept with their delta.
+ * adjustment ids kept with their delta. 3: snapshots as log-structured runs.
  */
-export const DATA_FORMAT = 2;
+export const DATA_FORMAT = 3;
 
 /** What a data directory was created with. The shard count can never change afterwards: keys hash to shards. */
 export interface DataDirMeta {

@@ -13,8 +13,9 @@ export interface JournalSink {
 }
 
 /**
- * The durable side of one shard, as the Shard sees it. On one machine: lowdb partition snapshots
- * plus the journal its records go to (`FileShardStore`); in tests: memory (`MemoryShardStore`).
+ * The durable side of one shard, as the Shard sees it. On one machine: snapshot runs (only the
+ * actors each round changed, merged in the background) plus the journal its records go to
+ * (`FileShardStore`); in tests: memory (`MemoryShardStore`).
  */
 export interface ShardStore {
   /** Number of snapshot partitions; an actor's partition is a hash of its key. */
@@ -27,9 +28,9 @@ export interface ShardStore {
   readTail(key: string): Promise<JournalRecord[]>;
   /** Rotates the journal: records appended after this belong to the next snapshot. Returns the rotation point. */
   beginSnapshot(): Promise<number>;
-  /** Merges changed actors into one partition's files (`null` deletes an actor). */
+  /** Adds one partition's changed actors to the snapshot under way (`null` deletes an actor). */
   writePartition(partition: number, changes: Map<string, { data: SnapshotEntry; dir: DirectoryEntry } | null>): Promise<void>;
-  /** Every partition written: the journal before `rotationPoint` is no longer needed. */
+  /** Every partition handed over: writes the snapshot; the journal before `rotationPoint` is no longer needed. */
   commitSnapshot(rotationPoint: number): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
-import { actorKind } from '../../protocol/messages.js';
-import { readFrame } from '../journal/frame.js';
-import { decodeRecord } from '../journal/record.js';
+import { actorKind } from '../protocol/messages.js';
+import { readFrame } from './journal/frame.js';
+import { decodeRecord } from './journal/record.js';
+import type { MergeStep } from './storage/run-merge.js';
 
 /**
  * Test-only fault injection for crash tests: `ORDO_TEST_CRASH_AFTER=<actor kind>[:<n>]` kills the
@@ -23,5 +24,18 @@ export function crashPointFromEnv(env: NodeJS.ProcessEnv = process.env): ((frame
       }
     }
     if (remaining <= 0) process.kill(process.pid, 'SIGKILL');
+  };
+}
+
+/**
+ * Test-only: `ORDO_TEST_CRASH_IN_MERGE=written|committed` kills the process with SIGKILL at that
+ * step of the first merge (output durable but not in use; manifest naming it, inputs not yet
+ * deleted). Unset in production: null.
+ */
+export function mergeCrashPointFromEnv(env: NodeJS.ProcessEnv = process.env): ((step: MergeStep) => void) | null {
+  const at = env.ORDO_TEST_CRASH_IN_MERGE;
+  if (!at) return null;
+  return (step) => {
+    if (step === at) process.kill(process.pid, 'SIGKILL');
   };
 }
