@@ -376,6 +376,18 @@ export class JetStreamJournal implements JournalSink {
     return r.purged;
   }
 
+  /**
+   * Whether this node's epoch is still the newest in the stream (its fence or its own batch is the
+   * last message). An owner that appends nothing learns of a takeover only this way: a node that
+   * fenced it and then let go (their views of the leases differed for a poll) leaves it fenced.
+   */
+  async stillOwner(): Promise<boolean> {
+    if (this.failure || this.epochNo === 0) return false;
+    const { state } = await this.jsm.streams.info(this.stream);
+    const meta = state.last_seq > 0 ? await this.metaAt(state.last_seq) : null;
+    return !!meta && meta.epoch === this.epochNo && meta.writer === this.writer;
+  }
+
   /** Waits for the appends in flight to settle; the connection belongs to the caller. */
   async close(): Promise<void> {
     await this.tail;

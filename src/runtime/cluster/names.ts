@@ -24,3 +24,13 @@ export function journalSubject(cluster: string, n: number): string {
 export function snapshotBucket(cluster: string): string {
   return `${checkClusterName(cluster)}_snapshots`;
 }
+
+/** The KV bucket of node leases: one key per live node (liveness and discovery only). */
+export function nodesBucket(cluster: string): string {
+  return `${checkClusterName(cluster)}_nodes`;
+}
+
+/** The KV bucket of ownership records (`journal-<n>`): informational, for operators. */
+export function ownersBucket(cluster: string): string {
+  return `${checkClusterName(cluster)}_owners`;
+}
