@@ -48,3 +48,22 @@ export class SnapshotWriteError extends OrdoError {
     super(`cannot write snapshot file ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
+
+/**
+ * A rejection handler for I/O where a missing file is an answer, not a failure: `value` on
+ * ENOENT, the error itself for anything else.
+ *
+ * @example
+ *   const size = await stat(path).then((s) => s.size, ifAbsent(0));
+ */
+export function ifAbsent<T>(value: T): (err: NodeJS.ErrnoException) => T {
+  return ignoring<T>(value, 'ENOENT');
+}
+
+/** A rejection handler that answers `value` for exactly these errno codes and rethrows anything else. */
+export function ignoring<T>(value: T, ...codes: string[]): (err: NodeJS.ErrnoException) => T {
+  return (err) => {
+    if (codes.includes(err.code ?? '')) return value;
+    throw err;
+  };
+}

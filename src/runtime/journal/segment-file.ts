@@ -1,20 +1,12 @@
 import { fstatSync } from 'node:fs';
 import { mkdir, open, type FileHandle, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { JournalCorruptError, JournalUnlinkedError } from '../errors.js';
+import { ifAbsent, JournalCorruptError, JournalUnlinkedError } from '../errors.js';
 import { FRAME_HEADER, readFrame } from './frame.js';
 import { fsyncPath, writeAllSync } from './fsync.js';
 import { decodeRecord, type JournalRecord, type ReplayStats } from './record.js';
 
 const CHUNK = 8 * 1024 * 1024;
-
-/** A rejection handler: `value` for a file that does not exist, the error itself for anything else. */
-function ifAbsent<T>(value: T): (err: NodeJS.ErrnoException) => T {
-  return (err) => {
-    if (err.code === 'ENOENT') return value;
-    throw err;
-  };
-}
 
 /**
  * One segment file of a journal (see SegmentedJournal): frames appended with one

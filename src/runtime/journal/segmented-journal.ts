@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fsyncPath } from './fsync.js';
 import type { JournalRecord, ReplayStats } from './record.js';
 import { SegmentFile } from './segment-file.js';
+import { ifAbsent } from '../errors.js';
 
 const SEGMENT = /^segment-(\d{8})\.log$/;
 
@@ -12,10 +13,7 @@ export function segmentName(n: number): string {
 
 /** The numbers of the segments in `dir`, in order (none if it does not exist). */
 export async function segmentsIn(dir: string): Promise<number[]> {
-  const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return [] as string[];
-    throw err;
-  });
+  const names = await readdir(dir).catch(ifAbsent<string[]>([]));
   return names
     .flatMap((n) => {
       const m = SEGMENT.exec(n);
@@ -103,9 +101,7 @@ export class SegmentedJournal {
       if (s >= n) continue;
       this.sizes.delete(s);
       // Already gone is as good as removed (a crash between two removals, a concurrent trim).
-      await unlink(join(this.dir, segmentName(s))).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err;
-      });
+      await unlink(join(this.dir, segmentName(s))).catch(ifAbsent(undefined));
       removed++;
     }
     if (removed) await fsyncPath(this.dir);

@@ -1,6 +1,6 @@
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DataDirLockedError } from '../errors.js';
+import { DataDirLockedError, ifAbsent, ignoring } from '../errors.js';
 
 function alive(pid: number): boolean {
   try {
@@ -25,17 +25,12 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
       await fh.writeFile(`${process.pid}\n`);
       await fh.close();
       return async () => {
-        await unlink(path).catch((err: NodeJS.ErrnoException) => {
-          if (err.code !== 'ENOENT') throw err;
-        });
+        await unlink(path).catch(ifAbsent(undefined));
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       // Gone meanwhile, or not a file: no owner to ask; its removal below says what is wrong.
-      const owner = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT' || e.code === 'EISDIR') return '';
-        throw e;
-      });
+      const owner = await readFile(path, 'utf8').catch(ignoring('', 'ENOENT', 'EISDIR'));
       const pid = Number(owner.trim());
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
         throw new DataDirLockedError(`data directory ${dir} is in use by another ordo server (pid ${pid}); stop it first`);

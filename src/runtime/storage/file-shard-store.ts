@@ -1,6 +1,6 @@
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ManifestError, SnapshotWriteError } from '../errors.js';
+import { ifAbsent, ManifestError, SnapshotWriteError } from '../errors.js';
 import { fsyncPath } from '../journal/fsync.js';
 import { Journal } from '../journal/journal.js';
 import { mergeCrashPointFromEnv } from '../crash-point.js';
@@ -75,10 +75,7 @@ export class FileShardStore implements ShardStore {
       this.manifest = m;
     }
     const live = new Set(this.manifest.runs.map((r) => r.id));
-    const names = await readdir(this.snapDir).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return [] as string[]; // no snapshot yet
-      throw err;
-    });
+    const names = await readdir(this.snapDir).catch(ifAbsent<string[]>([])); // none: no snapshot yet
     // Partition files are the layout before runs: not read, so not silently passed over either.
     const older = names.find((n) => /^p\d{3,}\.(dir|data)\.json$/.test(n));
     if (older) throw new ManifestError(`${join(this.snapDir, older)} is a snapshot of an older layout (partition files), which this version does not read`);
@@ -245,9 +242,7 @@ export class FileShardStore implements ShardStore {
     this.onMergeStep?.('committed');
     for (const r of inputs) {
       for (const kind of ['data', 'dir'] as const) {
-        await unlink(runFile(this.snapDir, r.meta.id, kind)).catch((err: NodeJS.ErrnoException) => {
-          if (err.code !== 'ENOENT') throw err;
-        });
+        await unlink(runFile(this.snapDir, r.meta.id, kind)).catch(ifAbsent(undefined));
       }
     }
   }

@@ -2,16 +2,10 @@ import { rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DataDirMeta, journalCount, journalDir, shardDir, writeDataDirMeta } from './data-dir.js';
 import { replayPointOf } from './manifest.js';
+import { ifAbsent, ignoring } from '../errors.js';
 import { fsyncPath } from '../journal/fsync.js';
 import { journalOf } from '../placement.js';
 import { segmentName, segmentsIn } from '../journal/segmented-journal.js';
-
-/** A rejection handler that ignores the errnos named (an expected outcome) and rethrows any other. */
-function unless(...codes: string[]): (err: NodeJS.ErrnoException) => void {
-  return (err) => {
-    if (!codes.includes(err.code ?? '')) throw err;
-  };
-}
 
 /**
  * The journal count of a data directory is chosen when it is created (one per host thread), and
@@ -44,13 +38,13 @@ export async function relayoutJournals(dataDir: string, meta: DataDirMeta, wante
   // either layout is right without them; left behind, a covered one in a directory the new
   // layout reuses would hold records of shards that no longer write there.
   for (const { dir, segments } of old) {
-    for (const n of segments) await unlink(join(dir, segmentName(n))).catch(unless('ENOENT'));
-    await fsyncPath(dir).catch(unless('ENOENT')); // a journal that never wrote has no directory
+    for (const n of segments) await unlink(join(dir, segmentName(n))).catch(ifAbsent(undefined));
+    await fsyncPath(dir).catch(ifAbsent(undefined)); // a journal that never wrote has no directory
   }
   // The commit point: from here on the shards write to the new journals.
   const next: DataDirMeta = { ...meta, journals: target };
   await writeDataDirMeta(dataDir, next);
   // Journal directories the new layout does not use (it may reuse some: those are made again).
-  for (const { dir } of old) await rmdir(dir).catch(unless('ENOENT', 'ENOTEMPTY'));
+  for (const { dir } of old) await rmdir(dir).catch(ignoring(undefined, 'ENOENT', 'ENOTEMPTY'));
   return { meta: next, changed: true };
 }
