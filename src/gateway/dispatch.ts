@@ -7,7 +7,8 @@ import { decodeCursor } from '../runtime/query/order-query.js';
 import type { CommandRuntime } from './command-runtime.js';
 import { inspectActor } from './inspect.js';
 
-const SYSTEM: Principal = { role: 'admin' };
+/** Who the gateway itself is when it reads actors for a listing or a report (never a client). */
+export const SYSTEM: Principal = { role: 'admin' };
 
 /** The actor that handles a command: the SKU, the order, or the station (warehouse, carrier). */
 export function actorKeyFor(c: Exclude<Command, { type: 'order.list' | 'feed.subscribe' | 'stats.get' | 'actor.inspect' }>): string {

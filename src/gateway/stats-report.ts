@@ -1,12 +1,12 @@
 import { ActorKeys } from '../protocol/messages.js';
-import { ORDER_STATUSES, type OrderStatus, type Principal } from '../protocol/model.js';
+import { ORDER_STATUSES, type OrderStatus } from '../protocol/model.js';
 import type { Stats } from '../protocol/stats.js';
 import type { BusySkus } from './busy-skus.js';
 import type { CommandRuntime } from './command-runtime.js';
 import type { CommandSeries } from './command-series.js';
 import type { GatewayMetrics } from './metrics.js';
+import { SYSTEM } from './dispatch.js';
 
-const SYSTEM: Principal = { role: 'admin' };
 const BUSIEST = 8;
 
 export interface StatsSources {
