@@ -134,9 +134,8 @@ export class ClientConnection {
     (listing ? this.listingSlot().then(execute) : execute())
       .then((reply) => {
         this.inFlight--;
-        this.deps.metrics.commands.inc({ type: command.type, outcome: reply.ok ? 'ok' : reply.error.code });
         const ms = performance.now() - started;
-        this.deps.metrics.latency.observe({ type: command.type }, ms / 1000);
+        this.deps.metrics.answered(command.type, reply.ok ? 'ok' : reply.error.code, ms / 1000);
         // The chart shows the workload: a dashboard's own polling would draw a floor under it.
         if (command.type !== 'stats.get') this.deps.metrics.series.record(ms);
         this.reply(id, reply, command);

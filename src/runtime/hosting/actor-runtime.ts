@@ -11,7 +11,7 @@ import { relayoutJournals } from '../storage/journal-layout.js';
 import { type Envelope, type GatewayOutput, type ShardQuery, withTrace } from '../kernel/envelope.js';
 import { fetchPage, mergePages, type OrderPage, type OrderQuery } from '../query/order-query.js';
 import { defaultHostThreads, shardOf, workerOf } from '../placement.js';
-import type { FromHost, HostConfig, RecoveryStats, ToHost } from './host-protocol.js';
+import { type FromHost, type HostConfig, packBatch, type RecoveryStats, type ToHost, unpackBatch } from './host-protocol.js';
 import type { HostControl } from './shard-host.js';
 import { DEFAULTS } from '../../defaults.js';
 
@@ -243,7 +243,7 @@ export class ActorRuntime {
 
   private onHostMessage(m: FromHost): void {
     if (m.t === 'out') {
-      for (const o of m.items) this.deliverOutput(o);
+      for (const o of unpackBatch<GatewayOutput>(m.json)) this.deliverOutput(o);
     } else if (m.t === 'fatal') {
       this.fatal(m.message);
     }
@@ -325,7 +325,7 @@ export class ActorRuntime {
     this.flushScheduled = false;
     for (const h of this.hosts) {
       if (h.toPost.length === 0 || !h.ready) continue;
-      h.worker.postMessage({ t: 'batch', items: h.toPost } satisfies ToHost);
+      h.worker.postMessage({ t: 'batch', json: packBatch(h.toPost) } satisfies ToHost);
       h.toPost = [];
     }
   }

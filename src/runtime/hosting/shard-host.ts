@@ -10,7 +10,7 @@ import { journalDir, shardDir } from '../storage/data-dir.js';
 import { FileShardStore } from '../storage/file-shard-store.js';
 import { crashPointFromEnv } from '../crash-point.js';
 import { recordDeadLetter } from './dead-letters.js';
-import type { FromHost, HostConfig, RecoveryStats } from './host-protocol.js';
+import { type FromHost, type HostConfig, packBatch, type RecoveryStats } from './host-protocol.js';
 import { PeerRouter } from './peer-router.js';
 import { journalOf, shardOf, workerOf } from '../placement.js';
 import { type GroupMember, ShardGroup } from './shard-group.js';
@@ -169,7 +169,7 @@ export class ShardHost {
 
   private flush(): void {
     if (this.toMain.length) {
-      this.postToMain({ t: 'out', items: this.toMain });
+      this.postToMain({ t: 'out', json: packBatch(this.toMain) });
       this.toMain = [];
     }
     this.peers.flush();
