@@ -68,6 +68,9 @@ class Subscription implements Subscriber {
   }
 }
 
+/** Fields of actors' answers to each other (`Reply`) that are not part of any client's reply. */
+const INTERNAL_REPLY_FIELDS: ReadonlySet<string> = new Set(['ok', 'orderIds', 'reserved', 'available']);
+
 /** One client's WebSocket: frames in, validated commands to the runtime, replies and events out. */
 export class ClientConnection {
   private inFlight = 0;
@@ -236,12 +239,12 @@ export class ClientConnection {
 
   private reply(id: string, reply: Reply, command: Command): void {
     if (reply.ok) {
-      const { ok: _ok, ...result } = reply;
-      // Internal answer fields never reach clients; each command has its documented result keys.
-      delete result.orderIds;
-      delete result.reserved;
-      delete result.available;
-      this.send({ re: id, ok: true, ...result });
+      // Built key by key rather than by rest and spread (a copy, then deletes): this runs for
+      // every command. Internal answer fields never reach clients; each command has its
+      // documented result keys.
+      const frame: Record<string, unknown> = { re: id, ok: true };
+      for (const key in reply) if (!INTERNAL_REPLY_FIELDS.has(key)) frame[key] = reply[key as keyof typeof reply];
+      this.send(frame);
     } else {
       this.send({ re: id, ok: false, error: reply.error });
     }

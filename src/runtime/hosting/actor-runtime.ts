@@ -165,7 +165,10 @@ export class ActorRuntime {
       mailboxSoftLimit: this.opts.mailboxSoftLimit,
       mailboxHardLimit: this.opts.mailboxHardLimit,
     };
-    const worker = new Worker(new URL('./shard-worker.js', import.meta.url), { workerData: config });
+    const worker = new Worker(new URL('./shard-worker.js', import.meta.url), {
+      workerData: config,
+      resourceLimits: { maxYoungGenerationSizeMb: DEFAULTS.hostYoungGenerationMb },
+    });
     const control = new MessageChannel();
     const handle: HostHandle = { index, worker, control: Comlink.wrap<HostControl>(nodeEndpoint(control.port1)), toPost: [], ready: false };
     let settle!: () => void;
