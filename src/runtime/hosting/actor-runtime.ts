@@ -20,7 +20,7 @@ const RECOVERY_SETTLE_LIMIT_MS = 5_000;
 
 export interface RuntimeOptions {
   dataDir: string;
-  /** Worker threads hosting shards (default: one per core; see `defaultHostThreads`). */
+  /** Worker threads hosting shards (default: one per core but one; see `defaultHostThreads`). */
   workers?: number;
   /** Shards of a new data directory (default 8); an existing directory keeps its own. */
   shards?: number;
