@@ -216,7 +216,7 @@ export function formatTable(report: BenchReport): string {
     `machine: ${m.cpu}, ${m.cores} cores, node ${m.node} (${m.platform}), load average ${m.loadAtStart.toFixed(2)} at start, ${m.loadAtEnd.toFixed(2)} at end; ${o.connections} connections × ${o.inflight} in flight, ${o.durationS} s measured after ${o.warmupS} s warm-up`,
     `client: ${CLIENT_MODE_DESCRIPTION[o.client]}; CPU µs/reply: the server's process CPU time (all threads${withPeer ? '; the Redis peer: node front + redis-server' : ''}) over replies in the measured window`,
   ];
-  if (report.peer && !report.peer.ran) lines.push(`Redis peer: skipped (${report.peer.skipped})`);
+  if (report.peer && !report.peer.ran) lines.push(`Redis peer: skipped: ${report.peer.skipped}`);
   return lines.join('\n');
 }
 

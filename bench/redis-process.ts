@@ -15,6 +15,12 @@ import { freePort } from './free-port.js';
 
 export const REDIS_SERVER = 'redis-server';
 
+/**
+ * Lines Redis prints at `warning` level on every start and stop: not problems. Anything else
+ * it prints (a slow fsync, an AOF rewrite failing, ...) is kept and reported with the results.
+ */
+const ROUTINE = [/oO0OoO0OoO0Oo/, /Redis version=/, /Configuration loaded/, /Server initialized/, /Memory overcommit must be enabled/, /Received SIGTERM/, /User requested shutdown/, /ready to exit/];
+
 /** Why the peer cannot run here, or null when `redis-server` is installed. */
 export function redisServerMissing(): string | null {
   const r = spawnSync(REDIS_SERVER, ['--version'], { stdio: 'ignore' });
@@ -26,7 +32,7 @@ export interface RedisProcess {
   readonly pid: number;
   /** Its working directory (the append-only files), removed by `stop()`. */
   readonly dir: string;
-  /** What it printed (bounded). */
+  /** What it printed but its routine start and stop lines (bounded). */
   readonly output: string[];
   /** Set once it has exited. */
   exit: { code: number | null; signal: NodeJS.Signals | null } | null;
@@ -82,7 +88,7 @@ export async function startRedis(opts: { dataRoot?: string; readyTimeoutMs?: num
   const child: ChildProcess = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const collect = (d: Buffer) => {
-    for (const line of d.toString().split('\n')) if (line.trim() && output.length < 1000) output.push(line);
+    for (const line of d.toString().split('\n')) if (line.trim() && !ROUTINE.some((r) => r.test(line)) && output.length < 1000) output.push(line);
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
