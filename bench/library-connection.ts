@@ -104,18 +104,24 @@ export const connectLibrary: LoadConnector = async (url, tokens, sink) => {
   };
   let conn: LibraryConnection | null = null;
   const clients: Client[] = [];
-  for (const token of tokens) {
-    clients.push(
-      await Client.connect({
-        url,
-        token,
-        socket: factory,
-        timeoutMs: CALL_TIMEOUT_MS,
-        onState: (state, detail) => {
-          if (state === 'reconnecting') conn?.connectionLost(detail.status);
-        },
-      }),
-    );
+  try {
+    for (const token of tokens) {
+      clients.push(
+        await Client.connect({
+          url,
+          token,
+          socket: factory,
+          timeoutMs: CALL_TIMEOUT_MS,
+          onState: (state, detail) => {
+            if (state === 'reconnecting') conn?.connectionLost(detail.status);
+          },
+        }),
+      );
+    }
+  } catch (err) {
+    // One role's socket refused: the others opened for this connection must not stay open.
+    for (const c of clients) c.close();
+    throw err;
   }
   conn = new LibraryConnection(clients, sockets, sink);
   return conn;
