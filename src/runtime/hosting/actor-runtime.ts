@@ -10,6 +10,8 @@ import { journalCount, openDataDir } from '../storage/data-dir.js';
 import { relayoutJournals } from '../storage/journal-layout.js';
 import { type Envelope, type GatewayOutput, type ShardQuery, withTrace } from '../kernel/envelope.js';
 import { fetchPage, mergePages, type OrderPage, type OrderQuery } from '../query/order-query.js';
+import { mergeRecent } from '../query/recent-orders.js';
+import { mergeTop } from '../query/busy-skus.js';
 import { defaultHostThreads, shardOf, workerOf } from '../placement.js';
 import { type FromHost, type HostConfig, packBatch, type RecoveryStats, type ToHost, unpackBatch } from './host-protocol.js';
 import type { HostControl } from './shard-host.js';
@@ -72,6 +74,8 @@ export class ActorRuntime {
   private nextCid = 1;
   private flushScheduled = false;
   private readonly eventListeners: ((e: ActorEvent) => void)[] = [];
+  /** Whether the hosts send events (see `setEventInterest`); a replaced host is told again. */
+  private eventsWanted = true;
   state: 'recovering' | 'ready' | 'stopping' | 'stopped' = 'recovering';
   recovery: RecoveryStats | null = null;
   /** Host threads replaced after dying, since start. */
@@ -202,6 +206,7 @@ export class ActorRuntime {
     });
     const ports = peers.filter((p): p is MessagePort => p !== null);
     worker.postMessage({ t: 'init', peers, control: control.port2 }, [...ports, control.port2]);
+    if (!this.eventsWanted) worker.postMessage({ t: 'interest', events: false } satisfies ToHost);
     return { handle, recovered, settled };
   }
 
@@ -273,6 +278,32 @@ export class ActorRuntime {
 
   onEvent(listener: (e: ActorEvent) => void): void {
     this.eventListeners.push(listener);
+  }
+
+  /**
+   * Whether actors' events should reach `onEvent` listeners at all: the gateway says so as its
+   * first subscriber comes and its last one goes. Posted on the same channel as the batches, so
+   * a command sent after it sees the new setting.
+   */
+  setEventInterest(wanted: boolean): void {
+    if (wanted === this.eventsWanted) return;
+    this.eventsWanted = wanted;
+    for (const h of this.hosts) h.worker.postMessage({ t: 'interest', events: wanted } satisfies ToHost);
+  }
+
+  /** The `capacity` orders changed last, over every host (the `orders` feed's first reply). */
+  async recentOrders(): Promise<Order[]> {
+    const views = await Promise.all(this.hosts.map((h) => h.control.dashboard(0)));
+    return mergeRecent(views.map((v) => v.recent));
+  }
+
+  /**
+   * The `n` SKUs placed most lately. Approximate across hosts: each host counts the placements of
+   * its own orders, and answers its top few times `n`.
+   */
+  async busiestSkus(n: number): Promise<{ sku: string; placements: number }[]> {
+    const views = await Promise.all(this.hosts.map((h) => h.control.dashboard(n * 8)));
+    return mergeTop(views.map((v) => v.busiest), n);
   }
 
   get inFlight(): number {

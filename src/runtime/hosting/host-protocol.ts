@@ -38,6 +38,8 @@ export type ToHost =
   /** JSON of `(Envelope | ShardQuery)[]`. */
   | { t: 'batch'; json: string }
   | { t: 'peer'; index: number; port: MessagePort }
+  /** Whether the gateway wants actors' events (it has subscribers); the host drops them otherwise. */
+  | { t: 'interest'; events: boolean }
   | { t: 'start' }
   | { t: 'stop' };
 

@@ -18,12 +18,13 @@ const host = new ShardHost(config, post, systemClock, log);
 port.once('message', (init: HostInit) => {
   host.connectPeers(init.peers);
   Comlink.expose(
-    { inspect: (key: string) => host.inspect(key), stats: () => host.stats(), compact: () => host.compact() },
+    { inspect: (key: string) => host.inspect(key), stats: () => host.stats(), compact: () => host.compact(), dashboard: (n: number) => host.dashboard(n) },
     nodeEndpoint(init.control),
   );
   port.on('message', (m: ToHost) => {
     if (m.t === 'batch') host.receive(unpackBatch(m.json));
     else if (m.t === 'peer') host.replacePeer(m.index, m.port);
+    else if (m.t === 'interest') host.wantEvents = m.events;
     else if (m.t === 'start') host.start();
     else if (m.t === 'stop') {
       void host.stop().then(() => {
