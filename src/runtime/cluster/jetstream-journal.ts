@@ -162,6 +162,14 @@ export class JetStreamJournal implements JournalSink {
     return this.fenceAt;
   }
 
+  /**
+   * The sequence of the last message this node appended (or its fence): with no append in
+   * flight (inside a group commit's `exclusive`), every record acknowledged so far is at or before it.
+   */
+  get lastSequence(): number {
+    return this.last;
+  }
+
   /** Why appends are refused (a `JournalLostError` once another node took the journal), or `null`. */
   get failed(): Error | null {
     return this.failure;

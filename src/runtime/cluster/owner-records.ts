@@ -81,6 +81,23 @@ export class OwnerRecords {
   }
 
   /**
+   * Calls `onRecord` with every record now and with every change after (`null`: removed), until
+   * the returned stop is called. Nodes route to the owner a record names (cluster-runtime.ts):
+   * a hint only, since a node that is not the owner refuses and the sender looks again.
+   */
+  async watch(onRecord: (journal: number, r: OwnerRecord | null) => void): Promise<() => void> {
+    const it = await this.kv.watch();
+    void (async () => {
+      for await (const e of it) {
+        const n = /^journal-(\d+)$/.exec(e.key);
+        if (!n) continue;
+        onRecord(Number(n[1]), e.operation === 'PUT' ? e.json<OwnerRecord>() : null);
+      }
+    })().catch(() => {});
+    return () => it.stop();
+  }
+
+  /**
    * Removes `journal`'s record if it is still `node`'s at `epoch` (a release). Checked by revision
    * so a release does not erase the next owner's record in the usual case; the check is best-effort
    * (it is KV compare-and-set), which is all an informational record needs.
