@@ -9,6 +9,7 @@ import { lockDataDir } from '../runtime/storage/data-dir-lock.js';
 import { DataDirLockedError } from '../runtime/errors.js';
 import { removeServerFile, writeServerFile } from './endpoint.js';
 import { Failure } from './usage.js';
+import { serveClusterNode } from './serve-cluster.js';
 
 /**
  * `ordo serve` (and `npm start`): the server on the embedded store in the data directory.
@@ -41,6 +42,7 @@ export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<num
     throw err;
   }
   if (tokens.generated) console.log(`ordo: generated one token per role in ${resolve(tokens.source)} (mode 0600)`);
+  if (config.cluster) return serveClusterNode(config, config.cluster, tokens, log, release);
   const runtime = await ActorRuntime.open({
     dataDir: config.dataDir,
     workers: config.workers,

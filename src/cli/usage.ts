@@ -48,6 +48,10 @@ options (each also an environment variable; the flag wins):
   --shards N        ORDO_SHARDS, shards of a new data directory, default 8
   --journals N      ORDO_JOURNALS, journals the shards share, default: workers
   --simulate        also run a demo load against the server
+  --nats URLS       ORDO_NATS_URL (or ORDO_NATS), comma-separated NATS servers with JetStream:
+                    run as a node of a cluster (journals, snapshots and ownership in JetStream)
+  --cluster NAME    ORDO_CLUSTER, the cluster to join, default ordo
+  --node-id ID      ORDO_NODE_ID, unique in the cluster, default <host name>:<port>
   -h, --help        this text
 Tokens come from ORDO_TOKENS, else <data>/tokens.json (generated at first start). Other
 settings are environment variables only; the README lists them.

@@ -26,9 +26,6 @@ export interface ClusterRuntimeOptions {
   /** NATS server URLs (comma-separated in `--nats`). */
   servers: string[];
   cluster: string;
-  node: string;
-  /** This node's gateway URL, announced in its lease. */
-  url: string;
   /** The layout a new cluster gets (an existing one keeps its own). */
   layout: ClusterLayout;
   log: Logger;
@@ -81,6 +78,10 @@ export class ClusterRuntime implements CommandRuntime {
   private parked: { env: Envelope; from: JournalHost }[] = [];
   private parkTimer: NodeJS.Timeout | null = null;
   private subs: Subscription[] = [];
+  /** When the heartbeat last ran (see `serves`). */
+  private beat = Date.now();
+  private heart: NodeJS.Timeout | null = null;
+  private verifying = false;
   private stopWatch: (() => void) | null = null;
   private loop!: OwnershipLoop;
   private lease!: NodeLease;
@@ -93,19 +94,24 @@ export class ClusterRuntime implements CommandRuntime {
   released = 0;
   lost = 0;
 
+  /** This node's name, unique in the cluster (set by `start`). */
+  node = '';
+
   private constructor(
     readonly nc: NatsConnection,
     private readonly opts: ClusterRuntimeOptions,
   ) {}
 
-  get node(): string {
-    return this.opts.node;
+  /** Connects to NATS; the node stays `recovering` (not joined) until `start`. */
+  static async connect(opts: ClusterRuntimeOptions): Promise<ClusterRuntime> {
+    const nc = await connectNats(opts.servers, (m) => opts.log.warn(m), 'ordo');
+    return new ClusterRuntime(nc, opts);
   }
 
-  static async start(opts: ClusterRuntimeOptions): Promise<ClusterRuntime> {
-    const nc = await connectNats(opts.servers, (m) => opts.log.warn(m), `ordo ${opts.node}`);
-    const rt = new ClusterRuntime(nc, opts);
-    await rt.begin();
+  /** Connects and joins: `node` is this node's name, `url` its gateway's (announced in its lease). */
+  static async start(opts: ClusterRuntimeOptions & { node: string; url: string }): Promise<ClusterRuntime> {
+    const rt = await ClusterRuntime.connect(opts);
+    await rt.start(opts.node, opts.url);
     return rt;
   }
 
@@ -113,14 +119,16 @@ export class ClusterRuntime implements CommandRuntime {
     return this.opts.unavailableAfterMs ?? 10_000;
   }
 
-  private async begin(): Promise<void> {
+  /** Joins the cluster: reads (or writes) its layout, announces the lease and starts the ownership loop. */
+  async start(node: string, url: string): Promise<void> {
+    this.node = node;
     const { nc, opts } = this;
     const replicas = opts.replicas ?? 1;
     this.layout = await openClusterLayout(nc, opts.cluster, opts.layout, replicas, (m) => opts.log.warn(m));
     this.snapshots = await JetStreamSnapshotStore.open(nc, opts.cluster, replicas);
     this.records = await OwnerRecords.open(nc, opts.cluster, replicas);
     this.stopWatch = await this.records.watch((j, r) => this.onRoute(j, r));
-    this.subs.push(nc.subscribe(nodeSubject(opts.cluster, opts.node), { callback: (err, msg) => {
+    this.subs.push(nc.subscribe(nodeSubject(opts.cluster, node), { callback: (err, msg) => {
           if (!err) void this.onRequest(msg);
         },
       }));
@@ -133,7 +141,7 @@ export class ClusterRuntime implements CommandRuntime {
         },
       }),
     );
-    this.lease = await NodeLease.open({ nc, cluster: opts.cluster, node: opts.node, url: opts.url, ttlMs: opts.leaseTtlMs, replicas, onWarn: (m) => opts.log.warn(m) });
+    this.lease = await NodeLease.open({ nc, cluster: opts.cluster, node, url, ttlMs: opts.leaseTtlMs, replicas, onWarn: (m) => opts.log.warn(m) });
     this.loop = new OwnershipLoop({
       lease: this.lease,
       journals: this.layout.journals,
@@ -144,6 +152,9 @@ export class ClusterRuntime implements CommandRuntime {
       onError: (err, j) => opts.log.warn({ err, journal: j }, 'ownership: a take, release or read failed (retried at a later poll)'),
     });
     this.loop.start();
+    this.beat = Date.now();
+    this.heart = setInterval(() => this.heartbeat(), 100);
+    this.heart.unref?.();
     this.state = 'ready';
   }
 
@@ -164,7 +175,7 @@ export class ClusterRuntime implements CommandRuntime {
     const host = await JournalHost.take({
       nc: this.nc,
       cluster: opts.cluster,
-      node: opts.node,
+      node: this.node,
       journalNo: j,
       shardCount: this.layout.shards,
       journalCount: this.layout.journals,
@@ -182,7 +193,7 @@ export class ClusterRuntime implements CommandRuntime {
     this.hosts.set(j, host);
     host.start();
     this.taken++;
-    const r = { node: opts.node, epoch: host.epoch, since: host.since, sequence: host.journal.fenceSequence };
+    const r = { node: this.node, epoch: host.epoch, since: host.since, sequence: host.journal.fenceSequence };
     this.onRoute(j, r);
     await this.records.put(j, r).catch((err: unknown) => opts.log.warn({ err, journal: j }, 'owner record not written'));
     const s = host.recovery!;
@@ -199,7 +210,7 @@ export class ClusterRuntime implements CommandRuntime {
     if (this.hosts.get(j) === host) this.hosts.delete(j);
     this.answerMoved(j);
     this.released++;
-    await this.records.clear(j, this.opts.node, host.epoch).catch(() => false);
+    await this.records.clear(j, this.node, host.epoch).catch(() => false);
     this.opts.log.info({ journal: j, epoch: host.epoch }, `released journal ${j}`);
   }
 
@@ -245,6 +256,58 @@ export class ClusterRuntime implements CommandRuntime {
     }
   }
 
+  // ---- freshness: a node that was frozen answers nothing until it knows what it still owns ----
+
+  /**
+   * Whether this node may serve `host`'s shards now. Writes are safe whatever this says (the fence
+   * refuses a stale owner's appends), but a read is answered from memory without a write: a node
+   * frozen (SIGSTOP, a VM pause) past its lease may have lost the journal without knowing. So
+   * nothing is served while the lease is lapsed, nor after a gap in the heartbeat (the event loop
+   * did not run) until every journal is checked against its stream (`stillOwner`).
+   */
+  private serves(host: JournalHost | undefined): host is JournalHost {
+    return !!host && host.serving && !host.suspect && this.fresh();
+  }
+
+  private fresh(): boolean {
+    return Date.now() - this.beat < this.suspectAfterMs && !this.lease.lapsed;
+  }
+
+  private get suspectAfterMs(): number {
+    return Math.max(200, Math.floor(this.lease.ttlMs / 3));
+  }
+
+  private heartbeat(): void {
+    const now = Date.now();
+    const gap = now - this.beat;
+    this.beat = now;
+    if (gap > this.suspectAfterMs || this.lease.lapsed) for (const h of this.hosts.values()) h.suspect = true;
+    if (!this.verifying && [...this.hosts.values()].some((h) => h.suspect)) void this.verifyOwnership(gap);
+  }
+
+  private async verifyOwnership(gap: number): Promise<void> {
+    this.verifying = true;
+    try {
+      await Promise.all(
+        [...this.hosts.values()].filter((h) => h.suspect).map(async (h) => {
+          if (this.lease.lapsed) return; // checked again once the lease is renewed
+          const ok = await h.journal.stillOwner().catch(() => null);
+          if (ok === true) h.suspect = false;
+          else if (ok === false) {
+            this.log.warn({ journal: h.journalNo, epoch: h.epoch, gapMs: gap }, `journal ${h.journalNo} was taken over while this node was not running`);
+            this.onFailed(h);
+          }
+        }),
+      );
+    } finally {
+      this.verifying = false;
+    }
+  }
+
+  private get log(): Logger {
+    return this.opts.log;
+  }
+
   // ---- outputs and actor messages ----
 
   private onOutputs(host: JournalHost, outputs: Output[]): void {
@@ -255,7 +318,8 @@ export class ClusterRuntime implements CommandRuntime {
         const w = this.waiting.get(o.cid);
         if (!w) continue;
         this.waiting.delete(o.cid);
-        w.resolve(o.t === 'result' ? o.reply : o.page);
+        // A read answered from memory by a node that may have been frozen meanwhile: asked again where the journal is now.
+        w.resolve(host.suspect || !this.fresh() ? MOVED : o.t === 'result' ? o.reply : o.page);
       }
     }
   }
@@ -269,9 +333,9 @@ export class ClusterRuntime implements CommandRuntime {
     if (from.dropped) return; // a stale owner sends nothing; the next owner re-sends its outboxes
     const j = this.journalOfKey(env.to);
     const local = this.hosts.get(j);
-    if (local?.serving) return local.deliver(env);
+    if (this.serves(local)) return local.deliver(env);
     const owner = this.routes.get(j)?.node;
-    if (!owner || owner === this.opts.node) return this.park(env, from);
+    if (!owner || owner === this.node) return this.park(env, from);
     let q = this.outbound.get(owner);
     if (!q) this.outbound.set(owner, (q = []));
     q.push({ env, j: from.journalNo, e: from.epoch });
@@ -336,26 +400,26 @@ export class ClusterRuntime implements CommandRuntime {
         const known = this.routes.get(item.j)?.epoch ?? 0;
         if (item.e < known) return void (refused[i] = 's');
         const host = this.hosts.get(this.journalOfKey(item.env.to));
-        if (host?.serving) host.deliver(item.env);
+        if (this.serves(host)) host.deliver(item.env);
         else refused[i] = 'm';
       });
       return void answer({ refused });
     }
     if (req.k === 'cmd') {
       const host = this.hosts.get(this.journalOfKey(req.key));
-      if (!host?.serving) return void answer({ moved: true });
+      if (!this.serves(host)) return void answer({ moved: true });
       const r = await this.runLocal(host, req.key, req.command, req.principal, req.tp);
       return void answer(r === MOVED ? { moved: true } : { reply: r });
     }
     if (req.k === 'query') {
       const host = this.hosts.get(journalOf(req.shard, this.layout.journals));
-      if (!host?.serving) return void answer({ moved: true });
+      if (!this.serves(host)) return void answer({ moved: true });
       const page = await this.queryLocal(host, req.shard, req.query);
       return void answer(page === MOVED ? { moved: true } : { page });
     }
     if (req.k === 'inspect') {
       const host = this.hosts.get(this.journalOfKey(req.key));
-      if (!host?.serving) return void answer({ moved: true });
+      if (!this.serves(host)) return void answer({ moved: true });
       const shard = host.group.shards.get(shardOf(req.key, this.layout.shards));
       return void answer({ inspected: (await shard?.inspect(req.key)) ?? null });
     }
@@ -398,7 +462,7 @@ export class ClusterRuntime implements CommandRuntime {
     const j = this.journalOfKey(key);
     const r = await this.untilServed(j, async (deadline) => {
       const host = this.hosts.get(j);
-      if (host?.serving) return this.runLocal(host, key, command, principal, traceparent);
+      if (this.serves(host)) return this.runLocal(host, key, command, principal, traceparent);
       const a = await this.ask(j, { k: 'cmd', key, command, principal, tp: traceparent }, deadline);
       return a === MOVED || !('reply' in a) ? MOVED : a.reply;
     });
@@ -424,7 +488,7 @@ export class ClusterRuntime implements CommandRuntime {
   /** One request to the node the owner record names for `j`; MOVED when there is none or it refused or did not answer. */
   private async ask(j: number, req: NodeRequest, deadline: number): Promise<NodeAnswer | Moved> {
     const owner = this.routes.get(j)?.node;
-    if (!owner || owner === this.opts.node) return MOVED;
+    if (!owner || owner === this.node) return MOVED;
     const timeout = Math.max(100, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
     try {
       const m = await this.nc.request(nodeSubject(this.opts.cluster, owner), encode(req), { timeout });
@@ -442,7 +506,7 @@ export class ClusterRuntime implements CommandRuntime {
         const j = journalOf(shard, this.layout.journals);
         return this.untilServed(j, async (deadline) => {
           const host = this.hosts.get(j);
-          if (host?.serving) return this.queryLocal(host, shard, q);
+          if (this.serves(host)) return this.queryLocal(host, shard, q);
           const a = await this.ask(j, { k: 'query', shard, query: q }, deadline);
           return a === MOVED || !('page' in a) ? MOVED : a.page;
         });
@@ -459,7 +523,7 @@ export class ClusterRuntime implements CommandRuntime {
     const j = this.journalOfKey(key);
     const r = await this.untilServed(j, async (deadline) => {
       const host = this.hosts.get(j);
-      if (host?.serving) return (await host.group.shards.get(shardOf(key, this.layout.shards))?.inspect(key)) ?? null;
+      if (this.serves(host)) return (await host.group.shards.get(shardOf(key, this.layout.shards))?.inspect(key)) ?? null;
       const a = await this.ask(j, { k: 'inspect', key }, deadline);
       return a === MOVED || !('inspected' in a) ? MOVED : a.inspected;
     });
@@ -476,6 +540,7 @@ export class ClusterRuntime implements CommandRuntime {
     this.state = 'stopping';
     await this.loop.stop();
     this.stopWatch?.();
+    if (this.heart) clearInterval(this.heart);
     for (const s of this.subs) s.unsubscribe();
     if (this.parkTimer) clearTimeout(this.parkTimer);
     this.state = 'stopped';

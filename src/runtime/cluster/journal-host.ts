@@ -58,6 +58,8 @@ export class JournalHost {
   private scheduled = false;
   /** Taking commands and messages (after `start`, until `release` or `drop`). */
   serving = false;
+  /** Not served until checked against its stream: this node may have been frozen past its lease (cluster-runtime.ts, `serves`). */
+  suspect = false;
   /** Dropped: nothing it produces leaves any more. */
   dropped = false;
   private failed = false;

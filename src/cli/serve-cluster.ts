@@ -1,0 +1,75 @@
+import { hostname } from 'node:os';
+import type { ClusterConfig, ServerConfig } from '../config.js';
+import { Gateway } from '../gateway/server.js';
+import type { LoadedTokens } from '../gateway/tokens.js';
+import type { Logger } from '../logger.js';
+import { ClusterRuntime } from '../runtime/cluster/cluster-runtime.js';
+import { removeServerFile, writeServerFile } from './endpoint.js';
+import { Failure } from './usage.js';
+
+/**
+ * `ordo serve --nats URL`: a node of a cluster (PROTOCOL.md "Several nodes"). Its journals,
+ * snapshots and ownership live in NATS JetStream; the data directory holds only the tokens and
+ * `server.json` (a node may start on an empty one). SIGTERM hands its journals to the others
+ * (drained, snapshotted, released, lease deleted) before it exits 0.
+ */
+export async function serveClusterNode(config: ServerConfig, cluster: ClusterConfig, tokens: LoadedTokens, log: Logger, release: () => Promise<void>): Promise<number> {
+  let runtime: ClusterRuntime;
+  try {
+    runtime = await ClusterRuntime.connect({
+      servers: cluster.servers,
+      cluster: cluster.name,
+      layout: { journals: cluster.journals, shards: cluster.shards },
+      log,
+      replicas: cluster.replicas,
+      leaseTtlMs: cluster.leaseTtlMs,
+      pollMs: cluster.pollMs,
+      snapshotBytes: config.snapshotBytes,
+      maxActiveActors: config.maxActiveActors,
+      mailboxSoftLimit: config.mailboxSoftLimit,
+      mailboxHardLimit: config.mailboxHardLimit,
+    });
+  } catch (err) {
+    await release();
+    throw new Failure(`cannot connect to NATS at ${cluster.servers.join(',')}: ${(err as Error).message}`);
+  }
+  const gateway = new Gateway({
+    host: config.host,
+    port: config.port,
+    runtime,
+    tokens: tokens.table,
+    log,
+    maxInFlightPerConnection: config.maxInFlightPerConnection,
+    maxConnectionsPerToken: config.maxConnectionsPerToken,
+    maxBufferedBytes: config.maxBufferedBytes,
+    maxUnwrittenBytes: config.maxUnwrittenBytes,
+    pingIntervalMs: config.pingIntervalMs,
+    allowedOrigins: config.allowedOrigins,
+  });
+  const port = await gateway.listen();
+  const url = `ws://${config.host}:${port}/ws`;
+  const node = cluster.nodeId ?? `${hostname()}:${port}`;
+  await runtime.start(node, url);
+  const localHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  await writeServerFile(config.dataDir, { pid: process.pid, url: `ws://${localHost.includes(':') ? `[${localHost}]` : localHost}:${port}/ws` });
+  log.info({ node, cluster: cluster.name, journals: runtime.layout.journals, shards: runtime.layout.shards }, `node ${node} joined cluster ${cluster.name}`);
+  console.log(`ordo listening on ${url} (node ${node} of cluster ${cluster.name} on ${cluster.servers.join(',')})`);
+
+  return new Promise<number>((done) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'draining: no new commands, answering those in flight, then handing the journals over');
+      await gateway.drain();
+      await gateway.close();
+      await runtime.stop();
+      await removeServerFile(config.dataDir);
+      await release();
+      log.info('stopped cleanly');
+      done(0);
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+  });
+}
