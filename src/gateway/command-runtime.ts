@@ -18,4 +18,6 @@ export interface CommandRuntime {
   stats(): Promise<HostStats[]>;
   /** An actor's state, timers, outbox and message log, or null when the actor does not exist. */
   inspect(key: string): Promise<unknown>;
+  /** What `/healthz` adds to its status (a cluster node: its name, members, the journals it owns). */
+  health?(): Record<string, unknown>;
 }

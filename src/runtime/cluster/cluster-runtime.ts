@@ -530,6 +530,20 @@ export class ClusterRuntime implements CommandRuntime {
     return r === MOVED ? null : r;
   }
 
+  /** For `/healthz`: this node, the members it counts, and per journal it owns: epoch, since, sequence, lag. */
+  health(): Record<string, unknown> {
+    return {
+      node: this.node,
+      cluster: this.opts.cluster,
+      members: this.loop?.view ?? [],
+      journals: this.layout?.journals,
+      owned: [...this.hosts.values()]
+        .filter((h) => h.serving)
+        .sort((a, b) => a.journalNo - b.journalNo)
+        .map((h) => ({ journal: h.journalNo, epoch: h.epoch, since: h.since, sequence: h.journal.lastSequence, suspect: h.suspect })),
+    };
+  }
+
   async stats(): Promise<HostStats[]> {
     return [...this.hosts.values()].filter((h) => h.serving).map((h) => h.stats());
   }

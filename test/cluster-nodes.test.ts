@@ -1,0 +1,172 @@
+import { test } from 'uvu';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { OrdoClient, type ReplyFrame } from '../src/client/ordo-client.js';
+import { ActorKeys } from '../src/protocol/messages.js';
+import type { Order } from '../src/protocol/model.js';
+import { journalOf, shardOf } from '../src/runtime/placement.js';
+import { type ClusterNode, converged, disposeNode, RetryingClient, spawnNode, until } from './helpers/cluster.js';
+import { type NatsServer, startNatsServer } from './helpers/nats-server.js';
+
+// Three ordo nodes as real processes and one real nats-server (no mock of NATS), on free ports.
+const J = 16;
+const journalOfKey = (key: string) => journalOf(shardOf(key, J), J);
+let nats: NatsServer;
+const everyNode: ClusterNode[] = [];
+
+test.before(async () => {
+  nats = await startNatsServer();
+});
+test.after(async () => {
+  for (const n of everyNode) await disposeNode(n).catch(() => {});
+  await nats?.dispose();
+});
+
+async function startNodes(cluster: string, ids: string[], env: Record<string, string> = {}): Promise<ClusterNode[]> {
+  const nodes = await Promise.all(ids.map((id) => spawnNode(nats.url, id, cluster, env)));
+  everyNode.push(...nodes);
+  await until('every journal owned once', () => converged(nodes), 30_000);
+  return nodes;
+}
+
+async function ownerOf(nodes: ClusterNode[], journal: number): Promise<ClusterNode> {
+  for (const n of nodes) if ((await n.health())?.owned.some((o) => o.journal === journal)) return n;
+  throw new Error(`nobody owns journal ${journal}`);
+}
+
+/** An order id whose order actor lives on a journal `owner` owns. */
+async function orderIdOwnedBy(nodes: ClusterNode[], owner: ClusterNode, prefix: string): Promise<string> {
+  const mine = new Set((await owner.health())!.owned.map((o) => o.journal));
+  for (;;) {
+    const id = `${prefix}-${randomUUID().slice(0, 8)}`;
+    if (mine.has(journalOfKey(ActorKeys.order(id)))) return id;
+  }
+}
+
+const ok = (r: ReplyFrame, what: string) => {
+  assert.equal(r.ok, true, `${what}: ${JSON.stringify(r)}`);
+  return r;
+};
+
+test('flash sale over three nodes, one SIGKILLed midway: exactly 300 sold, nothing acknowledged lost, deadlines fire on the successor, events cross nodes, rejoin, and a kill of everything', async () => {
+  const cluster = 'flash';
+  let nodes = await startNodes(cluster, ['n1', 'n2', 'n3']);
+  const live = () => nodes.filter((n) => n.server.proc.exitCode === null && n.server.proc.signalCode === null);
+  const client = new RetryingClient(live);
+  const payments = new RetryingClient(live, 'tok-payments');
+
+  ok(await client.call('inventory.set', { sku: 'flash', onHand: 300 }), 'set flash');
+  ok(await client.call('inventory.set', { sku: 'dl', onHand: 100 }), 'set dl');
+  const victim = await ownerOf(nodes, journalOfKey(ActorKeys.sku('flash')));
+  const others = nodes.filter((n) => n !== victim);
+
+  // A subscriber on one node sees a change made through another.
+  const subId = `sub-${randomUUID()}`;
+  ok(await client.call('order.place', { orderId: subId, customerId: 'alice', items: [{ sku: 'dl', quantity: 1 }] }), 'place sub');
+  const watcher = await OrdoClient.connect(others[0]!.url, 'tok-admin');
+  ok(await watcher.call('order.subscribe', { orderId: subId }), 'subscribe');
+  const payer = await OrdoClient.connect(others[1]!.url, 'tok-payments');
+  ok(await payer.call('order.pay', { orderId: subId, paymentRef: 'pay-1' }), 'pay through another node');
+  await until('the subscriber saw the payment made elsewhere', () =>
+    watcher.events.some((e) => e.event === 'order.updated' && (e as unknown as { order: Order }).order.status === 'picking'),
+  );
+  await payer.close();
+
+  // Orders the victim owns, with deadlines that pass after it is killed.
+  const deadlined: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const id = await orderIdOwnedBy(nodes, victim, 'dl');
+    ok(await client.call('order.place', { orderId: id, customerId: 'bob', items: [{ sku: 'dl', quantity: 2 }], paymentTimeoutMs: 4000 }, nodes.indexOf(others[0]!)), 'place deadlined');
+    deadlined.push(id);
+  }
+
+  // The sale: 3,000 buyers over every gateway, 30 at a time; the victim is killed after 100 answers.
+  const buyers = Array.from({ length: 3000 }, () => `b-${randomUUID()}`);
+  const answers = new Map<string, ReplyFrame>();
+  let next = 0;
+  let killedAt = 0;
+  let retries = 0;
+  let firstOkAfterKill = 0;
+  const saleStarted = Date.now();
+  const workers = Array.from({ length: 30 }, async (_, w) => {
+    const c = new RetryingClient(live);
+    while (next < buyers.length) {
+      const id = buyers[next++]!;
+      const r = await c.call('order.place', { orderId: id, customerId: 'bob', items: [{ sku: 'flash', quantity: 1 }] }, w);
+      answers.set(id, r);
+      if (killedAt && !firstOkAfterKill && r.ok) firstOkAfterKill = Date.now();
+      if (answers.size === 100 && !killedAt) {
+        killedAt = Date.now();
+        await victim.server.kill('SIGKILL');
+      }
+    }
+    retries += c.retries;
+    await c.close();
+  });
+  await Promise.all(workers);
+  console.log(`  sale: ${buyers.length} buyers in ${Date.now() - saleStarted} ms, ${victim.id} (owner of the SKU) killed after 100 answers, ${retries} retries, first ok after the kill in ${firstOkAfterKill ? firstOkAfterKill - killedAt : '-'} ms`);
+  assert.ok(killedAt > 0, 'the victim was killed during the sale');
+  const sold = buyers.filter((id) => answers.get(id)?.ok);
+  const refused = buyers.filter((id) => answers.get(id)?.error?.code === 'OUT_OF_STOCK');
+  assert.equal(sold.length, 300, 'exactly 300 sold');
+  assert.equal(refused.length, 2700, `every other buyer refused OUT_OF_STOCK (${JSON.stringify([...new Set([...answers.values()].map((r) => r.error?.code))])})`);
+
+  // On every survivor: the stock, every acknowledged order, no refused one.
+  nodes = live();
+  assert.equal(nodes.length, 2);
+  for (const n of nodes) {
+    const c = await OrdoClient.connect(n.url, 'tok-admin');
+    assert.deepEqual(ok(await c.call('inventory.get', { sku: 'flash' }), 'get flash').stock, { sku: 'flash', onHand: 300, reserved: 300, available: 0 });
+    const got = await Promise.all(sold.map((orderId) => c.call('order.get', { orderId })));
+    assert.ok(got.every((r) => r.ok && (r.order as Order).status === 'awaiting_payment'), `${n.id} reads every acknowledged order`);
+    const none = await Promise.all(refused.slice(0, 200).map((orderId) => c.call('order.get', { orderId })));
+    assert.ok(none.every((r) => r.error?.code === 'NOT_FOUND'), 'a refused placement left no order');
+    await c.close();
+  }
+  // The victim's payment deadlines fire on its successor: cancelled once each, stock released.
+  await until('the dead node’s deadlines fired elsewhere', async () => {
+    const rs = await Promise.all(deadlined.map((orderId) => client.call('order.get', { orderId })));
+    return rs.every((r) => r.ok && (r.order as Order).status === 'cancelled');
+  }, 20_000);
+  for (const orderId of deadlined) {
+    const o = ok(await client.call('order.get', { orderId }), 'get deadlined').order as Order;
+    assert.equal(o.reason, 'payment_timeout');
+    assert.equal(o.history.filter((h) => h.status === 'cancelled').length, 1, 'cancelled once');
+  }
+  assert.deepEqual(ok(await client.call('inventory.get', { sku: 'dl' }), 'get dl').stock, { sku: 'dl', onHand: 100, reserved: 1, available: 99 });
+  // order.list merges every node's shards: the 300 sold orders are all listed.
+  const listed = new Set<string>();
+  let after: string | null = null;
+  do {
+    const page: ReplyFrame = ok(await client.call('order.list', { status: 'awaiting_payment', limit: 500, ...(after ? { after } : {}) }), 'list');
+    for (const o of page.orders as Order[]) listed.add(o.orderId);
+    after = page.next as string | null;
+  } while (after);
+  assert.deepEqual([...listed].filter((id) => id.startsWith('b-')).sort(), [...sold].sort());
+
+  // The killed node rejoins on an empty data directory and serves everything.
+  const rejoined = await spawnNode(nats.url, victim.id, cluster);
+  everyNode.push(rejoined);
+  nodes = [...nodes, rejoined];
+  await until('the rejoined node has its share', () => converged(nodes), 30_000);
+  const viaRejoined = await OrdoClient.connect(rejoined.url, 'tok-admin');
+  const again = await Promise.all(sold.map((orderId) => viaRejoined.call('order.get', { orderId })));
+  assert.deepEqual(again.filter((r) => !r.ok), [], 'the rejoined node reads every acknowledged order');
+  await viaRejoined.close();
+
+  // SIGKILL of every process, nats-server included; then everything acknowledged is still there.
+  await watcher.close();
+  await client.close();
+  await payments.close();
+  for (const n of nodes) await n.server.kill('SIGKILL');
+  await nats.kill();
+  await nats.start();
+  nodes = await startNodes(cluster, ['n1', 'n2', 'n3']);
+  const after2 = new RetryingClient(() => nodes);
+  assert.deepEqual(ok(await after2.call('inventory.get', { sku: 'flash' }), 'get flash').stock, { sku: 'flash', onHand: 300, reserved: 300, available: 0 });
+  for (const orderId of sold) assert.equal((ok(await after2.call('order.get', { orderId }), 'get sold').order as Order).status, 'awaiting_payment');
+  assert.equal((ok(await after2.call('order.get', { orderId: subId }), 'get sub').order as Order).status, 'picking');
+  await after2.close();
+});
+
+test.run();
