@@ -169,4 +169,65 @@ test('flash sale over three nodes, one SIGKILLed midway: exactly 300 sold, nothi
   await after2.close();
 });
 
+test('fencing: a node SIGSTOPped past its lease while another takes its journals writes nothing and answers nothing for them once continued', async () => {
+  const cluster = 'fence';
+  const nodes = await startNodes(cluster, ['a', 'b']);
+  const [a, b] = nodes as [ClusterNode, ClusterNode];
+  // A SKU and an order a owns, the order's deadline due while a is stopped.
+  const mine = new Set((await a.health())!.owned.map((o) => o.journal));
+  let sku = '';
+  for (let i = 0; !sku; i++) if (mine.has(journalOfKey(ActorKeys.sku(`fz${i}`)))) sku = `fz${i}`;
+  const orderId = await orderIdOwnedBy(nodes, a, 'fz');
+  const viaA = await OrdoClient.connect(a.url, 'tok-admin');
+  ok(await viaA.call('inventory.set', { sku, onHand: 10 }), 'set');
+  ok(await viaA.call('order.place', { orderId, customerId: 'bob', items: [{ sku, quantity: 1 }], paymentTimeoutMs: 3000 }), 'place');
+
+  a.server.proc.kill('SIGSTOP');
+  try {
+    await until('b owns every journal', async () => (await b.health())?.owned.length === J, 20_000);
+    const viaB = await OrdoClient.connect(b.url, 'tok-admin');
+    assert.equal((ok(await viaB.call('inventory.adjust', { sku, delta: 5, adjustmentId: 'adj-1' }), 'adjust').stock as { onHand: number }).onHand, 15);
+    await until('the deadline fired on b', async () => ((await viaB.call('order.get', { orderId })).order as Order | undefined)?.status === 'cancelled');
+    await viaB.close();
+    // Sent while a is stopped: a reads these first thing when it runs again.
+    const read = viaA.call('inventory.get', { sku });
+    const order = viaA.call('order.get', { orderId });
+    await new Promise((r) => setTimeout(r, 200));
+    a.server.proc.kill('SIGCONT');
+    // What a answers is what b holds (a forwards it), never a's stale memory (onHand 10).
+    assert.deepEqual((ok(await read, 'read after SIGCONT').stock as object), { sku, onHand: 15, reserved: 0, available: 15 });
+    assert.equal((ok(await order, 'order after SIGCONT').order as Order).status, 'cancelled');
+    ok(await viaA.call('order.place', { orderId: `${orderId}-2`, customerId: 'bob', items: [{ sku, quantity: 1 }] }), 'place after SIGCONT');
+  } finally {
+    a.server.proc.kill('SIGCONT');
+  }
+  await until('a has its share again', () => converged(nodes), 30_000);
+  const o = ok(await viaA.call('order.get', { orderId }), 'get').order as Order;
+  assert.equal(o.history.filter((h) => h.status === 'cancelled').length, 1, 'the deadline fired once, on b; a fired nothing');
+  assert.deepEqual(ok(await viaA.call('inventory.get', { sku }), 'get').stock, { sku, onHand: 15, reserved: 1, available: 14 });
+  await viaA.close();
+  // In every journal's stream, no message of an epoch older than one before it: a wrote nothing after b's fence.
+  const { connectNats } = await import('../src/runtime/cluster/nats-connection.js');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const { readMeta } = await import('../src/runtime/cluster/journal-message.js');
+  const { journalStream } = await import('../src/runtime/cluster/names.js');
+  const nc = await connectNats(nats.url);
+  const jsm = await jetstreamManager(nc);
+  let checked = 0;
+  for (let j = 0; j < J; j++) {
+    const { state } = await jsm.streams.info(journalStream(cluster, j));
+    let newest = 0;
+    for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
+      const m = await jsm.streams.getMessage(journalStream(cluster, j), { seq }).catch(() => null);
+      const meta = m ? readMeta(m.header) : null;
+      if (!meta) continue;
+      assert.ok(meta.epoch >= newest, `journal ${j} message ${seq} of epoch ${meta.epoch} (${meta.writer}) after epoch ${newest}`);
+      newest = meta.epoch;
+      checked++;
+    }
+  }
+  assert.ok(checked > J, 'the streams were read');
+  await nc.close();
+});
+
 test.run();

@@ -127,4 +127,31 @@ test('a command for a journal with no owner answers UNAVAILABLE after the wait',
   assert.ok(Date.now() - started >= 1400, 'it waited for an owner first');
 });
 
+test('a node frozen past its lease answers no read from memory when it runs again: it asks the new owner, then drops what it lost', async () => {
+  const cluster = `rt${++clusterNo}`;
+  const a = await startNode(cluster, 'a');
+  const b = await startNode(cluster, 'b');
+  await until('the journals are split between a and b', () => a.owned.length === 2 && b.owned.length === 2, 20_000);
+  let sku = '';
+  for (let i = 0; !sku; i++) if (a.owned.includes(journalOf(shardOf(ActorKeys.sku(`s${i}`), 8), 4))) sku = `s${i}`;
+  assert.ok((await a.execute(ActorKeys.sku(sku), { type: 'inventory.set', sku, onHand: 10 }, ADMIN)).ok);
+  const j = journalOf(shardOf(ActorKeys.sku(sku), 8), 4);
+  // Frozen: no polls, no renewals, no heartbeat; its JournalHosts still think they serve.
+  a['loop'].pause();
+  a['lease'].suspend();
+  clearInterval(a['heart']!);
+  await until('b took every journal', () => b.owned.length === 4, 20_000);
+  assert.ok((await b.execute(ActorKeys.sku(sku), { type: 'inventory.set', sku, onHand: 15 }, ADMIN)).ok);
+  // It runs again: its lease renewed (not lapsed any more) before its loop or heartbeat ran.
+  a['lease'].resume();
+  await until('a renewed its lease', () => !a['lease'].lapsed);
+  assert.ok(a.hosts.get(j)?.serving, 'a still believes it serves the journal');
+  const r = await a.execute(ActorKeys.sku(sku), { type: 'inventory.get', sku }, ADMIN);
+  assert.deepEqual(r.ok && r.stock, { sku, onHand: 15, reserved: 0, available: 15 }, 'answered by b, not from a\'s memory (10)');
+  // Its heartbeat finds the gap, checks every journal against its stream, and drops those it lost.
+  a['heart'] = setInterval(() => a['heartbeat'](), 100);
+  await until('a dropped the journals b took', () => !a.hosts.has(j));
+  a['loop'].start();
+});
+
 test.run();

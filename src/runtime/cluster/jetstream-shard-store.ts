@@ -72,9 +72,13 @@ export class JetStreamShardStore implements ShardStore {
       }
       this.covers = found.covers;
     }
-    const stats = await journal.replay(this.covers + 1, (rec) => {
-      if (shardOf(rec.k) === shard) onRecord(rec);
-    });
+    const stats = await journal.replay(
+      this.covers + 1,
+      (rec) => {
+        if (shardOf(rec.k) === shard) onRecord(rec);
+      },
+      { complete: true },
+    );
     return { records: stats.records, bytes: stats.bytes, truncated: 0 };
   }
 
