@@ -7,6 +7,8 @@ import type { Order } from '../src/protocol/model.js';
 import { journalOf, shardOf } from '../src/runtime/placement.js';
 import { type ClusterNode, converged, disposeNode, RetryingClient, spawnNode, until } from './helpers/cluster.js';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.js';
+import { runOrdo } from './helpers/cli.js';
+import type { ClusterStatus } from '../src/cli/cluster-status.js';
 
 // Three ordo nodes as real processes and one real nats-server (no mock of NATS), on free ports.
 const J = 16;
@@ -228,6 +230,42 @@ test('fencing: a node SIGSTOPped past its lease while another takes its journals
   }
   assert.ok(checked > J, 'the streams were read');
   await nc.close();
+});
+
+test('SIGTERM hands a node\'s journals over before it exits (long before its lease would lapse); cluster status and /metrics show who owns what', async () => {
+  const cluster = 'handover';
+  // A lease far longer than the test: only a hand-over can move the journals in time.
+  const nodes = await startNodes(cluster, ['h1', 'h2'], { ORDO_LEASE_TTL_MS: '60000' });
+  const [h1, h2] = nodes as [ClusterNode, ClusterNode];
+  const client = new RetryingClient(() => nodes);
+  const ids = Array.from({ length: 40 }, (_, i) => `h-${i}-${randomUUID().slice(0, 6)}`);
+  ok(await client.call('inventory.set', { sku: 'ho', onHand: 100 }), 'set');
+  for (const orderId of ids) ok(await client.call('order.place', { orderId, customerId: 'bob', items: [{ sku: 'ho', quantity: 1 }] }), 'place');
+
+  const status = await runOrdo(['cluster', 'status', '--json', '--nats', nats.url, '--cluster', cluster]);
+  assert.equal(status.code, 0, status.stderr);
+  const st = JSON.parse(status.stdout) as ClusterStatus;
+  assert.deepEqual(st.members.map((m) => m.node), ['h1', 'h2']);
+  for (const n of [h1, h2]) {
+    const owned = (await n.health())!.owned.map((o) => o.journal);
+    assert.deepEqual(st.owners.filter((o) => o.owner?.node === n.id).map((o) => o.journal), owned, `status names ${n.id}'s journals`);
+  }
+  const metrics = await (await fetch(`http://127.0.0.1:${h1.server.port}/metrics`)).text();
+  assert.match(metrics, new RegExp(`ordo_cluster_journals_owned ${(await h1.health())!.owned.length}\\b`));
+  assert.match(metrics, /ordo_cluster_journal_epoch\{journal="\d+"\} \d+/);
+
+  const stoppedAt = Date.now();
+  assert.equal(await h1.server.kill('SIGTERM'), 0, 'a clean stop exits 0');
+  await until('h2 owns every journal', async () => (await h2.health())?.owned.length === J, 15_000);
+  assert.ok(Date.now() - stoppedAt < 15_000, `handed over in ${Date.now() - stoppedAt} ms (the lease is 60 s)`);
+  const c2 = await OrdoClient.connect(h2.url, 'tok-admin');
+  for (const orderId of ids) assert.equal((ok(await c2.call('order.get', { orderId }), 'get').order as Order).status, 'awaiting_payment');
+  assert.deepEqual(ok(await c2.call('inventory.get', { sku: 'ho' }), 'stock').stock, { sku: 'ho', onHand: 100, reserved: 40, available: 60 });
+  const after = JSON.parse((await runOrdo(['cluster', 'status', '--json', '--nats', nats.url, '--cluster', cluster])).stdout) as ClusterStatus;
+  assert.deepEqual(after.members.map((m) => m.node), ['h2'], 'the stopped node deleted its lease');
+  assert.ok(after.owners.every((o) => o.owner?.node === 'h2'));
+  await c2.close();
+  await client.close();
 });
 
 test.run();

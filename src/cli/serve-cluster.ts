@@ -4,6 +4,7 @@ import { Gateway } from '../gateway/server.js';
 import type { LoadedTokens } from '../gateway/tokens.js';
 import type { Logger } from '../logger.js';
 import { ClusterRuntime } from '../runtime/cluster/cluster-runtime.js';
+import { registerClusterMetrics } from '../runtime/cluster/cluster-metrics.js';
 import { removeServerFile, writeServerFile } from './endpoint.js';
 import { Failure } from './usage.js';
 
@@ -46,6 +47,7 @@ export async function serveClusterNode(config: ServerConfig, cluster: ClusterCon
     pingIntervalMs: config.pingIntervalMs,
     allowedOrigins: config.allowedOrigins,
   });
+  registerClusterMetrics(gateway.metrics.registry, runtime);
   const port = await gateway.listen();
   const url = `ws://${config.host}:${port}/ws`;
   const node = cluster.nodeId ?? `${hostname()}:${port}`;
