@@ -11,6 +11,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +43,8 @@ export interface FailoverReport {
   victimJournals: number[];
   /** Kill → first ok through a survivor, per journal of the victim (ms). */
   failoverMs: number[];
+  /** CPU per acknowledged placement in the window before the kill: all ordo nodes together, and nats-server. */
+  cpuUsPerPlacement: { nodes: number; nats: number };
   acknowledged: number;
   reservedTotal: number;
   retries: number;
@@ -50,6 +53,17 @@ export interface FailoverReport {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU seconds a process has used (Linux /proc, utime + stime; USER_HZ 100), or 0 elsewhere. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
 
 interface Proc {
   proc: ChildProcess;
@@ -168,8 +182,13 @@ export async function runFailover(o: FailoverOptions, log: (l: string) => void =
       }
       await c?.close();
     });
-    await sleep(o.durationS * 1000 + 1000);
-    const placementsPerSecondBefore = countedBefore / o.durationS;
+    await sleep(1000);
+    const cpu0 = { nodes: nodes.reduce((n, x) => n + cpuSeconds(x.proc.pid), 0), nats: cpuSeconds(nats.proc.pid), count: countedBefore };
+    await sleep(o.durationS * 1000);
+    const cpu1 = { nodes: nodes.reduce((n, x) => n + cpuSeconds(x.proc.pid), 0), nats: cpuSeconds(nats.proc.pid), count: countedBefore };
+    const placed = Math.max(1, cpu1.count - cpu0.count);
+    const cpuUsPerPlacement = { nodes: ((cpu1.nodes - cpu0.nodes) * 1e6) / placed, nats: ((cpu1.nats - cpu0.nats) * 1e6) / placed };
+    const placementsPerSecondBefore = placed / o.durationS;
 
     // The victim: the owner of the first SKU's journal; probes through a survivor, one key per victim journal.
     const owners = await Promise.all(nodes.map(async (n) => ({ n, owned: (await health(n.port))?.owned.map((x) => x.journal) ?? [] })));
@@ -214,6 +233,7 @@ export async function runFailover(o: FailoverOptions, log: (l: string) => void =
       victim: victim.n.id,
       victimJournals: victim.owned,
       failoverMs,
+      cpuUsPerPlacement,
       acknowledged,
       reservedTotal,
       retries,
@@ -236,6 +256,7 @@ export function formatFailover(r: FailoverReport): string {
   return [
     `cluster: ${r.nodes} nodes, one nats-server, ${r.journals} journals; lease ${r.leaseTtlMs} ms, poll ${r.pollMs} ms`,
     `placements/s over every gateway: ${Math.round(r.placementsPerSecondBefore)} before the kill, ${Math.round(r.placementsPerSecondAfter)} after (on ${r.nodes - 1} nodes)`,
+    `CPU per placement before the kill: ${Math.round(r.cpuUsPerPlacement.nodes)} µs in the ordo nodes together, ${Math.round(r.cpuUsPerPlacement.nats)} µs in nats-server`,
     `killed ${r.victim} (SIGKILL), owner of journals ${r.victimJournals.join(', ')}`,
     `failover (kill → first ok through a survivor, per journal): min ${sorted[0]} ms, median ${med} ms, max ${sorted.at(-1)} ms`,
     `acknowledged ${r.acknowledged} placements, ${r.reservedTotal} units reserved (${r.reservedTotal === r.acknowledged ? 'equal: nothing lost, nothing applied twice' : 'DIFFERENT'}); ${r.retries} retries by clients, ${r.unavailable} UNAVAILABLE`,

@@ -4,7 +4,7 @@ import type { CommandRuntime } from '../../gateway/command-runtime.js';
 import type { HostStats } from '../../gateway/metrics.js';
 import type { Logger } from '../../logger.js';
 import type { Command } from '../../protocol/commands.js';
-import { wireError } from '../../protocol/errors.js';
+import { RefusedError, wireError } from '../../protocol/errors.js';
 import { ActorKeys, type ActorEvent, type InternalCommand, type Reply } from '../../protocol/messages.js';
 import type { Order, Principal } from '../../protocol/model.js';
 import { systemClock } from '../kernel/clock.js';
@@ -512,7 +512,10 @@ export class ClusterRuntime implements CommandRuntime {
         });
       }),
     );
-    if (pages.some((p) => p === MOVED)) throw new Error('order.list: a shard had no owner within the wait');
+    if (pages.some((p) => p === MOVED)) {
+      this.unavailable++;
+      throw new RefusedError(wireError('UNAVAILABLE', `a shard had no owner within ${this.unavailableAfterMs} ms; retry`));
+    }
     return fetchPage(mergePages(pages as OrderPage[], q.limit), q, async (orderId) => {
       const r = await this.execute(ActorKeys.order(orderId), { type: 'order.get', orderId }, { role: 'admin' });
       return r.ok ? r.order : undefined;
