@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import assert from 'node:assert/strict';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createLogger } from '../src/logger.js';
+import { RefusedError } from '../src/protocol/errors.js';
 import { ClusterRuntime } from '../src/runtime/cluster/cluster-runtime.js';
 import { journalStream } from '../src/runtime/cluster/names.js';
 import { journalOf, shardOf } from '../src/runtime/placement.js';
@@ -125,6 +126,7 @@ test('a command for a journal with no owner answers UNAVAILABLE after the wait',
   const r = await a.execute(ActorKeys.sku('x'), { type: 'inventory.get', sku: 'x' }, ADMIN);
   assert.equal(!r.ok && r.error.code, 'UNAVAILABLE');
   assert.ok(Date.now() - started >= 1400, 'it waited for an owner first');
+  await assert.rejects(a.listOrders({ limit: 10 }), (err: unknown) => err instanceof RefusedError && err.error.code === 'UNAVAILABLE');
 });
 
 test('a node frozen past its lease answers no read from memory when it runs again: it asks the new owner, then drops what it lost', async () => {
