@@ -141,7 +141,7 @@ test('a node frozen past its lease answers no read from memory when it runs agai
   // Frozen: no polls, no renewals, no heartbeat; its JournalHosts still think they serve.
   a['loop'].pause();
   a['lease'].suspend();
-  clearInterval(a['heart']!);
+  a['guard'].stop();
   await until('b took every journal', () => b.owned.length === 4, 20_000);
   assert.ok((await b.execute(ActorKeys.sku(sku), { type: 'inventory.set', sku, onHand: 15 }, ADMIN)).ok);
   // It runs again: its lease renewed (not lapsed any more) before its loop or heartbeat ran.
@@ -151,7 +151,8 @@ test('a node frozen past its lease answers no read from memory when it runs agai
   const r = await a.execute(ActorKeys.sku(sku), { type: 'inventory.get', sku }, ADMIN);
   assert.deepEqual(r.ok && r.stock, { sku, onHand: 15, reserved: 0, available: 15 }, 'answered by b, not from a\'s memory (10)');
   // Its heartbeat finds the gap, checks every journal against its stream, and drops those it lost.
-  a['heart'] = setInterval(() => a['heartbeat'](), 100);
+  a['guard'].heartbeat();
+  a['guard'].start();
   await until('a dropped the journals b took', () => !a.hosts.has(j));
   a['loop'].start();
 });

@@ -13,10 +13,12 @@ import { fetchPage, mergePages, type OrderPage, type OrderQuery } from '../query
 import { journalOf, shardOf } from '../placement.js';
 import { DEFAULTS } from '../../defaults.js';
 import { type ClusterLayout, openClusterLayout } from './cluster-layout.js';
+import { ActorMail } from './actor-mail.js';
 import { JournalHost } from './journal-host.js';
+import { ReadGuard } from './read-guard.js';
 import { eventsSubject, nodeSubject } from './names.js';
 import { connectNats } from './nats-connection.js';
-import { decode, encode, type NodeAnswer, type NodeRequest, type RoutedEnvelope } from './node-messages.js';
+import { decode, encode, type NodeAnswer, type NodeRequest } from './node-messages.js';
 import { NodeLease } from './node-lease.js';
 import { type OwnerRecord, OwnerRecords } from './owner-records.js';
 import { OwnershipLoop } from './ownership-loop.js';
@@ -46,8 +48,6 @@ type Moved = typeof MOVED;
 
 /** One attempt at the owner waits at most this long: a node that died with the request gets no more. */
 const ATTEMPT_TIMEOUT_MS = 4000;
-/** Actor messages that found no owner are routed again after this. */
-const PARK_RETRY_MS = 200;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -59,11 +59,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * again, for up to `unavailableAfterMs` before answering `UNAVAILABLE`.
  *
  * The journals this node owns change at run time (`OwnershipLoop`): each is a `JournalHost`
- * (fence, snapshot + tail, its shards on this thread). Actor messages to shards owned elsewhere
- * travel the same way, batched per node per event-loop turn, each naming the sender's journal and
- * epoch: the receiver refuses one from an epoch older than the owner it knows (a stale owner), and
- * keeps nothing unacknowledged, since outboxes re-send every unanswered request when the owner of
- * its receiver changes. Events go to every node on one subject.
+ * (fence, snapshot + tail, its shards on this thread). Messages between actors on different
+ * nodes: actor-mail.ts; when memory may answer at all: read-guard.ts. Events go to every node on
+ * one subject.
  */
 export class ClusterRuntime implements CommandRuntime {
   state: 'recovering' | 'ready' | 'stopping' | 'stopped' = 'recovering';
@@ -73,15 +71,9 @@ export class ClusterRuntime implements CommandRuntime {
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; journal: number }>();
   private nextCid = 1;
   private readonly listeners: ((e: ActorEvent) => void)[] = [];
-  private readonly outbound = new Map<string, RoutedEnvelope[]>();
-  private sendScheduled = false;
-  private parked: { env: Envelope; from: JournalHost }[] = [];
-  private parkTimer: NodeJS.Timeout | null = null;
   private subs: Subscription[] = [];
-  /** When the heartbeat last ran (see `serves`). */
-  private beat = Date.now();
-  private heart: NodeJS.Timeout | null = null;
-  private verifying = false;
+  private readonly mail = new ActorMail(this);
+  private guard!: ReadGuard;
   private stopWatch: (() => void) | null = null;
   private loop!: OwnershipLoop;
   private lease!: NodeLease;
@@ -93,6 +85,11 @@ export class ClusterRuntime implements CommandRuntime {
   taken = 0;
   released = 0;
   lost = 0;
+
+  /** The cluster's name (prefix of its streams, buckets and subjects). */
+  get cluster(): string {
+    return this.opts.cluster;
+  }
 
   /** This node's name, unique in the cluster (set by `start`). */
   node = '';
@@ -152,9 +149,8 @@ export class ClusterRuntime implements CommandRuntime {
       onError: (err, j) => opts.log.warn({ err, journal: j }, 'ownership: a take, release or read failed (retried at a later poll)'),
     });
     this.loop.start();
-    this.beat = Date.now();
-    this.heart = setInterval(() => this.heartbeat(), 100);
-    this.heart.unref?.();
+    this.guard = new ReadGuard(() => this.hosts.values(), this.lease, (h) => this.onFailed(h), opts.log);
+    this.guard.start();
     this.state = 'ready';
   }
 
@@ -251,56 +247,8 @@ export class ClusterRuntime implements CommandRuntime {
       host.whenDurable(() => {
         if (!host.serving) return;
         const again = host.unansweredRequests((key) => journalOf(shardOf(key, this.layout.shards), this.layout.journals) === j);
-        for (const env of again) this.route(env, host);
+        for (const env of again) this.mail.route(env, host);
       });
-    }
-  }
-
-  // ---- freshness: a node that was frozen answers nothing until it knows what it still owns ----
-
-  /**
-   * Whether this node may serve `host`'s shards now. Writes are safe whatever this says (the fence
-   * refuses a stale owner's appends), but a read is answered from memory without a write: a node
-   * frozen (SIGSTOP, a VM pause) past its lease may have lost the journal without knowing. So
-   * nothing is served while the lease is lapsed, nor after a gap in the heartbeat (the event loop
-   * did not run) until every journal is checked against its stream (`stillOwner`).
-   */
-  private serves(host: JournalHost | undefined): host is JournalHost {
-    return !!host && host.serving && !host.suspect && this.fresh();
-  }
-
-  private fresh(): boolean {
-    return Date.now() - this.beat < this.suspectAfterMs && !this.lease.lapsed;
-  }
-
-  private get suspectAfterMs(): number {
-    return Math.max(200, Math.floor(this.lease.ttlMs / 3));
-  }
-
-  private heartbeat(): void {
-    const now = Date.now();
-    const gap = now - this.beat;
-    this.beat = now;
-    if (gap > this.suspectAfterMs || this.lease.lapsed) for (const h of this.hosts.values()) h.suspect = true;
-    if (!this.verifying && [...this.hosts.values()].some((h) => h.suspect)) void this.verifyOwnership(gap);
-  }
-
-  private async verifyOwnership(gap: number): Promise<void> {
-    this.verifying = true;
-    try {
-      await Promise.all(
-        [...this.hosts.values()].filter((h) => h.suspect).map(async (h) => {
-          if (this.lease.lapsed) return; // checked again once the lease is renewed
-          const ok = await h.journal.stillOwner().catch(() => null);
-          if (ok === true) h.suspect = false;
-          else if (ok === false) {
-            this.log.warn({ journal: h.journalNo, epoch: h.epoch, gapMs: gap }, `journal ${h.journalNo} was taken over while this node was not running`);
-            this.onFailed(h);
-          }
-        }),
-      );
-    } finally {
-      this.verifying = false;
     }
   }
 
@@ -308,79 +256,29 @@ export class ClusterRuntime implements CommandRuntime {
     return this.opts.log;
   }
 
+  /** Whether this node may serve `host`'s shards now (read-guard.ts). */
+  serves(host: JournalHost | undefined): host is JournalHost {
+    return this.guard.serves(host);
+  }
+
   // ---- outputs and actor messages ----
 
   private onOutputs(host: JournalHost, outputs: Output[]): void {
     for (const o of outputs) {
-      if (isEnvelope(o)) this.route(o, host);
+      if (isEnvelope(o)) this.mail.route(o, host);
       else if (o.t === 'evt') this.nc.publish(eventsSubject(this.opts.cluster), JSON.stringify(o.event));
       else {
         const w = this.waiting.get(o.cid);
         if (!w) continue;
         this.waiting.delete(o.cid);
         // A read answered from memory by a node that may have been frozen meanwhile: asked again where the journal is now.
-        w.resolve(host.suspect || !this.fresh() ? MOVED : o.t === 'result' ? o.reply : o.page);
+        w.resolve(host.suspect || !this.guard.fresh() ? MOVED : o.t === 'result' ? o.reply : o.page);
       }
     }
   }
 
-  private journalOfKey(key: string): number {
+  journalOfKey(key: string): number {
     return journalOf(shardOf(key, this.layout.shards), this.layout.journals);
-  }
-
-  /** An actor message from one of this node's journals to wherever its receiver is served. */
-  private route(env: Envelope, from: JournalHost): void {
-    if (from.dropped) return; // a stale owner sends nothing; the next owner re-sends its outboxes
-    const j = this.journalOfKey(env.to);
-    const local = this.hosts.get(j);
-    if (this.serves(local)) return local.deliver(env);
-    const owner = this.routes.get(j)?.node;
-    if (!owner || owner === this.node) return this.park(env, from);
-    let q = this.outbound.get(owner);
-    if (!q) this.outbound.set(owner, (q = []));
-    q.push({ env, j: from.journalNo, e: from.epoch });
-    if (!this.sendScheduled) {
-      this.sendScheduled = true;
-      setImmediate(() => this.sendOutbound());
-    }
-  }
-
-  /** No owner known for the receiver: try again shortly (its take is under way). */
-  private park(env: Envelope, from: JournalHost): void {
-    this.parked.push({ env, from });
-    if (this.parkTimer) return;
-    this.parkTimer = setTimeout(() => {
-      this.parkTimer = null;
-      const again = this.parked;
-      this.parked = [];
-      for (const p of again) this.route(p.env, p.from);
-    }, PARK_RETRY_MS);
-    this.parkTimer.unref?.();
-  }
-
-  /** One request per node per event-loop turn, carrying every message for it. */
-  private sendOutbound(): void {
-    this.sendScheduled = false;
-    for (const [node, batch] of this.outbound) {
-      this.outbound.delete(node);
-      void this.nc
-        .request(nodeSubject(this.opts.cluster, node), encode({ k: 'env', batch }), { timeout: ATTEMPT_TIMEOUT_MS })
-        .then(
-          (m) => {
-            const a = decode<NodeAnswer>(m.data);
-            const refused = 'refused' in a ? a.refused : {};
-            batch.forEach((item, i) => {
-              if (refused[i] === 'm') this.reroute(item);
-            });
-          },
-          () => batch.forEach((item) => this.reroute(item)),
-        );
-    }
-  }
-
-  private reroute(item: RoutedEnvelope): void {
-    const from = this.hosts.get(item.j);
-    if (from && from.epoch === item.e) this.park(item.env, from);
   }
 
   // ---- requests from other nodes ----
@@ -393,18 +291,7 @@ export class ClusterRuntime implements CommandRuntime {
       return;
     }
     const answer = (a: NodeAnswer) => msg.respond(encode(a));
-    if (req.k === 'env') {
-      const refused: Record<number, 'm' | 's'> = {};
-      req.batch.forEach((item, i) => {
-        // A sender whose epoch of its journal is older than the owner we know of is stale.
-        const known = this.routes.get(item.j)?.epoch ?? 0;
-        if (item.e < known) return void (refused[i] = 's');
-        const host = this.hosts.get(this.journalOfKey(item.env.to));
-        if (this.serves(host)) host.deliver(item.env);
-        else refused[i] = 'm';
-      });
-      return void answer({ refused });
-    }
+    if (req.k === 'env') return void answer({ refused: this.mail.receive(req.batch) });
     if (req.k === 'cmd') {
       const host = this.hosts.get(this.journalOfKey(req.key));
       if (!this.serves(host)) return void answer({ moved: true });
@@ -557,9 +444,9 @@ export class ClusterRuntime implements CommandRuntime {
     this.state = 'stopping';
     await this.loop.stop();
     this.stopWatch?.();
-    if (this.heart) clearInterval(this.heart);
+    this.guard?.stop();
+    this.mail.stop();
     for (const s of this.subs) s.unsubscribe();
-    if (this.parkTimer) clearTimeout(this.parkTimer);
     this.state = 'stopped';
     await this.nc.drain().catch(() => {});
   }
