@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
 import type { ClusterConfig, ServerConfig } from '../config.js';
-import { Gateway } from '../gateway/server.js';
 import type { LoadedTokens } from '../gateway/tokens.js';
 import type { Logger } from '../logger.js';
 import { ClusterRuntime } from '../runtime/cluster/cluster-runtime.js';
 import { registerClusterMetrics } from '../runtime/cluster/cluster-metrics.js';
-import { removeServerFile, writeServerFile } from './endpoint.js';
+import { writeServerFile } from './endpoint.js';
+import { gatewayFor, untilStopped } from './serve-parts.js';
 import { Failure } from './usage.js';
 
 /**
@@ -34,19 +34,7 @@ export async function serveClusterNode(config: ServerConfig, cluster: ClusterCon
     await release();
     throw new Failure(`cannot connect to NATS at ${cluster.servers.join(',')}: ${(err as Error).message}`);
   }
-  const gateway = new Gateway({
-    host: config.host,
-    port: config.port,
-    runtime,
-    tokens: tokens.table,
-    log,
-    maxInFlightPerConnection: config.maxInFlightPerConnection,
-    maxConnectionsPerToken: config.maxConnectionsPerToken,
-    maxBufferedBytes: config.maxBufferedBytes,
-    maxUnwrittenBytes: config.maxUnwrittenBytes,
-    pingIntervalMs: config.pingIntervalMs,
-    allowedOrigins: config.allowedOrigins,
-  });
+  const gateway = gatewayFor(config, runtime, tokens, log);
   registerClusterMetrics(gateway.metrics.registry, runtime);
   const port = await gateway.listen();
   const url = `ws://${config.host}:${port}/ws`;
@@ -57,21 +45,5 @@ export async function serveClusterNode(config: ServerConfig, cluster: ClusterCon
   log.info({ node, cluster: cluster.name, journals: runtime.layout.journals, shards: runtime.layout.shards }, `node ${node} joined cluster ${cluster.name}`);
   console.log(`ordo listening on ${url} (node ${node} of cluster ${cluster.name} on ${cluster.servers.join(',')})`);
 
-  return new Promise<number>((done) => {
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'draining: no new commands, answering those in flight, then handing the journals over');
-      await gateway.drain();
-      await gateway.close();
-      await runtime.stop();
-      await removeServerFile(config.dataDir);
-      await release();
-      log.info('stopped cleanly');
-      done(0);
-    };
-    process.on('SIGTERM', () => void stop('SIGTERM'));
-    process.on('SIGINT', () => void stop('SIGINT'));
-  });
+  return untilStopped(config, gateway, runtime, release, log, 'draining: no new commands, answering those in flight, then handing the journals over');
 }

@@ -119,6 +119,8 @@ export class JetStreamJournal implements JournalSink {
   /** Messages and records acknowledged by this journal since it was opened. */
   messages = 0;
   records = 0;
+  /** Record bytes acknowledged (frames, without message headers). */
+  bytesWritten = 0;
   /** Appends that were retried after no answer (or an ambiguous one). */
   retries = 0;
 
@@ -243,6 +245,7 @@ export class JetStreamJournal implements JournalSink {
     return Promise.all(sent).then(() => {
       this.messages += groups.length;
       this.records += frames.length;
+      for (const f of frames) this.bytesWritten += f.length;
     });
   }
 

@@ -4,10 +4,9 @@ import type { Clock } from '../kernel/clock.js';
 import type { Envelope, Output } from '../kernel/envelope.js';
 import type { Shard } from '../kernel/shard.js';
 import type { HostStats } from '../../gateway/metrics.js';
-import { ORDER_STATUSES, type OrderStatus } from '../../protocol/model.js';
 import type { OrderQuery } from '../query/order-query.js';
 import { journalOf, shardOf } from '../placement.js';
-import { logActorError } from '../hosting/shard-host.js';
+import { logActorError, mailboxDepth, sumCounts } from '../hosting/shard-host.js';
 import { type GroupMember, ShardGroup } from '../hosting/shard-group.js';
 import { SnapshotScheduler } from '../hosting/snapshot-scheduler.js';
 import type { RecoveryStats } from '../hosting/host-protocol.js';
@@ -243,25 +242,18 @@ export class JournalHost {
   stats(): HostStats {
     const shards = [...this.group.shards.values()];
     const sum = (f: (s: Shard) => number) => shards.reduce((n, s) => n + f(s), 0);
-    const depth = (s: Shard) => {
-      let n = 0;
-      for (const c of s.cells.values()) n += c.mailbox.length;
-      return n;
-    };
-    const orderStatuses = {} as Record<OrderStatus, number>;
-    const counts = shards.map((s) => s.directory.statusCounts());
-    for (const st of ORDER_STATUSES) orderStatuses[st] = counts.reduce((n, c) => n + c[st], 0);
+    const orderStatuses = sumCounts(shards.map((s) => s.directory.statusCounts()));
     const { commit } = this.group;
     return {
       worker: this.journalNo,
       actors: sum((s) => s.cells.size),
       timers: sum((s) => s.timers.size),
       messages: sum((s) => s.messagesHandled),
-      mailboxed: sum(depth),
+      mailboxed: sum(mailboxDepth),
       commits: commit.commits,
       framesWritten: commit.framesWritten,
       lastCommitMs: commit.lastCommitMs,
-      journalBytesWritten: 0,
+      journalBytesWritten: this.journal.bytesWritten,
       snapshotBytesWritten: this.stores.reduce((n, s) => n + s.bytesWritten, 0),
       known: sum((s) => s.directory.size),
       passivated: sum((s) => s.cells.passivated),
@@ -273,7 +265,7 @@ export class JournalHost {
       heapUsedBytes: process.memoryUsage().heapUsed,
       setAside: sum((s) => s.setAsideCount),
       orderStatuses,
-      perShard: shards.map((s) => ({ shard: s.id, mailboxDepth: depth(s), deadLetters: s.deadLetters.length, actors: s.cells.size })),
+      perShard: shards.map((s) => ({ shard: s.id, mailboxDepth: mailboxDepth(s), deadLetters: s.deadLetters.length, actors: s.cells.size })),
     };
   }
 }
