@@ -15,11 +15,14 @@ const J = 16;
 const journalOfKey = (key: string) => journalOf(shardOf(key, J), J);
 let nats: NatsServer;
 const everyNode: ClusterNode[] = [];
+/** Connections a test opened, closed whatever happens (an open one keeps the process alive). */
+const cleanups: (() => Promise<void>)[] = [];
 
 test.before(async () => {
   nats = await startNatsServer();
 });
 test.after(async () => {
+  for (const c of cleanups) await c().catch(() => {});
   for (const n of everyNode) await disposeNode(n).catch(() => {});
   await nats?.dispose();
 });
@@ -190,6 +193,7 @@ test('fencing: a node SIGSTOPped past its lease while another takes its journals
   ok(await viaA.call('inventory.set', { sku, onHand: 10 }), 'set');
   ok(await viaA.call('order.place', { orderId, customerId: 'bob', items: [{ sku, quantity: 1 }], paymentTimeoutMs: 3000 }), 'place');
 
+  const watch = await watchJournals(cluster);
   a.server.proc.kill('SIGSTOP');
   try {
     await until('b owns every journal', async () => (await b.health())?.owned.length === J, 20_000);
@@ -214,29 +218,54 @@ test('fencing: a node SIGSTOPped past its lease while another takes its journals
   assert.equal(o.history.filter((h) => h.status === 'cancelled').length, 1, 'the deadline fired once, on b; a fired nothing');
   assert.deepEqual(ok(await viaA.call('inventory.get', { sku }), 'get').stock, { sku, onHand: 15, reserved: 1, available: 14 });
   await viaA.close();
-  // In every journal's stream, no message of an epoch older than one before it: a wrote nothing after b's fence.
+  // Every message appended to any journal from before the freeze on, as it landed (trims later
+  // cannot hide one): no epoch older than one before it, so a wrote nothing after b's fence.
+  await watch.stop();
+  assert.ok(watch.seen.length > 0, 'messages were appended meanwhile');
+  for (const [j, metas] of watch.byJournal) {
+    for (let i = 1; i < metas.length; i++) {
+      assert.ok(metas[i]!.epoch >= metas[i - 1]!.epoch, `journal ${j}: epoch ${metas[i]!.epoch} (${metas[i]!.writer}) after epoch ${metas[i - 1]!.epoch}`);
+    }
+  }
+  assert.ok(watch.seen.some((m) => m.writer === 'b'), 'b appended');
+});
+
+/** Records every message appended to the cluster's journal streams from now on (ordered consumers). */
+async function watchJournals(cluster: string) {
   const { connectNats } = await import('../src/runtime/cluster/nats-connection.js');
-  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const { jetstream, DeliverPolicy } = await import('@nats-io/jetstream');
   const { readMeta } = await import('../src/runtime/cluster/journal-message.js');
   const { journalStream } = await import('../src/runtime/cluster/names.js');
   const nc = await connectNats(nats.url);
-  const jsm = await jetstreamManager(nc);
-  let checked = 0;
-  for (let j = 0; j < J; j++) {
-    const { state } = await jsm.streams.info(journalStream(cluster, j));
-    let newest = 0;
-    for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
-      const m = await jsm.streams.getMessage(journalStream(cluster, j), { seq }).catch(() => null);
-      const meta = m ? readMeta(m.header) : null;
-      if (!meta) continue;
-      assert.ok(meta.epoch >= newest, `journal ${j} message ${seq} of epoch ${meta.epoch} (${meta.writer}) after epoch ${newest}`);
-      newest = meta.epoch;
-      checked++;
-    }
-  }
-  assert.ok(checked > J, 'the streams were read');
-  await nc.close();
-});
+  cleanups.push(() => nc.close());
+  const js = jetstream(nc);
+  const seen: { journal: number; epoch: number; writer: string }[] = [];
+  const byJournal = new Map<number, { epoch: number; writer: string }[]>();
+  const running = await Promise.all(
+    Array.from({ length: J }, async (_, j) => {
+      const consumer = await js.consumers.get(journalStream(cluster, j), { deliver_policy: DeliverPolicy.New });
+      const msgs = await consumer.consume();
+      void (async () => {
+        for await (const m of msgs) {
+          const meta = readMeta(m.headers);
+          if (!meta) continue;
+          const rec = { journal: j, epoch: meta.epoch, writer: meta.writer };
+          seen.push(rec);
+          byJournal.set(j, [...(byJournal.get(j) ?? []), rec]);
+        }
+      })();
+      return msgs;
+    }),
+  );
+  return {
+    seen,
+    byJournal,
+    async stop() {
+      for (const m of running) m.stop();
+      await nc.close();
+    },
+  };
+}
 
 test('SIGTERM hands a node\'s journals over before it exits (long before its lease would lapse); cluster status and /metrics show who owns what', async () => {
   const cluster = 'handover';

@@ -64,10 +64,12 @@ test('R3: one of three NATS servers SIGKILLed under load: nothing acknowledged l
   await until('some load before the kill', () => acknowledged.length >= 300, 60_000);
   // Every journal stream has three replicas (made so by the nodes, from ORDO_NATS_REPLICAS).
   const nc = await connect({ servers: servers[1]!.url });
-  const jsm = await (await import('@nats-io/jetstream')).jetstreamManager(nc);
-  const info = await jsm.streams.info(journalStream('r3', 0));
-  assert.equal(info.config.num_replicas, 3);
-  await nc.close();
+  try {
+    const jsm = await (await import('@nats-io/jetstream')).jetstreamManager(nc);
+    assert.equal((await jsm.streams.info(journalStream('r3', 0))).config.num_replicas, 3);
+  } finally {
+    await nc.close();
+  }
   await servers[0]!.kill();
   const killedAt = Date.now();
   killed = true;
