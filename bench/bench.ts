@@ -1,18 +1,25 @@
 /**
- * `npm run bench [-- options]`: drives ordo (and the bare ws ceiling) over real sockets and prints
- * one table: throughput, its ratio to the ceiling measured in the same run, latency percentiles,
- * and whether the invariants held. Exits non-zero when any invariant failed.
+ * `npm run bench [-- options]`: drives ordo (and the bare ws ceiling, and with `--peer redis` a
+ * Redis-Lua peer) over real sockets and prints one table: throughput, its ratio to the ceiling
+ * and to the peer measured in the same run, latency percentiles, server CPU per reply, and
+ * whether the invariants held. Exits non-zero when any invariant failed.
  *
  * @example
  *   npm run bench -- --duration 5 --scenarios ceiling,spread,hot
+ *   npm run bench -- --peer redis --scenarios ceiling,spread,hot --client raw
  *   node dist/bench/bench.js --smoke --json
  */
 import { cpus, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Presets, SingleBar } from 'cli-progress';
-import { type BenchOptions, DEFAULT_OPTIONS, type ProgressSink, runScenario, SCENARIOS, type ScenarioName, type ScenarioResult } from './scenarios.js';
+import { CLIENT_MODE_DESCRIPTION, CLIENT_MODES, type ClientMode } from './load-connection.js';
+import { redisServerMissing } from './redis-process.js';
+import { type BenchOptions, DEFAULT_OPTIONS, PEER_SCENARIOS, type ProgressSink, runScenario, SCENARIOS, type ScenarioName, type ScenarioResult } from './scenarios.js';
 import { liveServers } from './server-process.js';
+
+export const PEERS = ['redis'] as const;
+export type Peer = (typeof PEERS)[number];
 
 export interface Machine {
   cpu: string;
@@ -25,10 +32,20 @@ export interface Machine {
   loadAtEnd: number;
 }
 
+/** The peer asked for with `--peer`: whether it ran, and why not. */
+export interface PeerReport {
+  name: Peer;
+  ran: boolean;
+  /** Why it did not run (e.g. redis-server not installed): a skip, not a failure. */
+  skipped?: string;
+}
+
 export interface BenchReport {
   ok: boolean;
   machine: Machine;
-  options: BenchOptions & { scenarios: ScenarioName[] };
+  options: BenchOptions & { scenarios: ScenarioName[]; peer: Peer | null };
+  /** Null when no peer was asked for. */
+  peer: PeerReport | null;
   results: ScenarioResult[];
 }
 
@@ -49,30 +66,70 @@ export function machine(): Machine {
   return { cpu: c[0]?.model.trim() ?? 'unknown CPU', cores: c.length, node: process.version, platform: `${process.platform}-${process.arch}`, loadAtStart: loadavg()[0], loadAtEnd: loadavg()[0] };
 }
 
+/** Sets every result's ratios to the ceiling and to the Redis peer of the same scenario, where they ran. */
+function relate(results: ScenarioResult[]): void {
+  const ceiling = results.find((r) => r.scenario === 'ceiling' && r.error === undefined);
+  const div = (a: number | null, b: number | null | undefined) => (a === null || b === null || b === undefined || b === 0 ? null : a / b);
+  for (const r of results) {
+    r.ratio = ceiling ? r.throughput / ceiling.throughput : null;
+    r.cpuRatio.toCeiling = div(r.cpu.serverUsPerReply, ceiling?.cpu.serverUsPerReply);
+    if (r.system !== 'ordo') continue;
+    const peer = results.find((p) => p.system === 'redis' && p.scenario === r.scenario && p.error === undefined);
+    r.ratioToRedis = peer && peer.throughput > 0 ? r.throughput / peer.throughput : null;
+    r.cpuRatio.toRedis = div(r.cpu.serverUsPerReply, peer?.cpu.serverUsPerReply);
+  }
+}
+
 /**
  * Runs the scenarios one after the other (never concurrently: each would steal the other's CPU),
- * the ceiling first so that every later scenario can state its ratio to it.
+ * the ceiling first so that every later scenario can state its ratio to it, then, with a peer,
+ * the place-only scenarios again against the peer: ordo's and the peer's rows of one run share a
+ * machine state and a ceiling.
  */
 export async function runBench(
   options: BenchOptions,
   scenarios: readonly ScenarioName[] = SCENARIOS,
-  ui: { progress?: (name: ScenarioName) => ProgressSink; log?: (line: string) => void } = {},
+  ui: { progress?: (label: string) => ProgressSink; log?: (line: string) => void } = {},
+  peer: Peer | null = null,
 ): Promise<BenchReport> {
   const host = machine();
   if (host.loadAtStart > host.cores / 2) ui.log?.(`warning: load average ${host.loadAtStart.toFixed(2)} on ${host.cores} cores before the bench started: other work will skew the figures`);
+  ui.log?.(`client mode: ${CLIENT_MODE_DESCRIPTION[options.client]}`);
   const ordered = [...scenarios].sort((a, b) => SCENARIOS.indexOf(a) - SCENARIOS.indexOf(b));
+  let peerReport: PeerReport | null = null;
+  let peerScenarios: ScenarioName[] = [];
+  if (peer === 'redis') {
+    const missing = redisServerMissing();
+    peerScenarios = ordered.filter((n) => PEER_SCENARIOS.includes(n));
+    if (missing) {
+      peerReport = { name: peer, ran: false, skipped: missing };
+      ui.log?.(`Redis peer skipped: ${missing}`);
+      peerScenarios = [];
+    } else if (peerScenarios.length === 0) {
+      peerReport = { name: peer, ran: false, skipped: `it serves ${PEER_SCENARIOS.join(', ')}, none of which was asked for` };
+      ui.log?.(`Redis peer skipped: ${peerReport.skipped}`);
+    } else {
+      peerReport = { name: peer, ran: true };
+    }
+  }
   const results: ScenarioResult[] = [];
-  let ceiling: number | null = null;
-  for (const name of ordered) {
-    ui.log?.(`${name}: starting a fresh server`);
-    const r = await runScenario(name, options, ui.progress?.(name));
-    if (name === 'ceiling' && r.error === undefined) ceiling = r.throughput;
-    r.ratio = ceiling && name !== 'ceiling' ? r.throughput / ceiling : name === 'ceiling' && ceiling ? 1 : null;
-    ui.log?.(`${name}: ${Math.round(r.throughput)} replies/s, invariants ${r.ok ? 'OK' : 'FAILED'}`);
+  const runs = [...ordered.map((name) => ({ name, system: undefined })), ...peerScenarios.map((name) => ({ name, system: 'redis' as const }))];
+  for (const { name, system } of runs) {
+    const label = system ? `${name} (${system})` : name;
+    ui.log?.(`${label}: starting a fresh server`);
+    const r = await runScenario(name, options, ui.progress?.(label), system);
+    ui.log?.(`${label}: ${Math.round(r.throughput)} replies/s, invariants ${r.ok ? 'OK' : 'FAILED'}`);
     results.push(r);
   }
+  relate(results);
   host.loadAtEnd = loadavg()[0];
-  return { ok: results.length > 0 && results.every((r) => r.ok), machine: host, options: { ...options, scenarios: ordered }, results };
+  return {
+    ok: results.length > 0 && results.every((r) => r.ok),
+    machine: host,
+    options: { ...options, scenarios: ordered, peer },
+    peer: peerReport,
+    results,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -88,14 +145,33 @@ function table(rows: string[][]): string {
   return [line(rows[0]), sep, ...rows.slice(1).map(line)].join('\n');
 }
 
+/** A result's name in the table and the details: the scenario, and the system when not ordo's own. */
+export function label(r: ScenarioResult): string {
+  return r.system === 'redis' ? `${r.scenario} (redis)` : r.scenario;
+}
+
+const us = (v: number | null) => (v === null ? '-' : v < 10 ? v.toFixed(1) : String(Math.round(v)));
+const times = (v: number | null) => (v === null ? '-' : `${v.toFixed(2)} ×`);
+
+/** Server CPU per reply, with the processes spelt out when there are several (the Redis peer). */
+function serverCpu(r: ScenarioResult): string {
+  const parts = Object.values(r.cpu.serverUsPerReplyByProcess);
+  if (r.cpu.serverUsPerReply === null) return '-';
+  return parts.length > 1 ? `${us(r.cpu.serverUsPerReply)} (${parts.map(us).join('+')})` : us(r.cpu.serverUsPerReply);
+}
+
 /** The details above the table: what each scenario counted, and anything that went wrong. */
 export function formatDetails(report: BenchReport): string {
   const out: string[] = [];
   for (const r of report.results) {
-    out.push(`${r.scenario}:`);
+    out.push(`${label(r)}:`);
     if (r.error) out.push(`  ERROR: ${r.error}`);
     if (r.measuredSeconds > 0) out.push(`  measured ${int(r.measuredReplies)} replies in ${r.measuredSeconds.toFixed(2)} s; latency p50 ${ms(r.latency.p50)} / p90 ${ms(r.latency.p90)} / p99 ${ms(r.latency.p99)} / p99.9 ${ms(r.latency.p999)} / max ${ms(r.latency.max)} ms`);
-    if (r.measuredSeconds > 0) out.push(`  CPU in the window: generator ${r.cpu.client.toFixed(2)} cores, server ${r.cpu.server === null ? 'n/a' : r.cpu.server.toFixed(2)} cores (of ${report.machine.cores})`);
+    if (r.measuredSeconds > 0) {
+      const byProcess = Object.entries(r.cpu.serverUsPerReplyByProcess);
+      const split = byProcess.length > 1 ? ` = ${byProcess.map(([name, v]) => `${name} ${us(v)}`).join(' + ')}` : '';
+      out.push(`  CPU in the window: generator ${r.cpu.client.toFixed(2)} cores (${us(r.cpu.clientUsPerReply)} µs per reply), server ${r.cpu.server === null ? 'n/a' : r.cpu.server.toFixed(2)} cores (of ${report.machine.cores}): ${us(r.cpu.serverUsPerReply)} µs per reply${split}`);
+    }
     const outcomes = Object.entries(r.outcomes).map(([k, v]) => `${k} ${int(v)}`).join(', ');
     if (outcomes) out.push(`  replies: ${outcomes}`);
     if (r.scenario === 'flash' && r.figures.accepted !== undefined) out.push(`  accepted ${int(r.figures.accepted)} of ${int(r.figures.orders)} orders on ${int(r.figures.stock)} units (OUT_OF_STOCK ${int(r.figures.outOfStock)})`);
@@ -114,29 +190,39 @@ export function formatDetails(report: BenchReport): string {
 }
 
 export function formatTable(report: BenchReport): string {
-  const rows = [['scenario', 'throughput/s', 'ratio to ceiling', 'p50 ms', 'p99 ms', 'max ms', 'invariants']];
+  // The columns comparing with the peer appear only when it ran.
+  const withPeer = report.results.some((r) => r.system === 'redis');
+  const header = ['scenario', 'throughput/s', 'ratio to ceiling', ...(withPeer ? ['ratio to redis'] : []), 'p50 ms', 'p99 ms', 'max ms', 'CPU µs/reply', 'CPU vs ceiling', ...(withPeer ? ['CPU vs redis'] : []), 'invariants'];
+  const rows = [header];
   for (const r of report.results) {
     rows.push([
-      r.scenario,
+      label(r),
       r.error ? '-' : int(r.throughput),
       r.ratio === null ? 'n/a' : `${r.ratio.toFixed(3)} ×`,
+      ...(withPeer ? [r.ratioToRedis === null ? '-' : `${r.ratioToRedis.toFixed(3)} ×`] : []),
       ms(r.latency.p50),
       ms(r.latency.p99),
       ms(r.latency.max),
+      serverCpu(r),
+      times(r.cpuRatio.toCeiling),
+      ...(withPeer ? [times(r.cpuRatio.toRedis)] : []),
       r.ok ? 'OK' : 'FAILED',
     ]);
   }
   const m = report.machine;
   const o = report.options;
-  return [
+  const lines = [
     table(rows),
     `machine: ${m.cpu}, ${m.cores} cores, node ${m.node} (${m.platform}), load average ${m.loadAtStart.toFixed(2)} at start, ${m.loadAtEnd.toFixed(2)} at end; ${o.connections} connections × ${o.inflight} in flight, ${o.durationS} s measured after ${o.warmupS} s warm-up`,
-  ].join('\n');
+    `client: ${CLIENT_MODE_DESCRIPTION[o.client]}; CPU µs/reply: the server's process CPU time (all threads${withPeer ? '; the Redis peer: node front + redis-server' : ''}) over replies in the measured window`,
+  ];
+  if (report.peer && !report.peer.ran) lines.push(`Redis peer: skipped: ${report.peer.skipped}`);
+  return lines.join('\n');
 }
 
-function progressBar(name: ScenarioName): ProgressSink {
+function progressBar(name: string): ProgressSink {
   const bar = new SingleBar(
-    { stream: process.stderr, format: `${name.padEnd(9)} [{bar}] {value}/{total} {unit} | {rate} replies/s`, hideCursor: true, clearOnComplete: true, fps: 5 },
+    { stream: process.stderr, format: `${name.padEnd(14)} [{bar}] {value}/{total} {unit} | {rate} replies/s`, hideCursor: true, clearOnComplete: true, fps: 5 },
     Presets.shades_classic,
   );
   let unit = '';
@@ -166,6 +252,8 @@ const USAGE = `usage: node dist/bench/bench.js [options]
   --flash-orders <n>    orders in flash (default ${DEFAULT_OPTIONS.flashOrders}; stock ${DEFAULT_OPTIONS.flashStock})
   --skus <n>            SKUs in spread and lifecycle (default ${DEFAULT_OPTIONS.skus})
   --data-root <dir>     where the fresh data directories go (default: the OS temp dir)
+  --client <mode>       library (default: the typed client, a promise per command) or raw (frames, no promise)
+  --peer redis          run ${PEER_SCENARIOS.join(', ')} again against a Redis-Lua peer (needs redis-server; skipped without it)
   --nodes <n>           instead: a cluster of n nodes and a nats-server, load over every gateway,
                         one node SIGKILLed: throughput and failover time (kill → first ok)
   --json                print one JSON document instead of the table
@@ -178,7 +266,7 @@ function positive(name: string, raw: string | undefined, fallback: number, allow
   return n;
 }
 
-function parseCli(argv: string[]): { options: BenchOptions; scenarios: ScenarioName[]; json: boolean; nodes: number | null } {
+function parseCli(argv: string[]): { options: BenchOptions; scenarios: ScenarioName[]; json: boolean; peer: Peer | null; nodes: number | null } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -190,6 +278,8 @@ function parseCli(argv: string[]): { options: BenchOptions; scenarios: ScenarioN
       'flash-orders': { type: 'string' },
       skus: { type: 'string' },
       'data-root': { type: 'string' },
+      client: { type: 'string' },
+      peer: { type: 'string' },
       json: { type: 'boolean' },
       nodes: { type: 'string' },
       smoke: { type: 'boolean' },
@@ -204,8 +294,13 @@ function parseCli(argv: string[]): { options: BenchOptions; scenarios: ScenarioN
   const base = values.smoke ? SMOKE_OPTIONS : DEFAULT_OPTIONS;
   const scenarios = (values.scenarios ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   for (const s of scenarios) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${JSON.stringify(s)}; known: ${SCENARIOS.join(', ')}`);
+  const client = values.client ?? base.client;
+  if (!(CLIENT_MODES as readonly string[]).includes(client)) throw new Error(`--client must be one of ${CLIENT_MODES.join(', ')}, got ${JSON.stringify(client)}`);
+  const peer = values.peer ?? null;
+  if (peer !== null && !(PEERS as readonly string[]).includes(peer)) throw new Error(`--peer must be one of ${PEERS.join(', ')}, got ${JSON.stringify(peer)}`);
   const options: BenchOptions = {
     ...base,
+    client: client as ClientMode,
     durationS: positive('duration', values.duration, base.durationS),
     warmupS: positive('warmup', values.warmup, base.warmupS, true),
     connections: Math.floor(positive('connections', values.connections, base.connections)),
@@ -216,7 +311,7 @@ function parseCli(argv: string[]): { options: BenchOptions; scenarios: ScenarioN
   };
   const nodes = values.nodes === undefined ? null : Math.floor(positive('nodes', values.nodes, 3));
   if (nodes !== null && nodes < 2) throw new Error('--nodes needs at least 2 (one is killed)');
-  return { options, scenarios: scenarios as ScenarioName[], json: values.json ?? false, nodes };
+  return { options, scenarios: scenarios as ScenarioName[], json: values.json ?? false, peer: peer as Peer | null, nodes };
 }
 
 async function main(): Promise<void> {
@@ -243,10 +338,15 @@ async function main(): Promise<void> {
     return;
   }
   const interactive = !cli.json && process.stderr.isTTY === true;
-  const report = await runBench(cli.options, cli.scenarios, {
-    progress: interactive ? progressBar : undefined,
-    log: cli.json ? undefined : (l) => console.error(l),
-  });
+  const report = await runBench(
+    cli.options,
+    cli.scenarios,
+    {
+      progress: interactive ? progressBar : undefined,
+      log: cli.json ? undefined : (l) => console.error(l),
+    },
+    cli.peer,
+  );
   if (cli.json) {
     console.log(JSON.stringify(report, null, 2));
   } else {

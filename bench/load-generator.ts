@@ -1,14 +1,18 @@
 /**
- * The load generator: raw `ws` sockets, pipelined frames, one latency sample per command.
+ * The load generator: connection slots with one command in flight each, one latency sample per
+ * command, the measured window and the CPU the generator itself spends in it.
  *
- * It speaks PROTOCOL.md directly instead of going through `OrdoClient`: the hot loop must cost the
- * client as little as possible (no promise and no closure per command), because on a 2-core machine
- * the generator competes with the server for the same CPUs, and every microsecond it spends is a
- * microsecond the server does not get. The ceiling scenario is driven by this same code, so
- * whatever the generator still costs is in both sides of each ratio.
+ * How commands reach the server is the client mode (load-connection.ts): through the typed client
+ * library, a promise per command (`library`, the default), or as raw frames with no promise or
+ * closure per command (`raw`). On a 2-core machine the generator competes with the server for the
+ * same CPUs, so every microsecond it spends is one the server does not get; the ceiling and every
+ * server of a run are driven in the same mode, so whatever the client costs is in both sides of
+ * each ratio.
  */
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
-import WebSocket from 'ws';
+import { type ClientMode, type LoadConnection, type ReplySink } from './load-connection.js';
+import { connectLibrary } from './library-connection.js';
+import { connectRaw } from './raw-connection.js';
 
 /**
  * Latency histogram over Node's own `perf_hooks.createHistogram` (an HdrHistogram: bounded memory
@@ -104,6 +108,8 @@ export interface LoadOptions {
   warmupMs: number;
   /** Measured time after warm-up; undefined runs until every slot is done. */
   durationMs?: number;
+  /** How commands reach the server (default `library`). */
+  client?: ClientMode;
   /** Give up when no reply arrived for this long while commands were in flight (default 30 s). */
   stallTimeoutMs?: number;
   onProgress?: (p: Progress) => void;
@@ -132,42 +138,17 @@ export interface LoadResult {
   replies: number;
   /** Commands never answered (lost, their socket closed, or the server stalled). */
   unanswered: number;
-  /** Replies whose `re` matched no command in flight (including `re: null`). */
+  /** Replies whose `re` matched no command in flight (including `re: null`; raw mode only). */
   unmatched: number;
   /** CPU the generator itself used in the measured window, in cores (1.0 = one core busy). */
   clientCpuCores: number;
+  /** The same per measured reply, in µs: what one command costs this client mode (null: none measured). */
+  clientCpuUsPerReply: number | null;
   /** The run was abandoned because the server stopped answering. */
   stalled: boolean;
-  /** Sockets closed before the end, with their close codes. */
+  /** Sockets closed before the end, with their close codes (0: not known, library mode). */
   closedEarly: number[];
   socketErrors: string[];
-}
-
-interface Pending {
-  slot: number;
-  cmd: Command;
-  sentAt: bigint;
-}
-
-/** One logical connection: a socket per token, one id space, `inflight` slots. */
-class Connection {
-  readonly sockets: WebSocket[] = [];
-  readonly pending = new Map<string, Pending>();
-  seq = 0;
-  closing = false;
-}
-
-function openSocket(url: string, token: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    // No compression: the server refuses it anyway, and it would only add client CPU.
-    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
-    ws.once('open', () => {
-      ws.removeListener('error', reject);
-      resolve(ws);
-    });
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: HTTP ${res.statusCode}`)));
-    ws.once('error', reject);
-  });
 }
 
 /**
@@ -180,21 +161,11 @@ function openSocket(url: string, token: string): Promise<WebSocket> {
  *   console.log(r.throughput, r.latency.percentileMs(99));
  */
 export async function runLoad(opts: LoadOptions, driver: Driver): Promise<LoadResult> {
-  const conns: Connection[] = [];
-  const socketErrors: string[] = [];
-  const closedEarly: number[] = [];
-  // Connect everything before the first command: the handshakes are not part of what we measure.
-  await Promise.all(
-    Array.from({ length: opts.connections }, async () => {
-      const c = new Connection();
-      conns.push(c);
-      for (const token of opts.tokens) c.sockets.push(await openSocket(opts.url, token));
-    }),
-  );
-
   const latency = new Histogram();
   const steps = new Map<string, Histogram>();
   const phase = { measuring: false, stopping: false };
+  const socketErrors: string[] = [];
+  const closedEarly: number[] = [];
   let sent = 0;
   let replies = 0;
   let measuredReplies = 0;
@@ -205,6 +176,61 @@ export async function runLoad(opts: LoadOptions, driver: Driver): Promise<LoadRe
   let measureEnd = 0n;
   let cpuStart = process.cpuUsage();
   let cpuUsed: NodeJS.CpuUsage | null = null;
+  let finish!: () => void;
+  const allIdle = new Promise<void>((r) => (finish = r));
+  const conns: LoadConnection[] = [];
+
+  const slotDone = (): void => {
+    activeSlots--;
+    if (activeSlots === 0) finish();
+  };
+
+  // A slot's connection is found from its number: slots are numbered connection by connection.
+  const advance = (slot: number): void => {
+    const cmd = driver.next(slot, phase);
+    if (!cmd) return slotDone();
+    if (conns[Math.floor(slot / opts.inflight)].send(slot, cmd)) {
+      sent++;
+    } else {
+      // The connection is gone: the command can never be answered; the slot ends here.
+      unanswered++;
+      slotDone();
+    }
+  };
+
+  const sink: ReplySink = {
+    reply(slot, cmd, reply, sentAt, receivedAt) {
+      replies++;
+      if (phase.measuring) {
+        measuredReplies++;
+        const ns = Number(receivedAt - sentAt);
+        latency.recordNs(ns);
+        let h = steps.get(cmd.step);
+        if (!h) steps.set(cmd.step, (h = new Histogram()));
+        h.recordNs(ns);
+      }
+      driver.onReply(slot, cmd, reply, phase);
+      advance(slot);
+    },
+    lost() {
+      unanswered++;
+      slotDone();
+    },
+    unmatched() {
+      unmatched++;
+    },
+    closedEarly(code) {
+      closedEarly.push(code);
+    },
+    socketError(message) {
+      socketErrors.push(message);
+    },
+  };
+
+  // Connect everything before the first command: the handshakes are not part of what we measure.
+  const connect = (opts.client ?? 'library') === 'raw' ? connectRaw : connectLibrary;
+  conns.push(...(await Promise.all(Array.from({ length: opts.connections }, () => connect(opts.url, opts.tokens, sink)))));
+
   const openWindow = (): void => {
     phase.measuring = true;
     measureStart = process.hrtime.bigint();
@@ -220,74 +246,6 @@ export async function runLoad(opts: LoadOptions, driver: Driver): Promise<LoadRe
     opts.onMeasure?.('end');
   };
   const startedAt = process.hrtime.bigint();
-  let finish!: () => void;
-  const allIdle = new Promise<void>((r) => (finish = r));
-
-  const send = (c: Connection, slot: number, cmd: Command): void => {
-    const id = String(++c.seq);
-    const ws = c.sockets[cmd.via];
-    if (c.closing || ws.readyState !== WebSocket.OPEN) {
-      // The socket is gone: the command can never be answered; the slot ends here.
-      unanswered++;
-      slotDone();
-      return;
-    }
-    c.pending.set(id, { slot, cmd, sentAt: process.hrtime.bigint() });
-    sent++;
-    // `id` first and the rest spread after it: the frame is built once, without a template.
-    ws.send(JSON.stringify({ id, ...cmd.frame }));
-  };
-
-  const slotDone = (): void => {
-    activeSlots--;
-    if (activeSlots === 0) finish();
-  };
-
-  const advance = (c: Connection, slot: number): void => {
-    const cmd = driver.next(slot, phase);
-    if (cmd) send(c, slot, cmd);
-    else slotDone();
-  };
-
-  for (const c of conns) {
-    const onMessage = (data: WebSocket.RawData): void => {
-      const now = process.hrtime.bigint();
-      const msg = JSON.parse(data.toString()) as Reply & { event?: string };
-      if (msg.event !== undefined) return; // events are not replies; these scenarios subscribe to nothing
-      const p = msg.re === null ? undefined : c.pending.get(msg.re);
-      if (!p) {
-        unmatched++;
-        return;
-      }
-      c.pending.delete(msg.re as string);
-      replies++;
-      if (phase.measuring) {
-        measuredReplies++;
-        const ns = Number(now - p.sentAt);
-        latency.recordNs(ns);
-        let h = steps.get(p.cmd.step);
-        if (!h) steps.set(p.cmd.step, (h = new Histogram()));
-        h.recordNs(ns);
-      }
-      driver.onReply(p.slot, p.cmd, msg, phase);
-      advance(c, p.slot);
-    };
-    for (const ws of c.sockets) {
-      ws.on('message', onMessage);
-      ws.on('error', (err) => socketErrors.push(err.message));
-      ws.on('close', (code) => {
-        if (c.closing) return;
-        closedEarly.push(code);
-        // Everything this connection had in flight is lost; its slots end.
-        c.closing = true;
-        for (const _p of c.pending.values()) {
-          unanswered++;
-          slotDone();
-        }
-        c.pending.clear();
-      });
-    }
-  }
 
   const timers: NodeJS.Timeout[] = [];
   if (opts.warmupMs > 0) {
@@ -314,9 +272,7 @@ export async function runLoad(opts: LoadOptions, driver: Driver): Promise<LoadRe
   // Every slot starts with one command; from then on each reply releases the slot's next one,
   // which keeps exactly `inflight` commands in flight per connection.
   activeSlots = opts.connections * opts.inflight;
-  for (let ci = 0; ci < conns.length; ci++) {
-    for (let k = 0; k < opts.inflight; k++) advance(conns[ci], ci * opts.inflight + k);
-  }
+  for (let slot = 0; slot < activeSlots; slot++) advance(slot);
 
   // A watchdog instead of a fixed deadline: a run ends when every slot is done, and gives up only
   // when no reply at all has arrived for `stallTimeoutMs` (a server that stopped answering).
@@ -339,31 +295,14 @@ export async function runLoad(opts: LoadOptions, driver: Driver): Promise<LoadRe
   for (const t of timers) clearTimeout(t);
   // Count-based runs (and timed runs whose budget ran out first) end with their last reply.
   closeWindow();
-  if (!drained) for (const c of conns) unanswered += c.pending.size;
+  if (!drained) for (const c of conns) unanswered += c.inFlight;
   progress?.({ elapsedMs: Number(process.hrtime.bigint() - startedAt) / 1e6, replies, measuring: false });
 
-  await Promise.all(
-    conns.flatMap((c) => {
-      c.closing = true;
-      return c.sockets.map(
-        (ws) =>
-          new Promise<void>((resolve) => {
-            if (ws.readyState === WebSocket.CLOSED) return resolve();
-            ws.once('close', () => resolve());
-            ws.close(1000);
-            // A server that never answers the close handshake must not hang the bench.
-            setTimeout(() => {
-              ws.terminate();
-              resolve();
-            }, 2000).unref();
-          }),
-      );
-    }),
-  );
+  await Promise.all(conns.map((c) => c.close()));
 
   const measuredSeconds = Math.max(Number(measureEnd - measureStart) / 1e9, 1e-9);
   const used = cpuUsed as NodeJS.CpuUsage | null;
-  const clientCpuCores = used ? (used.user + used.system) / 1e6 / measuredSeconds : 0;
+  const clientCpuSeconds = used ? (used.user + used.system) / 1e6 : 0;
   return {
     measuredReplies,
     measuredSeconds,
@@ -374,7 +313,8 @@ export async function runLoad(opts: LoadOptions, driver: Driver): Promise<LoadRe
     replies,
     unanswered,
     unmatched,
-    clientCpuCores,
+    clientCpuCores: clientCpuSeconds / measuredSeconds,
+    clientCpuUsPerReply: measuredReplies ? (clientCpuSeconds * 1e6) / measuredReplies : null,
     stalled: !drained,
     closedEarly,
     socketErrors,

@@ -15,15 +15,13 @@ import { FileShardStore } from '../src/runtime/storage/file-shard-store.js';
 import { closeMergePool } from '../src/runtime/storage/merge-pool.js';
 import type { SnapshotEntry } from '../src/runtime/storage/shard-store.js';
 
-function order(i: number): { data: SnapshotEntry; dir: { i: unknown; t: Record<string, number> } } {
+function order(i: number): { json: string; dir: { i: unknown; t: Record<string, number> } } {
   const placedAt = 1_700_000_000_000 + i;
-  return {
-    data: {
-      r: [{ order: { id: `o${i}`, customerId: `c${i % 5000}`, status: 'awaiting_payment', items: [{ sku: `s${i % 1000}`, quantity: 1, unitPrice: 1999 }], total: 1999, placedAt, paymentDeadline: placedAt + 2_592_000_000, history: [{ status: 'placed', at: placedAt }, { status: 'awaiting_payment', at: placedAt }] } }],
-      n: 3,
-    },
-    dir: { i: [`c${i % 5000}`, 'awaiting_payment', placedAt], t: { payment: placedAt + 2_592_000_000 } },
+  const data: SnapshotEntry = {
+    r: [{ order: { id: `o${i}`, customerId: `c${i % 5000}`, status: 'awaiting_payment', items: [{ sku: `s${i % 1000}`, quantity: 1, unitPrice: 1999 }], total: 1999, placedAt, paymentDeadline: placedAt + 2_592_000_000, history: [{ status: 'placed', at: placedAt }, { status: 'awaiting_payment', at: placedAt }] } }],
+    n: 3,
   };
+  return { json: JSON.stringify(data), dir: { i: [`c${i % 5000}`, 'awaiting_payment', placedAt], t: { payment: placedAt + 2_592_000_000 } } };
 }
 
 async function measure(inline: boolean, entries: number, runs: number): Promise<string> {

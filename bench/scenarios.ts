@@ -9,11 +9,20 @@
  */
 import { OrdoClient } from '../src/client/ordo-client.js';
 import { LIFECYCLE_TOKENS, LifecycleDriver, PlaceDriver } from './drivers.js';
+import type { ClientMode } from './load-connection.js';
 import { type Driver, Histogram, type LatencySummary, type LoadResult, type Reply, runLoad } from './load-generator.js';
-import { BENCH_TOKENS, type ServerProcess, type StopResult, startCeiling, startOrdo } from './server-process.js';
+import { BENCH_TOKENS, type ServerProcess, type StopResult, startCeiling, startOrdo, startRedisPeer } from './server-process.js';
 
 export const SCENARIOS = ['ceiling', 'spread', 'hot', 'flash', 'lifecycle'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+
+/**
+ * What a scenario runs against: ordo, the bare ws ceiling (its own scenario), or the Redis-Lua
+ * peer (`--peer redis`: a Node ws front on ioredis, one Lua script per order, redis-server with
+ * `appendfsync always`), which serves the place-only scenarios.
+ */
+export type System = 'ordo' | 'ceiling' | 'redis';
+export const PEER_SCENARIOS: readonly ScenarioName[] = ['spread', 'hot', 'flash'];
 
 export interface BenchOptions {
   durationS: number;
@@ -32,6 +41,8 @@ export interface BenchOptions {
   maxOrders?: number;
   /** Where the fresh data directories go (default: the OS temp dir). */
   dataRoot?: string;
+  /** How the generator's clients send commands (load-connection.ts). */
+  client: ClientMode;
 }
 
 export const DEFAULT_OPTIONS: BenchOptions = {
@@ -44,6 +55,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   hotStock: 1_000_000,
   flashOrders: 200_000,
   flashStock: 10_000,
+  client: 'library',
 };
 
 export interface Check {
@@ -54,10 +66,13 @@ export interface Check {
 
 export interface ScenarioResult {
   scenario: ScenarioName;
+  system: System;
   /** Replies per second inside the measured window. */
   throughput: number;
   /** throughput / the ceiling's, when the ceiling ran in the same invocation. */
   ratio: number | null;
+  /** throughput / the Redis peer's in the same scenario, when it ran in the same invocation (ordo's rows). */
+  ratioToRedis: number | null;
   measuredReplies: number;
   measuredSeconds: number;
   latency: LatencySummary;
@@ -71,11 +86,26 @@ export interface ScenarioResult {
   ok: boolean;
   /** Problems seen that are not invariant failures (slow shutdown, server log lines, ...). */
   notes: string[];
-  /** CPU used in the measured window, in cores (1.0 = one core busy): the generator and the server. */
-  cpu: { client: number; server: number | null };
+  /** CPU used in the measured window, in cores (1.0 = one core busy) and per measured reply. */
+  cpu: CpuFigures;
+  /** serverUsPerReply / the ceiling's, and / the Redis peer's in the same scenario (ordo's rows), when they ran. */
+  cpuRatio: { toCeiling: number | null; toRedis: number | null };
   server: { logLines: number; firstLogLines: string[]; rssBytes: number | null; stop: StopResult | null };
   /** Set when the scenario could not run to the end (start-up failure, exception). */
   error?: string;
+}
+
+export interface CpuFigures {
+  /** The generator, in cores. */
+  client: number;
+  /** The generator's CPU per measured reply, µs: what a command costs the client mode. */
+  clientUsPerReply: number | null;
+  /** The server, all its processes and threads, in cores (null: /proc unreadable). */
+  server: number | null;
+  /** The server's CPU per measured reply, µs, all its processes (process CPU time over replies). */
+  serverUsPerReply: number | null;
+  /** The same per process (one for ordo; the Node front and redis-server for the Redis peer). */
+  serverUsPerReplyByProcess: Record<string, number>;
 }
 
 /** Receives a scenario's progress; bench.ts draws it as a bar. */
@@ -188,8 +218,12 @@ function skuNames(prefix: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(width, '0')}`);
 }
 
-function plan(name: ScenarioName, o: BenchOptions): Plan {
+function plan(name: ScenarioName, o: BenchOptions, system: System): Plan {
+  // A programming error, not a failed run: the peer speaks only what the place-only scenarios send.
+  if (system === 'redis' && !PEER_SCENARIOS.includes(name)) throw new Error(`the Redis peer serves ${PEER_SCENARIOS.join(', ')} only, not ${name}`);
   const timedBudget = o.maxOrders;
+  // spread, hot and flash run against ordo or the peer, with the same driver and the same checks.
+  const placeServer = () => (system === 'redis' ? startRedisPeer({ dataRoot: o.dataRoot }) : startOrdo({ dataRoot: o.dataRoot }));
   switch (name) {
     case 'ceiling': {
       const driver = new PlaceDriver(skuNames('sku', o.skus), timedBudget);
@@ -216,7 +250,7 @@ function plan(name: ScenarioName, o: BenchOptions): Plan {
       const onHand = name === 'spread' ? o.spreadStock : o.hotStock;
       const driver = new PlaceDriver(skus, timedBudget);
       return {
-        server: () => startOrdo({ dataRoot: o.dataRoot }),
+        server: placeServer,
         tokens: [BENCH_TOKENS.admin],
         setup: (url) => setStock(url, skus, onHand),
         driver,
@@ -241,7 +275,7 @@ function plan(name: ScenarioName, o: BenchOptions): Plan {
       const skus = ['flash'];
       const driver = new PlaceDriver(skus, o.flashOrders);
       return {
-        server: () => startOrdo({ dataRoot: o.dataRoot }),
+        server: placeServer,
         tokens: [BENCH_TOKENS.admin],
         setup: (url) => setStock(url, skus, o.flashStock),
         driver,
@@ -314,12 +348,45 @@ function plan(name: ScenarioName, o: BenchOptions): Plan {
   }
 }
 
-/** Runs one scenario on its own server; never throws (a failure is a failed result). */
-export async function runScenario(name: ScenarioName, o: BenchOptions, progress: ProgressSink = noProgress): Promise<ScenarioResult> {
+/** CPU seconds per process used between two readings; null for a process unreadable at either edge. */
+function cpuUsedByProcess(start: Record<string, number | null>, end: Record<string, number | null>): Record<string, number | null> {
+  const used: Record<string, number | null> = {};
+  for (const [name, at] of Object.entries(end)) {
+    const from = start[name];
+    used[name] = at === null || from === null || from === undefined ? null : at - from;
+  }
+  return used;
+}
+
+function cpuFigures(load: LoadResult, serverUsed: Record<string, number | null> | null): CpuFigures {
+  const perReply = (seconds: number) => (load.measuredReplies ? (seconds * 1e6) / load.measuredReplies : null);
+  const parts = serverUsed ? Object.values(serverUsed) : [];
+  const total = serverUsed && parts.length && parts.every((v) => v !== null) ? (parts as number[]).reduce((a, b) => a + b, 0) : null;
+  const byProcess: Record<string, number> = {};
+  for (const [name, used] of Object.entries(serverUsed ?? {})) {
+    const us = used === null ? null : perReply(used);
+    if (us !== null) byProcess[name] = us;
+  }
+  return {
+    client: load.clientCpuCores,
+    clientUsPerReply: load.clientCpuUsPerReply,
+    server: total === null ? null : total / load.measuredSeconds,
+    serverUsPerReply: total === null ? null : perReply(total),
+    serverUsPerReplyByProcess: byProcess,
+  };
+}
+
+/**
+ * Runs one scenario on its own server (ordo's, or the Redis peer's for `system: 'redis'`); never
+ * throws (a failure is a failed result) but for asking the peer for a scenario it does not serve.
+ */
+export async function runScenario(name: ScenarioName, o: BenchOptions, progress: ProgressSink = noProgress, system: System = name === 'ceiling' ? 'ceiling' : 'ordo'): Promise<ScenarioResult> {
   const result: ScenarioResult = {
     scenario: name,
+    system,
     throughput: 0,
     ratio: null,
+    ratioToRedis: null,
     measuredReplies: 0,
     measuredSeconds: 0,
     latency: new Histogram().summary(),
@@ -329,10 +396,11 @@ export async function runScenario(name: ScenarioName, o: BenchOptions, progress:
     checks: [],
     ok: false,
     notes: [],
-    cpu: { client: 0, server: null },
+    cpu: { client: 0, clientUsPerReply: null, server: null, serverUsPerReply: null, serverUsPerReplyByProcess: {} },
+    cpuRatio: { toCeiling: null, toRedis: null },
     server: { logLines: 0, firstLogLines: [], rssBytes: null, stop: null },
   };
-  const p = plan(name, o);
+  const p = plan(name, o, system);
   let server: ServerProcess | null = null;
   try {
     server = await p.server();
@@ -343,14 +411,15 @@ export async function runScenario(name: ScenarioName, o: BenchOptions, progress:
     let lastAt = 0;
     let rate = 0;
     const srv = server;
-    let serverCpuAtStart: number | null = null;
-    let serverCpuUsed: number | null = null;
+    let serverCpuAtStart: Record<string, number | null> | null = null;
+    let serverCpuUsed: Record<string, number | null> | null = null;
     const load = await runLoad(
       {
         url: server.url,
         tokens: p.tokens,
         connections: o.connections,
         inflight: o.inflight,
+        client: o.client,
         warmupMs: p.timed ? o.warmupS * 1000 : 0,
         durationMs: p.timed ? o.durationS * 1000 : undefined,
         onProgress: ({ elapsedMs, replies }) => {
@@ -362,9 +431,9 @@ export async function runScenario(name: ScenarioName, o: BenchOptions, progress:
           progress.update(p.timed ? Math.min(total, Math.round(elapsedMs / 100) / 10) : replies, rate);
         },
         onMeasure: (edge) => {
-          const now = srv.cpuSeconds();
+          const now = srv.cpuSecondsByProcess();
           if (edge === 'start') serverCpuAtStart = now;
-          else if (now !== null && serverCpuAtStart !== null) serverCpuUsed = now - serverCpuAtStart;
+          else if (serverCpuAtStart !== null) serverCpuUsed = cpuUsedByProcess(serverCpuAtStart, now);
         },
       },
       p.driver,
@@ -374,7 +443,7 @@ export async function runScenario(name: ScenarioName, o: BenchOptions, progress:
     result.measuredReplies = load.measuredReplies;
     result.measuredSeconds = load.measuredSeconds;
     result.latency = load.latency.summary();
-    result.cpu = { client: load.clientCpuCores, server: serverCpuUsed === null ? null : serverCpuUsed / load.measuredSeconds };
+    result.cpu = cpuFigures(load, serverCpuUsed);
     for (const [k, h] of load.steps) result.steps[k] = h.summary();
     // Recorded before the checks read the server back, so that they survive a server that died.
     result.checks = transportChecks(load);

@@ -6,13 +6,16 @@
  * ceiling server runs the same way, so both sides of the ratio pay the same process boundary.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './free-port.js';
+import { processCpuSeconds, processRssBytes } from './proc-stats.js';
+import { startRedis } from './redis-process.js';
+
+export { freePort } from './free-port.js';
 
 /** The tokens every benchmarked ordo server is started with (ORDO_TOKENS). */
 export const BENCH_TOKENS = {
@@ -45,31 +48,22 @@ export interface ServerProcess {
   readonly url: string;
   readonly port: number;
   readonly pid: number;
-  /** The data directory (ordo) or null (ceiling). */
+  /** The data directory (ordo, Redis's for the peer) or null (ceiling). */
   readonly dataDir: string | null;
   /** Every line the child printed on stdout and stderr but its "listening" line (at ORDO_LOG_LEVEL=warn: the problems). */
   readonly output: string[];
   /** Set once the child has exited, whoever caused it. */
   exit: ServerExit | null;
-  /** Resident set size of the child in bytes (Linux /proc), or null where unavailable. */
+  /** Resident set size in bytes, all its processes (Linux /proc), or null where unavailable. */
   rss(): Promise<number | null>;
-  /** CPU seconds the child (all its threads) has used so far (Linux /proc), or null. Synchronous, for exact window edges. */
-  cpuSeconds(): number | null;
+  /**
+   * CPU seconds each of its processes (all their threads) has used so far (Linux /proc), by name:
+   * one for ordo and the ceiling, the Node front and redis-server for the Redis peer. A value is
+   * null where /proc cannot be read. Synchronous, for exact window edges.
+   */
+  cpuSecondsByProcess(): Record<string, number | null>;
   /** SIGTERM, then SIGKILL after `graceMs`; removes the data directory. */
   stop(graceMs?: number): Promise<StopResult>;
-}
-
-/** A port that was free a moment ago (bind to 0, read it, release it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function healthStatus(port: number): Promise<number> {
@@ -84,6 +78,8 @@ function healthStatus(port: number): Promise<number> {
 }
 
 interface SpawnSpec {
+  /** The name its CPU is reported under. */
+  name: string;
   script: string;
   args: string[];
   env: NodeJS.ProcessEnv;
@@ -92,10 +88,10 @@ interface SpawnSpec {
 }
 
 /** The readiness announcement is expected output, not a problem worth reporting. */
-const READY_LINE = /^(ordo|ceiling) listening on /;
+const READY_LINE = /^(ordo|ceiling|redis-peer) listening on /;
 
 /** Servers started and not yet stopped: the CLI stops them if it is interrupted. */
-export const liveServers = new Set<ServerProcess>();
+export const liveServers = new Set<{ stop(graceMs?: number): Promise<unknown> }>();
 
 async function spawnServer(spec: SpawnSpec): Promise<ServerProcess> {
   const port = await freePort();
@@ -130,26 +126,8 @@ async function spawnServer(spec: SpawnSpec): Promise<ServerProcess> {
     dataDir: spec.dataDir,
     output,
     exit: null,
-    async rss() {
-      try {
-        const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-        const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
-        return m ? Number(m[1]) * 1024 : null;
-      } catch {
-        return null;
-      }
-    },
-    cpuSeconds() {
-      try {
-        // Fields 14 and 15 of /proc/PID/stat (utime, stime) in clock ticks; the name field may
-        // contain spaces, so count from the closing parenthesis. USER_HZ is 100 on Linux.
-        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        return (Number(f[11]) + Number(f[12])) / 100;
-      } catch {
-        return null;
-      }
-    },
+    rss: () => processRssBytes(child.pid ?? -1),
+    cpuSecondsByProcess: () => ({ [spec.name]: processCpuSeconds(child.pid ?? -1) }),
     async stop(graceMs = 5000) {
       const exitedEarly = handle.exit !== null && !stopping;
       stopping = true;
@@ -200,6 +178,7 @@ async function spawnServer(spec: SpawnSpec): Promise<ServerProcess> {
 /** The compiled entry points, found next to this file (dist/bench → dist/src), whatever the cwd. */
 const ORDO_MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const CEILING_MAIN = fileURLToPath(new URL('./ceiling-server.js', import.meta.url));
+const REDIS_PEER_MAIN = fileURLToPath(new URL('./redis-peer-server.js', import.meta.url));
 
 /**
  * A fresh ordo server: its own free port and a new empty data directory, removed by `stop()`.
@@ -211,6 +190,7 @@ const CEILING_MAIN = fileURLToPath(new URL('./ceiling-server.js', import.meta.ur
 export async function startOrdo(opts: { dataRoot?: string; readyTimeoutMs?: number } = {}): Promise<ServerProcess> {
   const dataDir = await mkdtemp(join(opts.dataRoot ?? tmpdir(), 'ordo-bench-'));
   return spawnServer({
+    name: 'ordo',
     script: ORDO_MAIN,
     args: ['--data', dataDir],
     env: { ...process.env, ORDO_TOKENS, ORDO_LOG_LEVEL: 'warn' },
@@ -221,5 +201,70 @@ export async function startOrdo(opts: { dataRoot?: string; readyTimeoutMs?: numb
 
 /** The bare ws ceiling server (ceiling-server.ts) as a child process. */
 export async function startCeiling(opts: { readyTimeoutMs?: number } = {}): Promise<ServerProcess> {
-  return spawnServer({ script: CEILING_MAIN, args: [], env: { ...process.env }, dataDir: null, readyTimeoutMs: opts.readyTimeoutMs ?? 10_000 });
+  return spawnServer({ name: 'ceiling', script: CEILING_MAIN, args: [], env: { ...process.env }, dataDir: null, readyTimeoutMs: opts.readyTimeoutMs ?? 10_000 });
+}
+
+/** The names the Redis peer's two processes are reported under. */
+export const REDIS_PEER_PROCESSES = { front: 'node front', redis: 'redis-server' } as const;
+
+/**
+ * The Redis-Lua peer: a fresh `redis-server` (redis-process.ts: its own port and directory,
+ * `appendfsync always`) and its Node ws front (redis-peer-server.ts) as a child process. One
+ * handle for both: its CPU is reported per process, `stop()` stops the front, then Redis, and
+ * removes Redis's directory. Rejects when `redis-server` is not installed.
+ */
+export async function startRedisPeer(opts: { dataRoot?: string; readyTimeoutMs?: number } = {}): Promise<ServerProcess> {
+  const redis = await startRedis({ dataRoot: opts.dataRoot });
+  liveServers.add(redis);
+  let front: ServerProcess;
+  try {
+    front = await spawnServer({
+      name: REDIS_PEER_PROCESSES.front,
+      script: REDIS_PEER_MAIN,
+      args: ['--redis-port', String(redis.port)],
+      env: { ...process.env, ORDO_BENCH_PEER_TOKEN: BENCH_TOKENS.admin },
+      dataDir: null,
+      readyTimeoutMs: opts.readyTimeoutMs ?? 10_000,
+    });
+  } catch (err) {
+    liveServers.delete(redis);
+    await redis.stop();
+    throw err;
+  }
+  liveServers.delete(front);
+  const peer: ServerProcess = {
+    url: front.url,
+    port: front.port,
+    pid: front.pid,
+    dataDir: redis.dir,
+    // Redis's lines at `warning` level are problems worth reporting too.
+    get output() {
+      return [...front.output, ...redis.output.map((l) => `redis-server: ${l}`)];
+    },
+    get exit() {
+      return front.exit;
+    },
+    set exit(e) {
+      front.exit = e;
+    },
+    async rss() {
+      const [a, b] = await Promise.all([front.rss(), processRssBytes(redis.pid)]);
+      return a === null || b === null ? null : a + b;
+    },
+    cpuSecondsByProcess: () => ({ ...front.cpuSecondsByProcess(), [REDIS_PEER_PROCESSES.redis]: redis.cpuSeconds() }),
+    async stop(graceMs) {
+      liveServers.delete(peer);
+      // A redis-server that died under the run is the peer crashing, whatever the front did.
+      const redisExit = redis.exit;
+      try {
+        const r = await front.stop(graceMs);
+        return redisExit === null ? r : { ...redisExit, killed: r.killed, exitedEarly: true };
+      } finally {
+        liveServers.delete(redis);
+        await redis.stop(graceMs);
+      }
+    },
+  };
+  liveServers.add(peer);
+  return peer;
 }

@@ -30,12 +30,14 @@ for (const file of files) {
   const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const skip = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  const bad = total - ok - skip;
+  // uvu's Total counts the tests that ran: skipped ones are in Skipped only, never in Total.
+  const bad = total - ok;
   passed += ok;
   skipped += skip;
   // A file that crashed or timed out before reporting counts as one failure at least. uvu exits
   // 0 when a `before` hook throws (its tests are counted, not passed): that is a failure too.
-  const fileFailed = r.status !== 0 || total === 0 || bad > 0;
+  // A file that ran nothing and skipped nothing found no test at all (uvu exits 0 then).
+  const fileFailed = r.status !== 0 || (total === 0 && skip === 0) || bad > 0;
   failed += fileFailed ? Math.max(1, bad) : bad;
   if (fileFailed) broken.push(file);
   const secs = ((Date.now() - started) / 1000).toFixed(1);

@@ -24,6 +24,12 @@ export const DEFAULTS = {
   /** Mailbox depth counted as a warning sign, and the depth at which client commands are refused. */
   mailboxSoftLimit: 1_000,
   mailboxHardLimit: 10_000,
+  /**
+   * A host thread's young generation (V8's semi-spaces, ×3), in MiB. A host allocates fast and
+   * most of what survives a scavenge is new actors' state, which lives on: a larger young
+   * generation scavenges a quarter as often for the same survivors (docs/PERFORMANCE.md).
+   */
+  hostYoungGenerationMb: 192,
   /** Messages one actor handles before the next actor of its shard gets a turn. */
   turnsPerActor: 64,
   cluster: {

@@ -4,10 +4,11 @@ import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { defaultHostThreads } from '../src/runtime/placement.js';
 
-test('host threads default to one per core, never fewer than one', () => {
+test('host threads default to one per core but the gateway\'s, never fewer than one', () => {
   assert.equal(defaultHostThreads(0), 1);
-  assert.equal(defaultHostThreads(2), 2);
-  assert.equal(defaultHostThreads(8), 8);
+  assert.equal(defaultHostThreads(1), 1);
+  assert.equal(defaultHostThreads(2), 1);
+  assert.equal(defaultHostThreads(8), 7);
 });
 
 test('flags win over environment variables, which win over defaults', () => {

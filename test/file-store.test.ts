@@ -22,11 +22,11 @@ async function fresh(dir: string, partitions = 2, seen?: Map<string, DirectoryEn
 
 async function snapshot(store: FileShardStore, changes: Record<string, SnapshotEntry | null>): Promise<void> {
   const rotation = await store.beginSnapshot();
-  const byPartition = new Map<number, Map<string, { data: SnapshotEntry; dir: { i: unknown } } | null>>();
+  const byPartition = new Map<number, Map<string, { json: string; dir: { i: unknown } } | null>>();
   for (const [k, e] of Object.entries(changes)) {
     const p = partitionOf(k, store.partitions);
     if (!byPartition.has(p)) byPartition.set(p, new Map());
-    byPartition.get(p)!.set(k, e && { data: e, dir: { i: k } });
+    byPartition.get(p)!.set(k, e && { json: JSON.stringify(e), dir: { i: k } });
   }
   for (const [p, c] of byPartition) await store.writePartition(p, c);
   await store.commitSnapshot(rotation);

@@ -162,7 +162,7 @@ test('once a close is decided, no further frame of that connection is executed',
     hub: new SubscriptionHub(),
     metrics: new GatewayMetrics(async () => [], () => 0),
     log: createLogger('test'),
-    views: { recentOrders: () => [], stats: async () => ({}) as never },
+    views: { recentOrders: async () => [], stats: async () => ({}) as never },
     limits: { maxInFlight: 1024, maxBufferedBytes: 100, maxUnwrittenBytes: 1000, maxConcurrentListings: 2, maxSubscriptions: 10 },
   });
   const frame = (id: string) => Buffer.from(JSON.stringify({ id, type: 'inventory.get', sku: 'x' }));

@@ -38,6 +38,10 @@ interface Call {
   reject(err: Error): void;
   timer: ReturnType<typeof setTimeout>;
   retryTimer?: ReturnType<typeof setTimeout>;
+  /** The id of its latest send while that send awaits its reply. */
+  sentAs?: string;
+  /** Waiting in `queue` for a connection. */
+  queued?: boolean;
 }
 
 const closedError = () => new OrdoError({ code: 'CLOSED', message: 'the client was closed' });
@@ -179,7 +183,8 @@ export class Client {
     // Commands in flight: those safe to repeat wait for the next connection, the others fail.
     for (const [id, call] of this.pending) {
       this.pending.delete(id);
-      if (call.retryable && call.attempts < this.maxAttempts) this.queue.push(call);
+      call.sentAs = undefined;
+      if (call.retryable && call.attempts < this.maxAttempts) this.enqueue(call);
       else this.fail(call, new OrdoError({ code: 'CONNECTION_LOST', message: `connection lost before the reply to ${call.type}; it may or may not have been applied` }));
     }
     if (this.stateNow === 'closed') return;
@@ -208,20 +213,29 @@ export class Client {
     }
   }
 
+  private enqueue(call: Call): void {
+    call.queued = true;
+    this.queue.push(call);
+  }
+
   private flushQueue(): void {
     const waiting = this.queue;
     this.queue = [];
-    for (const call of waiting) this.dispatch(call);
+    for (const call of waiting) {
+      call.queued = false;
+      this.dispatch(call);
+    }
   }
 
   private dispatch(call: Call): void {
     const sock = this.socket;
     if (this.stateNow !== 'open' || !sock || sock.readyState !== OPEN) {
-      this.queue.push(call);
+      this.enqueue(call);
       return;
     }
     const id = `k${++this.seq}`;
     call.attempts++;
+    call.sentAs = id;
     this.pending.set(id, call);
     sock.send(JSON.stringify({ ...call.frame, id }));
   }
@@ -240,6 +254,7 @@ export class Client {
     const call = typeof frame.re === 'string' ? this.pending.get(frame.re) : undefined;
     if (!call) return;
     this.pending.delete(frame.re as string);
+    call.sentAs = undefined;
     if (frame.ok === true) {
       const { re: _re, ok: _ok, ...result } = frame;
       this.settle(call);
@@ -260,8 +275,13 @@ export class Client {
   private settle(call: Call): void {
     clearTimeout(call.timer);
     if (call.retryTimer) clearTimeout(call.retryTimer);
-    this.queue = this.queue.filter((c) => c !== call);
-    for (const [id, c] of this.pending) if (c === call) this.pending.delete(id);
+    // O(1) for the usual case (answered, neither queued nor in flight any more): no scan per reply.
+    if (call.queued) {
+      call.queued = false;
+      this.queue = this.queue.filter((c) => c !== call);
+    }
+    if (call.sentAs !== undefined && this.pending.get(call.sentAs) === call) this.pending.delete(call.sentAs);
+    call.sentAs = undefined;
   }
 
   private fail(call: Call, err: Error): void {

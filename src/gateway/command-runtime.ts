@@ -18,6 +18,14 @@ export interface CommandRuntime {
   stats(): Promise<HostStats[]>;
   /** An actor's state, timers, outbox and message log, or null when the actor does not exist. */
   inspect(key: string): Promise<unknown>;
+  /**
+   * Optional, all three or none: a runtime that keeps the dashboard's views of the order events
+   * itself, so that its events need to reach `onEvent` only while the gateway has subscribers
+   * (`setEventInterest`). Without them the gateway keeps those views from every event.
+   */
+  setEventInterest?(wanted: boolean): void;
+  recentOrders?(): Promise<Order[]>;
+  busiestSkus?(n: number): Promise<{ sku: string; placements: number }[]>;
   /** What `/healthz` adds to its status (a cluster node: its name, members, the journals it owns). */
   health?(): Record<string, unknown>;
 }

@@ -64,7 +64,7 @@ export async function listOrders(rt: CommandRuntime, c: CommandOf<'order.list'>)
 /** What the gateway itself answers, with no actor involved (extensions for dashboards). */
 export interface GatewayViews {
   /** The latest state of the orders that changed last: the `orders` feed's first reply. */
-  recentOrders(): Order[];
+  recentOrders(): Promise<Order[]>;
   stats(): Promise<Stats>;
 }
 
@@ -75,7 +75,7 @@ export interface GatewayViews {
 export async function runCommand(rt: CommandRuntime, c: Command, who: Principal, views: GatewayViews, tp?: string): Promise<Reply> {
   if (c.type === 'order.list') return listOrders(rt, c);
   if (c.type === 'stats.get') return { ok: true, stats: await views.stats() };
-  if (c.type === 'feed.subscribe') return c.feed === 'orders' ? { ok: true, orders: views.recentOrders() } : listFeed(rt, c.feed, tp);
+  if (c.type === 'feed.subscribe') return c.feed === 'orders' ? { ok: true, orders: await views.recentOrders() } : listFeed(rt, c.feed, tp);
   if (c.type === 'actor.inspect') return inspectActor(rt, c.key);
   return rt.execute(actorKeyFor(c), c, who, tp);
 }

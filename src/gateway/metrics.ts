@@ -68,6 +68,21 @@ export class GatewayMetrics {
     help: 'Subscribers closed (1008) for leaving too many event bytes unread',
     registers: [this.registry],
   });
+  /**
+   * prom-client's children per label set, kept: `inc({…})` hashes its labels on every call,
+   * which on the hot path is a measurable part of a command. Bounded: command types × outcomes.
+   */
+  private readonly answeredChildren = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
+
+  /** One command answered: counted by type and outcome, its latency observed by type. */
+  answered(type: string, outcome: string, seconds: number): void {
+    const key = `${type}\u0000${outcome}`;
+    let c = this.answeredChildren.get(key);
+    if (!c) this.answeredChildren.set(key, (c = { count: this.commands.labels(type, outcome), latency: this.latency.labels(type) }));
+    c.count.inc();
+    c.latency.observe(seconds);
+  }
+
   /** Per-second throughput and p99 of the last minute (stats.get; not a Prometheus metric). */
   readonly series = new CommandSeries();
   readonly events = new Counter({ name: 'ordo_events_sent_total', help: 'Event frames sent to subscribers', registers: [this.registry] });

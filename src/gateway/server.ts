@@ -3,13 +3,13 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import type { Principal } from '../protocol/model.js';
-import { BusySkus } from './busy-skus.js';
+import { BusySkus } from '../runtime/query/busy-skus.js';
 import type { CommandRuntime } from './command-runtime.js';
 import { ClientConnection, type ConnectionLimits } from './connection.js';
 import { DashboardAssets } from './dashboard-assets.js';
 import type { GatewayViews } from './dispatch.js';
 import { GatewayMetrics } from './metrics.js';
-import { RecentOrders } from './recent-orders.js';
+import { RecentOrders } from '../runtime/query/recent-orders.js';
 import { statsReport } from './stats-report.js';
 import { SubscriptionHub } from './subscriptions.js';
 import type { TokenTable } from './tokens.js';
@@ -58,7 +58,7 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   private readonly http: Server;
   private readonly wss: WebSocketServer;
-  private readonly hub = new SubscriptionHub();
+  private readonly hub: SubscriptionHub;
   private readonly connections = new Set<ClientConnection>();
   private readonly perToken = new Map<Principal, number>();
   private readonly recent = new RecentOrders();
@@ -70,16 +70,31 @@ export class Gateway {
 
   constructor(private readonly opts: GatewayOptions) {
     this.metrics = new GatewayMetrics(() => opts.runtime.stats(), () => opts.runtime.inFlight);
-    opts.runtime.onEvent((e) => {
-      if (e.type === 'order.updated') {
+    const rt = opts.runtime;
+    // A runtime that keeps the dashboard's views itself sends events only while someone listens;
+    // otherwise every event comes here and the views are kept from them.
+    const runtimeViews = rt.setEventInterest && rt.recentOrders && rt.busiestSkus ? { recent: rt.recentOrders.bind(rt), busiest: rt.busiestSkus.bind(rt) } : null;
+    this.hub = new SubscriptionHub((listening) => {
+      if (runtimeViews) rt.setEventInterest!(listening);
+    });
+    if (runtimeViews) rt.setEventInterest!(this.hub.listening);
+    rt.onEvent((e) => {
+      if (!runtimeViews && e.type === 'order.updated') {
         this.recent.note(e.order);
         this.busySkus.note(e.order);
       }
       this.hub.publish(e);
     });
     this.views = {
-      recentOrders: () => this.recent.list(),
-      stats: () => statsReport({ runtime: opts.runtime, metrics: this.metrics, series: this.metrics.series, busySkus: this.busySkus, health: () => this.healthState }),
+      recentOrders: runtimeViews ? runtimeViews.recent : async () => this.recent.list(),
+      stats: () =>
+        statsReport({
+          runtime: rt,
+          metrics: this.metrics,
+          series: this.metrics.series,
+          busiestSkus: runtimeViews ? runtimeViews.busiest : async (n) => this.busySkus.top(n),
+          health: () => this.healthState,
+        }),
     };
     // UTF-8 is checked by the connection, not by ws: ws would close the socket (1007) on a bad
     // byte, while PROTOCOL.md wants BAD_FRAME and the connection kept open.

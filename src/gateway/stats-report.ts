@@ -1,7 +1,6 @@
 import { ActorKeys } from '../protocol/messages.js';
 import { ORDER_STATUSES, type OrderStatus } from '../protocol/model.js';
 import type { Stats } from '../protocol/stats.js';
-import type { BusySkus } from './busy-skus.js';
 import type { CommandRuntime } from './command-runtime.js';
 import type { CommandSeries } from './command-series.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -13,7 +12,8 @@ export interface StatsSources {
   runtime: CommandRuntime;
   metrics: GatewayMetrics;
   series: CommandSeries;
-  busySkus: BusySkus;
+  /** The `n` SKUs placed most lately. */
+  busiestSkus: (n: number) => Promise<{ sku: string; placements: number }[]>;
   health: () => string;
 }
 
@@ -22,7 +22,7 @@ export async function statsReport(src: StatsSources): Promise<Stats> {
   const [hostStats, metrics] = await Promise.all([src.metrics.hostStats(), src.metrics.registry.getMetricsAsJSON()]);
   const orders = {} as Record<OrderStatus, number>;
   for (const s of ORDER_STATUSES) orders[s] = hostStats.reduce((n, h) => n + (h.orderStatuses?.[s] ?? 0), 0);
-  const busiest = src.busySkus.top(BUSIEST);
+  const busiest = await src.busiestSkus(BUSIEST);
   const stocks = await Promise.all(
     busiest.map(({ sku }) => src.runtime.execute(ActorKeys.sku(sku), { type: 'inventory.get', sku }, SYSTEM)),
   );

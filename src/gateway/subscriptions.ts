@@ -29,20 +29,34 @@ export class SubscriptionHub {
   private readonly orders = new Map<string, Set<Subscriber>>();
   private readonly feeds = new Map<Feed, Set<Subscriber>>();
 
+  /** `onListening`: called when the first subscriber comes (true) and when the last one goes (false). */
+  constructor(private readonly onListening: (listening: boolean) => void = () => {}) {}
+
+  /** Someone subscribes to something. */
+  get listening(): boolean {
+    return this.orders.size > 0 || this.feeds.size > 0;
+  }
+
+  private changing(change: () => void): void {
+    const before = this.listening;
+    change();
+    if (this.listening !== before) this.onListening(this.listening);
+  }
+
   addOrder(orderId: string, s: Subscriber): void {
-    add(this.orders, orderId, s);
+    this.changing(() => add(this.orders, orderId, s));
   }
 
   removeOrder(orderId: string, s: Subscriber): void {
-    remove(this.orders, orderId, s);
+    this.changing(() => remove(this.orders, orderId, s));
   }
 
   addFeed(feed: Feed, s: Subscriber): void {
-    add(this.feeds, feed, s);
+    this.changing(() => add(this.feeds, feed, s));
   }
 
   removeFeed(feed: Feed, s: Subscriber): void {
-    remove(this.feeds, feed, s);
+    this.changing(() => remove(this.feeds, feed, s));
   }
 
   /** The `orders` feed: every order change, serialised only when someone listens. */

@@ -1,4 +1,4 @@
-import { context, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { context, ProxyTracerProvider, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import type { Logger } from '../logger.js';
 import type { Command } from '../protocol/commands.js';
 import { RefusedError, wireError } from '../protocol/errors.js';
@@ -38,6 +38,9 @@ function carried(span: Span, parent: TraceParent | undefined): string | undefine
  * gets the `traceparent` to hand to the runtime (undefined for an untraced command).
  */
 export async function traced(log: Logger, command: Command, who: Principal, parent: TraceParent | undefined, run: (traceparent: string | undefined) => Promise<Reply>): Promise<Reply> {
+  // Neither a client's trace nor an SDK to record ours: a span would carry nothing anywhere, so
+  // none is made (no span, no context switch: a few µs per command on the hot path).
+  if (parent === undefined && !sdkRegistered()) return untraced(log, command, run);
   const parentContext = parent ? trace.setSpanContext(context.active(), { ...parent, isRemote: true }) : context.active();
   const span = tracer.startSpan(
     `ordo ${command.type}`,
@@ -66,6 +69,27 @@ export async function traced(log: Logger, command: Command, who: Principal, pare
   span.end();
   if (log.isLevelEnabled('debug')) {
     log.debug({ type: command.type, outcome, ms: Math.round((performance.now() - started) * 1000) / 1000, ...ids }, 'command answered');
+  }
+  return reply;
+}
+
+/** Whether an SDK is registered behind the API's global proxy (checked per command: one may come later). */
+function sdkRegistered(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer('ordo-gateway') !== undefined;
+}
+
+async function untraced(log: Logger, command: Command, run: (traceparent: string | undefined) => Promise<Reply>): Promise<Reply> {
+  const started = performance.now();
+  let reply: Reply;
+  try {
+    reply = await run(undefined);
+  } catch (err) {
+    log.error({ err, type: command.type }, 'command failed inside the gateway');
+    reply = { ok: false, error: wireError('INTERNAL', 'internal error') };
+  }
+  if (log.isLevelEnabled('debug')) {
+    log.debug({ type: command.type, outcome: reply.ok ? 'ok' : reply.error.code, ms: Math.round((performance.now() - started) * 1000) / 1000 }, 'command answered');
   }
   return reply;
 }

@@ -32,10 +32,12 @@ export function workerOf(shard: number, workerCount: number, journalCount: numbe
 }
 
 /**
- * Host threads when none are configured: one per core. On a small machine one thread gives more
- * throughput (the gateway keeps a core), but recovery is parallel over host threads and restart
- * time is the harder promise; the measurements are in docs/PERFORMANCE.md ("Default host threads").
+ * Host threads when none are configured: one per core but one, which the gateway's thread keeps
+ * (and never fewer than one). On two cores one host thread costs less CPU per placement than two
+ * (one journal, so one commit per placement; no second thread competing with the gateway) and
+ * still restarts a million orders within the target; the measurements are in
+ * docs/PERFORMANCE.md ("Default host threads").
  */
 export function defaultHostThreads(cores: number): number {
-  return Math.max(1, cores);
+  return Math.max(1, cores - 1);
 }

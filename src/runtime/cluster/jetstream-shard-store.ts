@@ -1,5 +1,5 @@
 import type { JournalRecord, ReplayStats } from '../journal/record.js';
-import type { DirectoryEntry, ShardStore, SnapshotEntry } from '../storage/shard-store.js';
+import type { DirectoryEntry, ShardStore, SnapshotChange, SnapshotEntry } from '../storage/shard-store.js';
 import { JournalStreamError } from './errors.js';
 import type { JetStreamJournal } from './jetstream-journal.js';
 import { JetStreamSnapshotStore } from './snapshot-store.js';
@@ -103,10 +103,10 @@ export class JetStreamShardStore implements ShardStore {
     return this.opts.journal.lastSequence;
   }
 
-  async writePartition(_partition: number, changes: Map<string, { data: SnapshotEntry; dir: DirectoryEntry } | null>): Promise<void> {
+  async writePartition(_partition: number, changes: Map<string, SnapshotChange | null>): Promise<void> {
     for (const [key, c] of changes) {
       if (c === null) this.actors.delete(key);
-      else this.actors.set(key, { data: JSON.stringify(c.data), dir: c.dir });
+      else this.actors.set(key, { data: c.json, dir: c.dir });
     }
   }
 

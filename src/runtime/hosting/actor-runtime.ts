@@ -10,8 +10,10 @@ import { journalCount, openDataDir } from '../storage/data-dir.js';
 import { relayoutJournals } from '../storage/journal-layout.js';
 import { type Envelope, type GatewayOutput, type ShardQuery, withTrace } from '../kernel/envelope.js';
 import { fetchPage, mergePages, type OrderPage, type OrderQuery } from '../query/order-query.js';
+import { mergeRecent } from '../query/recent-orders.js';
+import { mergeTop } from '../query/busy-skus.js';
 import { defaultHostThreads, shardOf, workerOf } from '../placement.js';
-import type { FromHost, HostConfig, RecoveryStats, ToHost } from './host-protocol.js';
+import { type FromHost, type HostConfig, packBatch, type RecoveryStats, type ToHost, unpackBatch } from './host-protocol.js';
 import type { HostControl } from './shard-host.js';
 import { DEFAULTS } from '../../defaults.js';
 
@@ -20,7 +22,7 @@ const RECOVERY_SETTLE_LIMIT_MS = 5_000;
 
 export interface RuntimeOptions {
   dataDir: string;
-  /** Worker threads hosting shards (default: one per core; see `defaultHostThreads`). */
+  /** Worker threads hosting shards (default: one per core but one; see `defaultHostThreads`). */
   workers?: number;
   /** Shards of a new data directory (default 8); an existing directory keeps its own. */
   shards?: number;
@@ -72,6 +74,8 @@ export class ActorRuntime {
   private nextCid = 1;
   private flushScheduled = false;
   private readonly eventListeners: ((e: ActorEvent) => void)[] = [];
+  /** Whether the hosts send events (see `setEventInterest`); a replaced host is told again. */
+  private eventsWanted = true;
   state: 'recovering' | 'ready' | 'stopping' | 'stopped' = 'recovering';
   recovery: RecoveryStats | null = null;
   /** Host threads replaced after dying, since start. */
@@ -165,7 +169,10 @@ export class ActorRuntime {
       mailboxSoftLimit: this.opts.mailboxSoftLimit,
       mailboxHardLimit: this.opts.mailboxHardLimit,
     };
-    const worker = new Worker(new URL('./shard-worker.js', import.meta.url), { workerData: config });
+    const worker = new Worker(new URL('./shard-worker.js', import.meta.url), {
+      workerData: config,
+      resourceLimits: { maxYoungGenerationSizeMb: DEFAULTS.hostYoungGenerationMb },
+    });
     const control = new MessageChannel();
     const handle: HostHandle = { index, worker, control: Comlink.wrap<HostControl>(nodeEndpoint(control.port1)), toPost: [], ready: false };
     let settle!: () => void;
@@ -199,6 +206,7 @@ export class ActorRuntime {
     });
     const ports = peers.filter((p): p is MessagePort => p !== null);
     worker.postMessage({ t: 'init', peers, control: control.port2 }, [...ports, control.port2]);
+    if (!this.eventsWanted) worker.postMessage({ t: 'interest', events: false } satisfies ToHost);
     return { handle, recovered, settled };
   }
 
@@ -243,7 +251,7 @@ export class ActorRuntime {
 
   private onHostMessage(m: FromHost): void {
     if (m.t === 'out') {
-      for (const o of m.items) this.deliverOutput(o);
+      for (const o of unpackBatch<GatewayOutput>(m.json)) this.deliverOutput(o);
     } else if (m.t === 'fatal') {
       this.fatal(m.message);
     }
@@ -270,6 +278,32 @@ export class ActorRuntime {
 
   onEvent(listener: (e: ActorEvent) => void): void {
     this.eventListeners.push(listener);
+  }
+
+  /**
+   * Whether actors' events should reach `onEvent` listeners at all: the gateway says so as its
+   * first subscriber comes and its last one goes. Posted on the same channel as the batches, so
+   * a command sent after it sees the new setting.
+   */
+  setEventInterest(wanted: boolean): void {
+    if (wanted === this.eventsWanted) return;
+    this.eventsWanted = wanted;
+    for (const h of this.hosts) h.worker.postMessage({ t: 'interest', events: wanted } satisfies ToHost);
+  }
+
+  /** The `capacity` orders changed last, over every host (the `orders` feed's first reply). */
+  async recentOrders(): Promise<Order[]> {
+    const views = await Promise.all(this.hosts.map((h) => h.control.dashboard(0)));
+    return mergeRecent(views.map((v) => v.recent));
+  }
+
+  /**
+   * The `n` SKUs placed most lately. Approximate across hosts: each host counts the placements of
+   * its own orders, and answers its top few times `n`.
+   */
+  async busiestSkus(n: number): Promise<{ sku: string; placements: number }[]> {
+    const views = await Promise.all(this.hosts.map((h) => h.control.dashboard(n * 8)));
+    return mergeTop(views.map((v) => v.busiest), n);
   }
 
   get inFlight(): number {
@@ -325,7 +359,7 @@ export class ActorRuntime {
     this.flushScheduled = false;
     for (const h of this.hosts) {
       if (h.toPost.length === 0 || !h.ready) continue;
-      h.worker.postMessage({ t: 'batch', items: h.toPost } satisfies ToHost);
+      h.worker.postMessage({ t: 'batch', json: packBatch(h.toPost) } satisfies ToHost);
       h.toPost = [];
     }
   }

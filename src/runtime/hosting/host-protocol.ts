@@ -2,6 +2,11 @@
  * The thread protocol between the main thread and a shard host (a worker thread), and between
  * hosts: what each side may post, and the host's configuration. Plain data only: everything here
  * crosses `postMessage`.
+ *
+ * Batches of actor messages cross as JSON text (`packBatch` / `unpackBatch`), not as objects:
+ * V8's structured clone of a few hundred small objects costs more than `JSON.stringify` on one
+ * side and `JSON.parse` on the other (a string is copied as one block), and the batches are
+ * JSON-safe by construction (validated frames, actor state and replies made of JSON values).
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Envelope, GatewayOutput, ShardQuery } from '../kernel/envelope.js';
@@ -30,22 +35,35 @@ export interface HostInit {
 
 /** Main thread → host. */
 export type ToHost =
-  | { t: 'batch'; items: (Envelope | ShardQuery)[] }
+  /** JSON of `(Envelope | ShardQuery)[]`. */
+  | { t: 'batch'; json: string }
   | { t: 'peer'; index: number; port: MessagePort }
+  /** Whether the gateway wants actors' events (it has subscribers); the host drops them otherwise. */
+  | { t: 'interest'; events: boolean }
   | { t: 'start' }
   | { t: 'stop' };
 
 /** Host → main thread. */
 export type FromHost =
   | { t: 'recovered'; stats: RecoveryStats }
-  | { t: 'out'; items: GatewayOutput[] }
+  /** JSON of `GatewayOutput[]`. */
+  | { t: 'out'; json: string }
   | { t: 'stopped' }
   /** After `start`: no actor of this host owes recovery work any more (see `afterRecovery`). */
   | { t: 'settled' }
   | { t: 'fatal'; message: string };
 
-/** Host → host: messages for the other's shards, one batch per turn of the event loop. */
-export type ToPeer = Envelope[];
+/** Host → host: messages for the other's shards, one batch per turn of the event loop (JSON of `Envelope[]`). */
+export type ToPeer = string;
+
+/** A batch as it crosses a thread boundary. */
+export function packBatch<T>(items: T[]): string {
+  return JSON.stringify(items);
+}
+
+export function unpackBatch<T>(json: string): T[] {
+  return JSON.parse(json) as T[];
+}
 
 export interface RecoveryStats {
   shards: number;

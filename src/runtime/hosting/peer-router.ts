@@ -1,6 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Envelope } from '../kernel/envelope.js';
-import type { ToPeer } from './host-protocol.js';
+import { packBatch, type ToPeer, unpackBatch } from './host-protocol.js';
 
 /**
  * The direct channels from one host thread to the others: messages for another host's shards are
@@ -12,21 +12,21 @@ export class PeerRouter {
 
   constructor(
     hosts: number,
-    private readonly onMessage: (batch: ToPeer) => void,
+    private readonly onMessage: (batch: Envelope[]) => void,
   ) {
     this.queued = Array.from({ length: hosts }, () => []);
   }
 
   connect(ports: (MessagePort | null)[]): void {
     this.peers = ports;
-    for (const p of ports) p?.on('message', (m: ToPeer) => this.onMessage(m));
+    for (const p of ports) p?.on('message', (m: ToPeer) => this.onMessage(unpackBatch<Envelope>(m)));
   }
 
   /** A peer host was replaced (its thread died): a new channel, and nothing queued for the old one. */
   replace(index: number, port: MessagePort): void {
     this.peers[index]?.close();
     this.peers[index] = port;
-    port.on('message', (m: ToPeer) => this.onMessage(m));
+    port.on('message', (m: ToPeer) => this.onMessage(unpackBatch<Envelope>(m)));
     this.queued[index] = [];
   }
 
@@ -43,7 +43,7 @@ export class PeerRouter {
     for (let w = 0; w < this.queued.length; w++) {
       const batch = this.queued[w]!;
       if (batch.length === 0) continue;
-      this.peers[w]?.postMessage(batch satisfies ToPeer);
+      this.peers[w]?.postMessage(packBatch(batch) satisfies ToPeer);
       this.queued[w] = [];
     }
   }

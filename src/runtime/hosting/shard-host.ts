@@ -1,6 +1,8 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from '../../logger.js';
-import { ORDER_STATUSES, type OrderStatus } from '../../protocol/model.js';
+import { type Order, ORDER_STATUSES, type OrderStatus } from '../../protocol/model.js';
+import { BusySkus } from '../query/busy-skus.js';
+import { RecentOrders } from '../query/recent-orders.js';
 import type { Clock } from '../kernel/clock.js';
 import { type Envelope, type GatewayOutput, isEnvelope, type Output, type ShardQuery } from '../kernel/envelope.js';
 import type { Shard } from '../kernel/shard.js';
@@ -10,7 +12,7 @@ import { journalDir, shardDir } from '../storage/data-dir.js';
 import { FileShardStore } from '../storage/file-shard-store.js';
 import { crashPointFromEnv } from '../crash-point.js';
 import { recordDeadLetter } from './dead-letters.js';
-import type { FromHost, HostConfig, RecoveryStats } from './host-protocol.js';
+import { type FromHost, type HostConfig, packBatch, type RecoveryStats } from './host-protocol.js';
 import { PeerRouter } from './peer-router.js';
 import { journalOf, shardOf, workerOf } from '../placement.js';
 import { type GroupMember, ShardGroup } from './shard-group.js';
@@ -33,6 +35,16 @@ export class ShardHost {
   private readonly snapshots: SnapshotScheduler;
   private readonly journalOfShard = new Map<number, Journal>();
   private toMain: GatewayOutput[] = [];
+  /**
+   * Whether events go to the gateway: only while it has subscribers (it says so). Otherwise an
+   * event stops here, after the dashboard's views below have noted it: most placements are
+   * watched by nobody, and an order's view crossing threads for nothing is a measurable part of
+   * a placement's cost.
+   */
+  wantEvents = true;
+  /** The dashboard's views of this host's order events (the gateway merges the hosts'). */
+  private readonly recent = new RecentOrders();
+  private readonly busySkus = new BusySkus();
   private scheduled = false;
   private stopping = false;
   /** Messages that arrive before this host's shards are recovered wait here (a replaced host's peers start at once). */
@@ -162,14 +174,21 @@ export class ShardHost {
   private release(outputs: Output[]): void {
     for (const o of outputs) {
       if (isEnvelope(o)) this.route(o);
-      else this.toMain.push(o);
+      else if (o.t !== 'evt') this.toMain.push(o);
+      else {
+        if (o.event.type === 'order.updated') {
+          this.recent.note(o.event.order);
+          this.busySkus.note(o.event.order);
+        }
+        if (this.wantEvents) this.toMain.push(o);
+      }
     }
     this.flush();
   }
 
   private flush(): void {
     if (this.toMain.length) {
-      this.postToMain({ t: 'out', items: this.toMain });
+      this.postToMain({ t: 'out', json: packBatch(this.toMain) });
       this.toMain = [];
     }
     this.peers.flush();
@@ -190,6 +209,11 @@ export class ShardHost {
     await this.group.commit.flush();
     this.flush();
     await this.group.close();
+  }
+
+  /** Control plane (comlink): the latest changed orders and the busiest SKUs seen here. */
+  dashboard(n: number): { recent: Order[]; busiest: { sku: string; placements: number }[] } {
+    return { recent: this.recent.list(), busiest: this.busySkus.top(n) };
   }
 
   /** Control plane (comlink): read-only views for operators and /metrics. */
@@ -233,7 +257,7 @@ export class ShardHost {
   }
 }
 
-export type HostControl = Pick<ShardHost, 'inspect' | 'stats' | 'compact'>;
+export type HostControl = Pick<ShardHost, 'inspect' | 'stats' | 'compact' | 'dashboard'>;
 
 /** Messages waiting in a shard's mailboxes (also read by a cluster node's journal hosts). */
 export function mailboxDepth(s: Shard): number {

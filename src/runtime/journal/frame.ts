@@ -9,11 +9,12 @@ export const FRAME_HEADER = 8;
 export const MAX_FRAME = 64 * 1024 * 1024;
 
 export function encodeFrame(payload: string): Buffer {
-  const body = Buffer.from(payload, 'utf8');
-  const frame = Buffer.allocUnsafe(FRAME_HEADER + body.length);
-  frame.writeUInt32LE(body.length, 0);
-  frame.writeUInt32LE(crc32(body), 4);
-  body.copy(frame, FRAME_HEADER);
+  // Encoded straight into the frame: one buffer per record, not a body and then its copy.
+  const length = Buffer.byteLength(payload, 'utf8');
+  const frame = Buffer.allocUnsafe(FRAME_HEADER + length);
+  frame.write(payload, FRAME_HEADER, 'utf8');
+  frame.writeUInt32LE(length, 0);
+  frame.writeUInt32LE(crc32(frame.subarray(FRAME_HEADER)), 4);
   return frame;
 }
 

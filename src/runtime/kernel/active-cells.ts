@@ -10,6 +10,11 @@ import type { ActorCell } from './actor-cell.js';
 export class ActiveCells {
   private readonly lru: LRUCache<string, ActorCell>;
   private readonly pinned = new Map<string, ActorCell>();
+  /**
+   * The actors in memory changed since their latest snapshot (and maybe a few since cleaned:
+   * the snapshot round that visits them drops those). Every cell put here registers itself.
+   */
+  readonly changed = new Set<ActorCell>();
   passivated = 0;
 
   constructor(
@@ -23,8 +28,10 @@ export class ActiveCells {
       dispose: (cell, key, reason) => {
         // Only evictions by the cap matter here; explicit deletes and replacements are not passivations.
         if (reason !== 'evict') return;
-        if (this.canLeave(cell) || this.setAside(cell)) this.passivated++;
-        else this.pinned.set(key, cell);
+        if (this.canLeave(cell) || this.setAside(cell)) {
+          this.passivated++;
+          this.forget(cell);
+        } else this.pinned.set(key, cell);
       },
     });
   }
@@ -50,9 +57,19 @@ export class ActiveCells {
   }
 
   set(key: string, cell: ActorCell): void {
-    // A new incarnation (after a restart) replaces a pinned old one too.
+    // A new incarnation (after a restart) replaces the old one, pinned or not.
+    const old = this.peek(key);
+    if (old && old !== cell) this.forget(old);
     this.pinned.delete(key);
     this.lru.set(key, cell);
+    cell.changedSet = this.changed;
+    if (cell.dirty) this.changed.add(cell);
+  }
+
+  /** A cell leaving memory (or replaced) is no longer this shard's to snapshot. */
+  private forget(cell: ActorCell): void {
+    cell.changedSet = null;
+    this.changed.delete(cell);
   }
 
   *values(): IterableIterator<ActorCell> {
@@ -61,6 +78,8 @@ export class ActiveCells {
   }
 
   delete(key: string): void {
+    const cell = this.peek(key);
+    if (cell) this.forget(cell);
     this.lru.delete(key);
     this.pinned.delete(key);
   }
@@ -71,6 +90,7 @@ export class ActiveCells {
     for (const [key, cell] of this.pinned) {
       if (this.canLeave(cell) || this.setAside(cell)) {
         this.pinned.delete(key);
+        this.forget(cell);
         n++;
       }
     }

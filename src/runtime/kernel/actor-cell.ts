@@ -74,8 +74,21 @@ export class ActorCell {
     if (ASSERTS) invariant(n >= 0, `unsettled >= 0 (${this.key}: ${n}; a batch settled twice?)`);
     this.unwritten = n;
   }
+  private changes = 0;
+  /**
+   * The shard's set of changed actors, once this cell is in its memory (`ActiveCells.set`): a
+   * change adds the cell, so that a snapshot round visits the changed actors only, not every
+   * actor in memory.
+   */
+  changedSet: Set<ActorCell> | null = null;
   /** Counts durable changes; `snapshotted` is the count the latest snapshot holds. Equal = clean. */
-  version = 0;
+  get version(): number {
+    return this.changes;
+  }
+  set version(v: number) {
+    this.changes = v;
+    if (v !== this.snapshotted) this.changedSet?.add(this);
+  }
   snapshotted = 0;
 
   constructor(

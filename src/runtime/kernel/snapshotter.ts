@@ -1,4 +1,5 @@
-import { type DirectoryEntry, partitionOf, type SnapshotEntry } from '../storage/shard-store.js';
+import { type DirectoryEntry, partitionOf, type SnapshotChange, type SnapshotEntry } from '../storage/shard-store.js';
+import { ASSERTS, invariant } from './dev-asserts.js';
 import type { ActiveCells } from './active-cells.js';
 import { type ActorCell, requestIdFloor } from './actor-cell.js';
 import { type ActorDirectory, NO_SUMMARY } from './actor-directory.js';
@@ -26,7 +27,7 @@ export interface SnapshotStats {
   longestSliceMs: number;
 }
 
-type PartitionChanges = Map<string, { data: SnapshotEntry; dir: DirectoryEntry } | null>;
+type PartitionChanges = Map<string, SnapshotChange | null>;
 
 /** Takes a shard's snapshots, one at a time. */
 export class Snapshotter {
@@ -62,15 +63,21 @@ export class Snapshotter {
       // An actor restarting after a fault is rebuilt from journal segments this snapshot would
       // delete: wait for the next round rather than lose its changes. (A deferred one still here
       // is one whose load failed, already reported as fatal: the same holds for it.)
-      for (const cell of shard.cells.values()) if (cell.dirty && (cell.phase === 'restarting' || cell.phase === 'deferred')) return null;
+      const changed = shard.cells.changed;
+      if (ASSERTS) for (const cell of shard.cells.values()) invariant(!cell.dirty || changed.has(cell), `a changed actor is in its shard's changed set (${cell.key})`);
+      for (const cell of changed) if (cell.dirty && (cell.phase === 'restarting' || cell.phase === 'deferred')) return null;
       const rotation = await rotate(() => {
         shard.bytesSinceSnapshot = 0;
         return store.beginSnapshot();
       });
       const byPartition = new Map<number, ActorCell[]>();
       const P = store.partitions;
-      for (const cell of shard.cells.values()) {
-        if (!cell.dirty || cell.phase !== 'active') continue;
+      for (const cell of changed) {
+        if (!cell.dirty) {
+          changed.delete(cell);
+          continue;
+        }
+        if (cell.phase !== 'active') continue;
         const p = partitionOf(cell.key, P);
         const list = byPartition.get(p);
         if (list) list.push(cell);
@@ -107,8 +114,8 @@ export class Snapshotter {
           if (Object.keys(timers).length) dir.t = timers;
           if (outbox.length) dir.busy = true;
           // Serialised here, in this turn, so the entry is one consistent state of the actor.
-          const data = JSON.parse(JSON.stringify({ r: cell.behaviour.snapshot(cell.state), o: outbox, n: cell.nextRequestId })) as SnapshotEntry;
-          changes.set(cell.key, { data, dir });
+          const entry: SnapshotEntry = { r: cell.behaviour.snapshot(cell.state), o: outbox, n: cell.nextRequestId };
+          changes.set(cell.key, { json: JSON.stringify(entry), dir });
         }
         for (const [key, aside] of asideByPartition.get(p) ?? []) {
           const dir: DirectoryEntry = {};
@@ -118,7 +125,8 @@ export class Snapshotter {
           if (Object.keys(timers).length) dir.t = timers;
           // A set-aside actor owes no request, and its request counter was not kept: its next
           // incarnation starts from the floor, as a new one does.
-          changes.set(key, { data: { r: recordsOf(aside), n: requestIdFloor() }, dir });
+          const entry: SnapshotEntry = { r: recordsOf(aside), n: requestIdFloor() };
+          changes.set(key, { json: JSON.stringify(entry), dir });
         }
         longestSliceMs = Math.max(longestSliceMs, performance.now() - sliceStart);
         prepared.push({ p, changes, versions });
@@ -131,7 +139,10 @@ export class Snapshotter {
       // 3. Write the partitions; an actor is clean if it did not change after it was serialised.
       for (const { p, changes, versions } of prepared) {
         await store.writePartition(p, changes);
-        for (const [cell, v] of versions) cell.snapshotted = Math.max(cell.snapshotted, v);
+        for (const [cell, v] of versions) {
+          cell.snapshotted = Math.max(cell.snapshotted, v);
+          if (!cell.dirty) changed.delete(cell);
+        }
         // Written: a set-aside state that has not come back (or changed) since is now just passivated.
         for (const [key, aside] of asideByPartition.get(p) ?? []) shard.setAside.forget(key, aside);
       }

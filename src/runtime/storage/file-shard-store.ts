@@ -12,7 +12,7 @@ import { dataLineOf, DirCursor, readDataAt, runFile, runFileId, writeRun } from 
 import { candidates, type RunIndex, RunIndexBuilder } from './run-index.js';
 import { mergeCursors } from './run-merge.js';
 import type { MergeStep } from './run-merge.js';
-import { type DirectoryEntry, type ShardStore, type SnapshotEntry } from './shard-store.js';
+import { type DirectoryEntry, type ShardStore, type SnapshotChange, type SnapshotEntry } from './shard-store.js';
 
 interface LiveRun {
   meta: RunMeta;
@@ -151,8 +151,8 @@ export class FileShardStore implements ShardStore {
   }
 
   /** Adds one partition's changed actors to the round's run, written by `commitSnapshot`. */
-  async writePartition(_p: number, changes: Map<string, { data: SnapshotEntry; dir: DirectoryEntry } | null>): Promise<void> {
-    for (const [k, c] of changes) this.pending.set(k, [c?.dir ?? null, dataLineOf(k, c?.data ?? null)]);
+  async writePartition(_p: number, changes: Map<string, SnapshotChange | null>): Promise<void> {
+    for (const [k, c] of changes) this.pending.set(k, [c?.dir ?? null, dataLineOf(k, c?.json ?? null)]);
   }
 
   async commitSnapshot(rotationPoint: number): Promise<void> {

@@ -39,12 +39,16 @@ export class ChunkedWriter {
 
   constructor(private readonly fh: FileHandle) {}
 
-  /** Adds `text` (whose UTF-8 length is `length`); resolves at once unless a chunk is due. */
-  async add(text: string, length: number): Promise<void> {
+  /**
+   * Adds `text` (whose UTF-8 length is `length`); true when a chunk is due and the caller should
+   * `flush()`. Synchronous otherwise: a run has one line per actor, and a promise per line cost
+   * more than the line.
+   */
+  add(text: string, length: number): boolean {
     this.parts.push(text);
     this.buffered += length;
     this.bytes += length;
-    if (this.buffered >= CHUNK) await this.flush();
+    return this.buffered >= CHUNK;
   }
 
   async flush(): Promise<void> {
@@ -86,9 +90,9 @@ export async function writeRun(
       previous = key;
       const start = dataOut.bytes;
       const length = Buffer.byteLength(dataLine);
-      await dataOut.add(`${dataLine}\n`, length + 1);
+      if (dataOut.add(`${dataLine}\n`, length + 1)) await dataOut.flush();
       const dirLine = `${JSON.stringify([key, e, start, length])}\n`;
-      await dirOut.add(dirLine, Buffer.byteLength(dirLine));
+      if (dirOut.add(dirLine, Buffer.byteLength(dirLine))) await dirOut.flush();
       onEntry(key, start, length);
       n++;
     }
@@ -103,9 +107,9 @@ export async function writeRun(
   }
 }
 
-/** An actor's data line: `["key",{…}]`, or `["key",null]` for a deletion. */
-export function dataLineOf(key: string, data: SnapshotEntry | null): string {
-  return JSON.stringify([key, data]);
+/** An actor's data line from its serialised entry: `["key",{…}]`, or `["key",null]` for a deletion. */
+export function dataLineOf(key: string, json: string | null): string {
+  return `[${JSON.stringify(key)},${json ?? 'null'}]`;
 }
 
 /**

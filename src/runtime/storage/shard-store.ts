@@ -29,7 +29,7 @@ export interface ShardStore {
   /** Rotates the journal: records appended after this belong to the next snapshot. Returns the rotation point. */
   beginSnapshot(): Promise<number>;
   /** Adds one partition's changed actors to the snapshot under way (`null` deletes an actor). */
-  writePartition(partition: number, changes: Map<string, { data: SnapshotEntry; dir: DirectoryEntry } | null>): Promise<void>;
+  writePartition(partition: number, changes: Map<string, SnapshotChange | null>): Promise<void>;
   /** Every partition handed over: writes the snapshot; the journal before `rotationPoint` is no longer needed. */
   commitSnapshot(rotationPoint: number): Promise<void>;
   close(): Promise<void>;
@@ -43,6 +43,17 @@ export interface DirectoryEntry {
   t?: Record<string, number>;
   /** Has unanswered requests: activated at start so they are re-sent. */
   busy?: true;
+}
+
+/**
+ * One changed actor as a snapshot round hands it to the store: its entry already serialised
+ * (`JSON.stringify` of a SnapshotEntry, taken in one turn, so it is one consistent state of the
+ * actor whatever it does next), and its directory entry. Serialised once: the file store writes
+ * the text as it is, instead of cloning the state and stringifying the clone again.
+ */
+export interface SnapshotChange {
+  json: string;
+  dir: DirectoryEntry;
 }
 
 /** An actor's state as records its behaviour's `restore` rebuilds it from, plus its outbox. */

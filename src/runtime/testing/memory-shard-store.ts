@@ -1,7 +1,7 @@
 import { decodeRecord, type JournalRecord, type ReplayStats } from '../journal/record.js';
 import { readFrame } from '../journal/frame.js';
 import { PendingBatch } from '../journal/pending-batch.js';
-import type { DirectoryEntry, JournalSink, ShardStore, SnapshotEntry } from '../storage/shard-store.js';
+import type { DirectoryEntry, JournalSink, ShardStore, SnapshotChange, SnapshotEntry } from '../storage/shard-store.js';
 
 /**
  * A journal in memory, shared by the stores of one or more shards with the semantics of
@@ -97,13 +97,13 @@ export class MemoryShardStore implements ShardStore {
     return this.journal.rotate();
   }
 
-  async writePartition(_p: number, changes: Map<string, { data: SnapshotEntry; dir: DirectoryEntry } | null>): Promise<void> {
+  async writePartition(_p: number, changes: Map<string, SnapshotChange | null>): Promise<void> {
     for (const [k, c] of changes) {
       if (c === null) {
         this.data.delete(k);
         this.directory.delete(k);
       } else {
-        this.data.set(k, structuredClone(c.data));
+        this.data.set(k, JSON.parse(c.json) as SnapshotEntry);
         this.directory.set(k, structuredClone(c.dir));
       }
     }

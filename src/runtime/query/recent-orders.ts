@@ -1,8 +1,10 @@
-import type { Order } from '../protocol/model.js';
+import type { Order } from '../../protocol/model.js';
 
 /**
  * The latest state of the orders that changed most recently (the `orders` feed's first reply,
  * so a dashboard that opens shows the last changes at once). Bounded: the oldest leave first.
+ * Each host thread keeps one over its own shards' order events (so the events need not cross
+ * to the gateway while nobody subscribes); `mergeRecent` joins them.
  */
 export class RecentOrders {
   private readonly latest = new Map<string, Order>();
@@ -20,4 +22,13 @@ export class RecentOrders {
   list(): Order[] {
     return [...this.latest.values()];
   }
+}
+
+/** The `capacity` latest of several hosts' lists, oldest change first (by the time of each order's last change). */
+export function mergeRecent(lists: Order[][], capacity = 50): Order[] {
+  const lastChange = (o: Order) => o.history[o.history.length - 1]?.at ?? 0;
+  return lists
+    .flat()
+    .sort((a, b) => lastChange(a) - lastChange(b))
+    .slice(-capacity);
 }
