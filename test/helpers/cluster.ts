@@ -92,6 +92,7 @@ export class RetryingClient {
   }
 
   async call(type: string, args: Record<string, unknown>, start = 0, timeoutMs = 15_000): Promise<ReplyFrame> {
+    let last = '';
     for (let i = start; ; i++) {
       const live = this.nodes();
       const node = live[i % live.length]!;
@@ -104,9 +105,10 @@ export class RetryingClient {
           new Promise<null>((res) => (timer = setTimeout(() => res(null), timeoutMs))),
         ]).finally(() => clearTimeout(timer));
         if (r && (r.ok || !['CLOSED', 'UNAVAILABLE', 'OVERLOADED', 'INTERNAL'].includes(r.error?.code ?? ''))) return r;
-      }
+        last = `${node.id}: ${r ? JSON.stringify(r.error) : `no reply within ${timeoutMs} ms`}`;
+      } else last = `${node.id}: cannot connect (exit ${node.server.proc.exitCode ?? node.server.proc.signalCode ?? 'none'}; ${node.server.output.slice(-3).join(' | ')})`;
       this.retries++;
-      if (i - start > 60) throw new Error(`${type} ${JSON.stringify(args)}: no definite answer after 60 attempts`);
+      if (i - start > 60) throw new Error(`${type} ${JSON.stringify(args)}: no definite answer after 60 attempts; last: ${last}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
