@@ -1,6 +1,7 @@
 import { Kvm } from '@nats-io/kv';
 import { StorageType } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { createBucket } from './bucket-create.js';
 import { layoutBucket } from './names.js';
 
 /** The cluster's fixed layout: keys hash to shards, shards map to journals (placement.ts). */
@@ -19,7 +20,7 @@ export const DEFAULT_CLUSTER_JOURNALS = 16;
  * stream are named by number, so the counts cannot change under a running cluster.
  */
 export async function openClusterLayout(nc: NatsConnection, cluster: string, wanted: ClusterLayout, replicas = 1, onWarn: (m: string) => void = () => {}): Promise<ClusterLayout> {
-  const kv = await new Kvm(nc).create(layoutBucket(cluster), { history: 1, storage: StorageType.File, replicas });
+  const kv = await createBucket(() => new Kvm(nc).create(layoutBucket(cluster), { history: 1, storage: StorageType.File, replicas }));
   try {
     await kv.create('layout', JSON.stringify(wanted));
     return wanted;

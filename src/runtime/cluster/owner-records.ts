@@ -1,6 +1,7 @@
 import { type KV, Kvm } from '@nats-io/kv';
 import { StorageType } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { createBucket } from './bucket-create.js';
 import { bucketKeys } from './kv-keys.js';
 import { ownersBucket } from './names.js';
 
@@ -32,7 +33,7 @@ export class OwnerRecords {
 
   static async open(nc: NatsConnection, cluster: string, replicas = 1): Promise<OwnerRecords> {
     const bucket = ownersBucket(cluster);
-    const kv = await new Kvm(nc).create(bucket, { history: 1, storage: StorageType.File, replicas });
+    const kv = await createBucket(() => new Kvm(nc).create(bucket, { history: 1, storage: StorageType.File, replicas }));
     return new OwnerRecords(nc, kv, bucket);
   }
 

@@ -1,5 +1,6 @@
 import { type ObjectStore, Objm, StorageType } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { createBucket } from './bucket-create.js';
 import { JournalStreamError } from './errors.js';
 import type { JetStreamJournal } from './jetstream-journal.js';
 import { snapshotBucket } from './names.js';
@@ -37,7 +38,7 @@ export class JetStreamSnapshotStore {
 
   static async open(nc: NatsConnection, cluster: string, replicas = 1): Promise<JetStreamSnapshotStore> {
     const bucket = snapshotBucket(cluster);
-    const os = await new Objm(nc).create(bucket, { storage: StorageType.File, replicas });
+    const os = await createBucket(() => new Objm(nc).create(bucket, { storage: StorageType.File, replicas }));
     return new JetStreamSnapshotStore(os, bucket);
   }
 
