@@ -254,6 +254,8 @@ const USAGE = `usage: node dist/bench/bench.js [options]
   --data-root <dir>     where the fresh data directories go (default: the OS temp dir)
   --client <mode>       library (default: the typed client, a promise per command) or raw (frames, no promise)
   --peer redis          run ${PEER_SCENARIOS.join(', ')} again against a Redis-Lua peer (needs redis-server; skipped without it)
+  --nodes <n>           instead: a cluster of n nodes and a nats-server, load over every gateway,
+                        one node SIGKILLed: throughput and failover time (kill → first ok)
   --json                print one JSON document instead of the table
   --smoke               tiny run that checks invariants only (used by the test suite)`;
 
@@ -264,7 +266,7 @@ function positive(name: string, raw: string | undefined, fallback: number, allow
   return n;
 }
 
-function parseCli(argv: string[]): { options: BenchOptions; scenarios: ScenarioName[]; json: boolean; peer: Peer | null } {
+function parseCli(argv: string[]): { options: BenchOptions; scenarios: ScenarioName[]; json: boolean; peer: Peer | null; nodes: number | null } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -279,6 +281,7 @@ function parseCli(argv: string[]): { options: BenchOptions; scenarios: ScenarioN
       client: { type: 'string' },
       peer: { type: 'string' },
       json: { type: 'boolean' },
+      nodes: { type: 'string' },
       smoke: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -306,7 +309,9 @@ function parseCli(argv: string[]): { options: BenchOptions; scenarios: ScenarioN
     skus: Math.floor(positive('skus', values.skus, base.skus)),
     dataRoot: values['data-root'] ?? base.dataRoot,
   };
-  return { options, scenarios: scenarios as ScenarioName[], json: values.json ?? false, peer: peer as Peer | null };
+  const nodes = values.nodes === undefined ? null : Math.floor(positive('nodes', values.nodes, 3));
+  if (nodes !== null && nodes < 2) throw new Error('--nodes needs at least 2 (one is killed)');
+  return { options, scenarios: scenarios as ScenarioName[], json: values.json ?? false, peer: peer as Peer | null, nodes };
 }
 
 async function main(): Promise<void> {
@@ -324,6 +329,14 @@ async function main(): Promise<void> {
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
 
+  if (cli.nodes !== null) {
+    const { runFailover, formatFailover } = await import('./cluster-failover.js');
+    const r = await runFailover({ nodes: cli.nodes, durationS: cli.options.durationS, connections: cli.options.connections, skus: Math.min(cli.options.skus, 200) }, cli.json ? undefined : (l) => console.error(l));
+    console.log(cli.json ? JSON.stringify(r, null, 2) : formatFailover(r));
+    process.exitCode = r.ok ? 0 : 1;
+    setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
+    return;
+  }
   const interactive = !cli.json && process.stderr.isTTY === true;
   const report = await runBench(
     cli.options,

@@ -1,9 +1,10 @@
 /**
- * The `ordo` command (bin/ordo.mjs): `ordo serve`, `ordo inspect`, `ordo tail`, `ordo compact`.
+ * The `ordo` command (bin/ordo.mjs): `ordo serve`, `ordo inspect`, `ordo tail`, `ordo compact`, `ordo cluster status`.
  * Every command's help is in cli/usage.ts; the exit codes (0 ok, 1 failure, 2 usage) are the
  * contract scripts rely on, so nothing escapes as a stack trace.
  */
 import { readFileSync } from 'node:fs';
+import { cluster } from './cli/cluster-status.js';
 import { compact } from './cli/compact.js';
 import { inspect } from './cli/inspect.js';
 import { serve } from './cli/serve.js';
@@ -11,7 +12,7 @@ import { tail } from './cli/tail.js';
 import { EXIT, Failure, HELP, UsageError, usageFromParseError, wantsHelp } from './cli/usage.js';
 
 type Command = (args: string[], env: NodeJS.ProcessEnv) => Promise<number>;
-const COMMANDS: Record<string, Command> = { serve, inspect, tail, compact };
+const COMMANDS: Record<string, Command> = { serve, inspect, tail, compact, cluster };
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

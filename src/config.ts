@@ -35,6 +35,24 @@ export interface ServerConfig {
   mailboxSoftLimit: number;
   mailboxHardLimit: number;
   simulate: boolean;
+  /** Cluster mode (PROTOCOL.md "Several nodes"): NATS URLs, or null for the single-node mode. */
+  cluster: ClusterConfig | null;
+}
+
+/** A node of a cluster on NATS JetStream (`--nats`). */
+export interface ClusterConfig {
+  servers: string[];
+  /** `--cluster`: prefix of every stream, bucket and subject (default `ordo`). */
+  name: string;
+  /** `--node-id`: unique in the cluster (default: host name and port, known once listening). */
+  nodeId: string | null;
+  /** Journals and shards of a new cluster (an existing one keeps its own). */
+  journals: number;
+  shards: number;
+  /** Replicas of streams and buckets this node creates (3 on a three-server NATS cluster). */
+  replicas: number;
+  leaseTtlMs: number;
+  pollMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -57,6 +75,9 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
       shards: { type: 'string' },
       journals: { type: 'string' },
       simulate: { type: 'boolean' },
+      nats: { type: 'string' },
+      cluster: { type: 'string' },
+      'node-id': { type: 'string' },
     },
     strict: true,
   });
@@ -80,5 +101,28 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     mailboxSoftLimit: int('ORDO_MAILBOX_SOFT_LIMIT', env.ORDO_MAILBOX_SOFT_LIMIT, DEFAULTS.mailboxSoftLimit, 1, 10_000_000),
     mailboxHardLimit: int('ORDO_MAILBOX_HARD_LIMIT', env.ORDO_MAILBOX_HARD_LIMIT, DEFAULTS.mailboxHardLimit, 1, 10_000_000),
     simulate: values.simulate ?? false,
+    cluster: clusterConfig(values, env),
+  };
+}
+
+function clusterConfig(values: { nats?: string; cluster?: string; 'node-id'?: string }, env: NodeJS.ProcessEnv): ClusterConfig | null {
+  // PROTOCOL.md names ORDO_NATS_URL; ORDO_NATS is accepted as the same.
+  const raw = values.nats ?? env.ORDO_NATS_URL ?? env.ORDO_NATS;
+  if (raw === undefined || raw.trim() === '') return null;
+  const servers = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const name = values.cluster ?? env.ORDO_CLUSTER ?? DEFAULTS.cluster.name;
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new ConfigError(`cluster name ${JSON.stringify(name)} may hold only letters, digits, '_' and '-'`);
+  const nodeId = values['node-id'] ?? env.ORDO_NODE_ID ?? null;
+  if (nodeId !== null && (nodeId.length === 0 || nodeId.length > 128)) throw new ConfigError('node-id must be 1..128 characters');
+  const journals = int('ORDO_CLUSTER_JOURNALS', env.ORDO_CLUSTER_JOURNALS, DEFAULTS.cluster.journals, 1, 1024);
+  return {
+    servers,
+    name,
+    nodeId,
+    journals,
+    shards: int('ORDO_CLUSTER_SHARDS', env.ORDO_CLUSTER_SHARDS, journals, journals, 4096),
+    replicas: int('ORDO_NATS_REPLICAS', env.ORDO_NATS_REPLICAS, 1, 1, 5),
+    leaseTtlMs: int('ORDO_LEASE_TTL_MS', env.ORDO_LEASE_TTL_MS, DEFAULTS.cluster.leaseTtlMs, 300, 600_000),
+    pollMs: int('ORDO_CLUSTER_POLL_MS', env.ORDO_CLUSTER_POLL_MS, DEFAULTS.cluster.pollMs, 50, 60_000),
   };
 }

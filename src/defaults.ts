@@ -32,6 +32,15 @@ export const DEFAULTS = {
   hostYoungGenerationMb: 192,
   /** Messages one actor handles before the next actor of its shard gets a turn. */
   turnsPerActor: 64,
+  cluster: {
+    name: 'ordo',
+    /** Journals of a new cluster (fixed afterwards; one shard each unless ORDO_CLUSTER_SHARDS says more). */
+    journals: 16,
+    /** A node not renewing its lease is gone after this; renewed every third of it. */
+    leaseTtlMs: 5000,
+    /** How often a node reads the leases and takes or releases journals. */
+    pollMs: 1000,
+  },
   gateway: {
     maxInFlightPerConnection: 1024,
     maxConnectionsPerToken: 1024,

@@ -30,4 +30,22 @@ test('a malformed setting is refused with its name and the allowed range, not si
   }
 });
 
+test('cluster mode only with --nats (or ORDO_NATS_URL / ORDO_NATS); its settings, with the flag winning', () => {
+  assert.equal(loadConfig([], {}).cluster, null, 'the single-node mode by default');
+  assert.equal(loadConfig([], { ORDO_NATS_URL: ' ' }).cluster, null);
+  const c = loadConfig(['--nats', 'nats://a:4222, nats://b:4222', '--node-id', 'n1'], { ORDO_NATS_URL: 'nats://env:4222', ORDO_CLUSTER: 'shop', ORDO_NODE_ID: 'env-id' })!.cluster!;
+  assert.deepEqual(c.servers, ['nats://a:4222', 'nats://b:4222']);
+  assert.equal(c.name, 'shop');
+  assert.equal(c.nodeId, 'n1');
+  assert.equal(c.journals, 16);
+  assert.equal(c.shards, 16, 'one shard per journal unless told');
+  assert.equal(c.leaseTtlMs, 5000);
+  const alias = loadConfig([], { ORDO_NATS: 'nats://x:1', ORDO_CLUSTER_JOURNALS: '8' }).cluster!;
+  assert.deepEqual(alias.servers, ['nats://x:1']);
+  assert.equal(alias.nodeId, null, 'the node id defaults to host name and port once listening');
+  assert.equal(alias.shards, 8);
+  assert.throws(() => loadConfig(['--nats', 'nats://x:1', '--cluster', 'a.b'], {}), ConfigError);
+  assert.throws(() => loadConfig([], { ORDO_NATS: 'nats://x:1', ORDO_CLUSTER_SHARDS: '4', ORDO_CLUSTER_JOURNALS: '8' }), /ORDO_CLUSTER_SHARDS must be an integer in 8\.\./);
+});
+
 test.run();

@@ -1,14 +1,15 @@
 import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { ConfigError, loadConfig } from '../config.js';
-import { Gateway } from '../gateway/server.js';
 import { loadTokens, TokenConfigError } from '../gateway/tokens.js';
 import { createLogger } from '../logger.js';
 import { ActorRuntime } from '../runtime/hosting/actor-runtime.js';
 import { lockDataDir } from '../runtime/storage/data-dir-lock.js';
 import { DataDirLockedError } from '../runtime/errors.js';
-import { removeServerFile, writeServerFile } from './endpoint.js';
+import { writeServerFile } from './endpoint.js';
+import { gatewayFor, untilStopped } from './serve-parts.js';
 import { Failure } from './usage.js';
+import { serveClusterNode } from './serve-cluster.js';
 
 /**
  * `ordo serve` (and `npm start`): the server on the embedded store in the data directory.
@@ -41,6 +42,7 @@ export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<num
     throw err;
   }
   if (tokens.generated) console.log(`ordo: generated one token per role in ${resolve(tokens.source)} (mode 0600)`);
+  if (config.cluster) return serveClusterNode(config, config.cluster, tokens, log, release);
   const runtime = await ActorRuntime.open({
     dataDir: config.dataDir,
     workers: config.workers,
@@ -53,19 +55,7 @@ export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<num
     log,
     onFatal: () => process.exit(70),
   });
-  const gateway = new Gateway({
-    host: config.host,
-    port: config.port,
-    runtime,
-    tokens: tokens.table,
-    log,
-    maxInFlightPerConnection: config.maxInFlightPerConnection,
-    maxConnectionsPerToken: config.maxConnectionsPerToken,
-    maxBufferedBytes: config.maxBufferedBytes,
-    maxUnwrittenBytes: config.maxUnwrittenBytes,
-    pingIntervalMs: config.pingIntervalMs,
-    allowedOrigins: config.allowedOrigins,
-  });
+  const gateway = gatewayFor(config, runtime, tokens, log);
   // Listen first: /healthz answers 503 while the journal is replayed.
   const port = await gateway.listen();
   const stats = await runtime.start();
@@ -85,23 +75,7 @@ export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<num
     startSimulation({ url: localUrl, tokens: tokens.entries });
   }
 
-  return new Promise<number>((done) => {
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'draining: no new commands, answering those in flight');
-      await gateway.drain();
-      await gateway.close();
-      await runtime.stop();
-      await removeServerFile(config.dataDir);
-      await release();
-      log.info('stopped cleanly');
-      done(0);
-    };
-    process.on('SIGTERM', () => void stop('SIGTERM'));
-    process.on('SIGINT', () => void stop('SIGINT'));
-  });
+  return untilStopped(config, gateway, runtime, release, log, 'draining: no new commands, answering those in flight');
 }
 
 /**

@@ -31,6 +31,7 @@ commands:
   inspect sku <sku>         a SKU actor's stock, holds and message log
   tail order <orderId>      follow an order's changes live, one line each, until Ctrl-C
   compact                   snapshot every shard of a stopped server's data directory
+  cluster status            a cluster's members and who owns which journal (NATS mode)
   help [command]            this text, or a command's
 
 Run \`ordo <command> --help\` for a command's options. \`ordo --version\` prints the version.
@@ -48,6 +49,10 @@ options (each also an environment variable; the flag wins):
   --shards N        ORDO_SHARDS, shards of a new data directory, default 8
   --journals N      ORDO_JOURNALS, journals the shards share, default: workers
   --simulate        also run a demo load against the server
+  --nats URLS       ORDO_NATS_URL (or ORDO_NATS), comma-separated NATS servers with JetStream:
+                    run as a node of a cluster (journals, snapshots and ownership in JetStream)
+  --cluster NAME    ORDO_CLUSTER, the cluster to join, default ordo
+  --node-id ID      ORDO_NODE_ID, unique in the cluster, default <host name>:<port>
   -h, --help        this text
 Tokens come from ORDO_TOKENS, else <data>/tokens.json (generated at first start). Other
 settings are environment variables only; the README lists them.
@@ -84,6 +89,21 @@ must be stopped (the data directory's lock says so).
 
 options:
   --data DIR       data directory (default: ORDO_DATA_DIR or ./data)
+  -h, --help       this text
+
+${EXIT_CODES}`,
+  cluster: `usage: ordo cluster status [--nats URLS] [--cluster NAME] [--json]
+
+Reads a cluster's state from NATS (joins nothing): its layout, its members (live leases: node,
+gateway URL, start, last renewal), and per journal the owner as it recorded itself (node, epoch,
+since, the sequence of its fence; "(gone)" when that node has no lease), the stream's last
+sequence and its length. The owner of a journal is the newest fence in its stream; the records
+say who wrote one last and can lag a takeover by a moment.
+
+options:
+  --nats URLS      NATS servers (default: ORDO_NATS_URL, ORDO_NATS, else nats://127.0.0.1:4222)
+  --cluster NAME   the cluster (default: ORDO_CLUSTER, else ordo)
+  --json           one JSON document
   -h, --help       this text
 
 ${EXIT_CODES}`,

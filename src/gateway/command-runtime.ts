@@ -26,4 +26,6 @@ export interface CommandRuntime {
   setEventInterest?(wanted: boolean): void;
   recentOrders?(): Promise<Order[]>;
   busiestSkus?(n: number): Promise<{ sku: string; placements: number }[]>;
+  /** What `/healthz` adds to its status (a cluster node: its name, members, the journals it owns). */
+  health?(): Record<string, unknown>;
 }

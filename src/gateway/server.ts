@@ -119,7 +119,7 @@ export class Gateway {
   private async onHttp(rawUrl: string, method: string): Promise<{ status: number; type: string; body: string | Buffer; headers?: Record<string, string> }> {
     const path = rawUrl.split('?')[0]!;
     if (method === 'GET' && path === '/healthz') {
-      return { status: this.healthy ? 200 : 503, type: 'application/json', body: JSON.stringify({ status: this.healthState }) };
+      return { status: this.healthy ? 200 : 503, type: 'application/json', body: JSON.stringify({ status: this.healthState, ...this.opts.runtime.health?.() }) };
     }
     if (method === 'GET' && (path === '/dashboard' || path.startsWith('/dashboard/'))) {
       const asset = await this.dashboard.get(path);

@@ -1,7 +1,7 @@
 import { context, ProxyTracerProvider, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import type { Logger } from '../logger.js';
 import type { Command } from '../protocol/commands.js';
-import { wireError } from '../protocol/errors.js';
+import { RefusedError, wireError } from '../protocol/errors.js';
 import type { Reply } from '../protocol/messages.js';
 import type { Principal } from '../protocol/model.js';
 import { formatTraceparent, type TraceParent } from '../protocol/trace-context.js';
@@ -55,9 +55,13 @@ export async function traced(log: Logger, command: Command, who: Principal, pare
   try {
     reply = await context.with(trace.setSpan(parentContext, span), run, undefined, tp);
   } catch (err) {
-    log.error({ err, type: command.type, ...ids }, 'command failed inside the gateway');
-    span.recordException(err instanceof Error ? err : String(err));
-    reply = { ok: false, error: wireError('INTERNAL', 'internal error') };
+    if (err instanceof RefusedError) {
+      reply = { ok: false, error: err.error };
+    } else {
+      log.error({ err, type: command.type, ...ids }, 'command failed inside the gateway');
+      span.recordException(err instanceof Error ? err : String(err));
+      reply = { ok: false, error: wireError('INTERNAL', 'internal error') };
+    }
   }
   const outcome = reply.ok ? 'ok' : reply.error.code;
   span.setAttribute('ordo.outcome', outcome);

@@ -43,3 +43,14 @@ export function wireError(code: ErrorCode, message: string, details: ErrorDetail
 export function invalidArgument(field: string, message: string): WireError {
   return wireError('INVALID_ARGUMENT', message, { field });
 }
+
+/**
+ * Thrown by a runtime where its interface returns data rather than a reply (`order.list`'s
+ * page): the gateway answers its `error` instead of INTERNAL. A cluster throws it with
+ * `UNAVAILABLE` for a shard that found no owner within the wait.
+ */
+export class RefusedError extends Error {
+  constructor(readonly error: WireError) {
+    super(error.message);
+  }
+}

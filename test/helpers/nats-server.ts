@@ -59,17 +59,17 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-export async function startNatsServer(): Promise<NatsServer> {
+export async function startNatsServer(opts: { port?: number; extraArgs?: string[]; readyLine?: string } = {}): Promise<NatsServer> {
   const bin = natsServerBinary();
   const storeDir = await mkdtemp(join(tmpdir(), 'ordo-nats-'));
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const output: string[] = [];
   let proc: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
 
   const start = async (): Promise<void> => {
     if (proc) throw new Error('nats-server is already running');
-    const p = spawn(bin, ['-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(bin, ['-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port), ...(opts.extraArgs ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
     proc = p;
     running.add(p);
     exited = new Promise((resolve) =>
@@ -83,7 +83,7 @@ export async function startNatsServer(): Promise<NatsServer> {
     const onData = (d: Buffer) => {
       for (const line of d.toString().split('\n')) {
         if (line) output.push(line);
-        if (line.includes('Server is ready')) ready = true;
+        if (line.includes(opts.readyLine ?? 'Server is ready')) ready = true;
       }
     };
     p.stdout!.on('data', onData);
@@ -116,4 +116,23 @@ export async function startNatsServer(): Promise<NatsServer> {
       await rm(storeDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Three `nats-server`s with JetStream clustered (routes between them on loopback), for streams
+ * with three replicas (R3). Resolves once every server is ready; the JetStream meta leader may
+ * still be being elected (callers retry their first requests).
+ */
+export async function startNatsCluster(size = 3): Promise<NatsServer[]> {
+  const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
+  return Promise.all(
+    ports.map((port, i) =>
+      startNatsServer({
+        port,
+        extraArgs: ['--server_name', `s${i + 1}`, '--cluster_name', 'ordo-test', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes],
+      }),
+    ),
+  );
 }

@@ -23,3 +23,6 @@ export class JournalAppendTimeoutError extends OrdoError {}
 
 /** The stream's content is not what this node's own appends left (a bug, or the stream edited by hand). */
 export class JournalStreamError extends OrdoError {}
+
+/** Messages a replay needed were purged meanwhile (a concurrent trim by a fenced node): recover again. */
+export class JournalRecordsGoneError extends OrdoError {}

@@ -12,7 +12,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { PendingBatch } from '../journal/pending-batch.js';
 import type { JournalRecord, ReplayStats } from '../journal/record.js';
 import type { JournalSink } from '../storage/shard-store.js';
-import { JournalAppendTimeoutError, JournalLostError, JournalStreamError } from './errors.js';
+import { JournalAppendTimeoutError, JournalLostError, JournalRecordsGoneError, JournalStreamError } from './errors.js';
 import {
   batchMessageId,
   decodeBatch,
@@ -119,6 +119,8 @@ export class JetStreamJournal implements JournalSink {
   /** Messages and records acknowledged by this journal since it was opened. */
   messages = 0;
   records = 0;
+  /** Record bytes acknowledged (frames, without message headers). */
+  bytesWritten = 0;
   /** Appends that were retried after no answer (or an ambiguous one). */
   retries = 0;
 
@@ -160,6 +162,14 @@ export class JetStreamJournal implements JournalSink {
   /** The sequence of this node's fence: the replay of a new owner reads up to it. */
   get fenceSequence(): number {
     return this.fenceAt;
+  }
+
+  /**
+   * The sequence of the last message this node appended (or its fence): with no append in
+   * flight (inside a group commit's `exclusive`), every record acknowledged so far is at or before it.
+   */
+  get lastSequence(): number {
+    return this.last;
   }
 
   /** Why appends are refused (a `JournalLostError` once another node took the journal), or `null`. */
@@ -235,6 +245,7 @@ export class JetStreamJournal implements JournalSink {
     return Promise.all(sent).then(() => {
       this.messages += groups.length;
       this.records += frames.length;
+      for (const f of frames) this.bytesWritten += f.length;
     });
   }
 
@@ -324,17 +335,26 @@ export class JetStreamJournal implements JournalSink {
    * a batch older than the newest fence before it (which fencing makes impossible: it is counted
    * in `stale` and warned about).
    */
-  async replay(from: number, onRecord: (rec: JournalRecord, seq: number) => void): Promise<JetStreamReplayStats> {
+  async replay(from: number, onRecord: (rec: JournalRecord, seq: number) => void, opts: { complete?: boolean } = {}): Promise<JetStreamReplayStats> {
     const { state } = await this.jsm.streams.info(this.stream);
     const stats: JetStreamReplayStats = { records: 0, bytes: 0, truncated: 0, messages: 0, duplicates: 0, stale: 0, last: state.last_seq };
     const start = Math.max(from, state.first_seq, 1);
+    // `complete`: the caller needs every message from `from` on (a recovery on a snapshot covering
+    // from - 1). Trims never purge past what every snapshot covers, so a gap means a trim based on
+    // a snapshot the caller did not see: a node that lost the journal finishing its hand-over
+    // while we read. Failing lets the caller look again (that snapshot is there now).
+    const gone = () => new JournalRecordsGoneError(`${this.stream}: messages from ${from} were purged while they were needed (a concurrent trim); recover again`);
+    if (opts.complete && state.messages > 0 && Math.max(from, 1) < state.first_seq) throw gone();
     if (state.messages === 0 || start > state.last_seq) return stats;
+    let expected = start;
     const consumer = await this.js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start });
     const msgs = await consumer.consume({ max_messages: 256 });
     const seen = new Set<string>();
     let fenceEpoch = 0;
     try {
       for await (const m of msgs) {
+        if (opts.complete && m.seq !== expected) throw gone();
+        expected = m.seq + 1;
         stats.messages++;
         const meta = readMeta(m.headers);
         if (!meta) throw new JournalStreamError(`message ${m.seq} of ${this.stream} is not an ordo message`);

@@ -34,3 +34,21 @@ export function nodesBucket(cluster: string): string {
 export function ownersBucket(cluster: string): string {
   return `${checkClusterName(cluster)}_owners`;
 }
+
+/** The KV bucket of the cluster's fixed layout (journal and shard counts, the same on every node). */
+export function layoutBucket(cluster: string): string {
+  return `${checkClusterName(cluster)}_layout`;
+}
+
+/**
+ * The subject a node takes requests on from the other nodes (commands, queries, actor messages).
+ * A node's name may hold characters a subject token may not (`.`, `:` of `host:port`): hex-encoded.
+ */
+export function nodeSubject(cluster: string, node: string): string {
+  return `${checkClusterName(cluster)}.node.${Buffer.from(node, 'utf8').toString('hex')}`;
+}
+
+/** The subject every node publishes its actors' events on and every node subscribes to. */
+export function eventsSubject(cluster: string): string {
+  return `${checkClusterName(cluster)}.events`;
+}

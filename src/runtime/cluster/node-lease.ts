@@ -1,6 +1,7 @@
 import { type KV, Kvm } from '@nats-io/kv';
 import { StorageType } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { createBucket } from './bucket-create.js';
 import { bucketKeys } from './kv-keys.js';
 import { nodesBucket } from './names.js';
 
@@ -73,12 +74,14 @@ export class NodeLease {
 
   /** Opens (or creates) the bucket, announces the node and starts renewing. */
   static async open(opts: NodeLeaseOptions): Promise<NodeLease> {
-    const kv = await new Kvm(opts.nc).create(nodesBucket(opts.cluster), {
-      ttl: opts.ttlMs ?? DEFAULT_LEASE_TTL_MS,
-      history: 1,
-      storage: StorageType.File,
-      replicas: opts.replicas ?? 1,
-    });
+    const kv = await createBucket(() =>
+      new Kvm(opts.nc).create(nodesBucket(opts.cluster), {
+        ttl: opts.ttlMs ?? DEFAULT_LEASE_TTL_MS,
+        history: 1,
+        storage: StorageType.File,
+        replicas: opts.replicas ?? 1,
+      }),
+    );
     const ttlMs = (await kv.status()).ttl;
     if (!(ttlMs > 0)) throw new RangeError(`bucket ${nodesBucket(opts.cluster)} has no max age: its leases would never lapse`);
     const renewMs = opts.renewMs ?? Math.max(20, Math.floor(ttlMs / 3));

@@ -1,6 +1,7 @@
 import { type KV, Kvm } from '@nats-io/kv';
 import { StorageType } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { createBucket } from './bucket-create.js';
 import { bucketKeys } from './kv-keys.js';
 import { ownersBucket } from './names.js';
 
@@ -32,7 +33,7 @@ export class OwnerRecords {
 
   static async open(nc: NatsConnection, cluster: string, replicas = 1): Promise<OwnerRecords> {
     const bucket = ownersBucket(cluster);
-    const kv = await new Kvm(nc).create(bucket, { history: 1, storage: StorageType.File, replicas });
+    const kv = await createBucket(() => new Kvm(nc).create(bucket, { history: 1, storage: StorageType.File, replicas }));
     return new OwnerRecords(nc, kv, bucket);
   }
 
@@ -78,6 +79,23 @@ export class OwnerRecords {
       if (r) out.set(Number(n[1]), r);
     }
     return new Map([...out].sort((a, b) => a[0] - b[0]));
+  }
+
+  /**
+   * Calls `onRecord` with every record now and with every change after (`null`: removed), until
+   * the returned stop is called. Nodes route to the owner a record names (cluster-runtime.ts):
+   * a hint only, since a node that is not the owner refuses and the sender looks again.
+   */
+  async watch(onRecord: (journal: number, r: OwnerRecord | null) => void): Promise<() => void> {
+    const it = await this.kv.watch();
+    void (async () => {
+      for await (const e of it) {
+        const n = /^journal-(\d+)$/.exec(e.key);
+        if (!n) continue;
+        onRecord(Number(n[1]), e.operation === 'PUT' ? e.json<OwnerRecord>() : null);
+      }
+    })().catch(() => {});
+    return () => it.stop();
   }
 
   /**

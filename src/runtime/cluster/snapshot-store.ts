@@ -1,5 +1,6 @@
 import { type ObjectStore, Objm, StorageType } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { createBucket } from './bucket-create.js';
 import { JournalStreamError } from './errors.js';
 import type { JetStreamJournal } from './jetstream-journal.js';
 import { snapshotBucket } from './names.js';
@@ -24,11 +25,10 @@ const META_WRITER = 'ordo-writer';
  * covers. The object store replaces an object whole: a reader sees the old blob or the new one.
  * Once every shard of a journal has a snapshot, `trimCovered` purges what all of them cover.
  *
- * The blob's format is the caller's.
- * TODO(cluster): a JetStreamShardStore (the ShardStore of a shard in a cluster: its partitions
- * and directory here, its records in a JetStreamJournal) is not written yet.
- * TODO(cluster): a node that lost its journal between the check in `put` and the write can still
- * replace a snapshot; the new owner's snapshots should be named by epoch or checked by it on read.
+ * The blob's format is the caller's (`JetStreamShardStore` writes a whole shard per blob).
+ * A node that lost its journal between the check in `put` and the write can still write a
+ * snapshot: shards' snapshots are therefore named by epoch (`epochKey`) and a reader takes the
+ * newest epoch (`latest`), so a stale owner's late write never hides its successor's.
  */
 export class JetStreamSnapshotStore {
   private constructor(
@@ -38,12 +38,43 @@ export class JetStreamSnapshotStore {
 
   static async open(nc: NatsConnection, cluster: string, replicas = 1): Promise<JetStreamSnapshotStore> {
     const bucket = snapshotBucket(cluster);
-    const os = await new Objm(nc).create(bucket, { storage: StorageType.File, replicas });
+    const os = await createBucket(() => new Objm(nc).create(bucket, { storage: StorageType.File, replicas }));
     return new JetStreamSnapshotStore(os, bucket);
   }
 
   static key(journal: number, shard: number): string {
     return `journal-${journal}/shard-${shard}`;
+  }
+
+  /** A shard's snapshot written in `epoch`: `journal-<n>/shard-<s>/epoch-<e>`. */
+  static epochKey(journal: number, shard: number, epoch: number): string {
+    return `${JetStreamSnapshotStore.key(journal, shard)}/epoch-${epoch}`;
+  }
+
+  /** The epochs of a shard's snapshots in the bucket, ascending (deleted objects left out). */
+  async epochsOf(journal: number, shard: number): Promise<number[]> {
+    const prefix = `${JetStreamSnapshotStore.key(journal, shard)}/epoch-`;
+    const out: number[] = [];
+    for (const info of await this.os.list()) {
+      if (info.deleted || !info.name.startsWith(prefix)) continue;
+      const e = Number(info.name.slice(prefix.length));
+      if (Number.isSafeInteger(e)) out.push(e);
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  /**
+   * A shard's snapshot of the newest epoch below `before` (the reader's own epoch: a snapshot of
+   * a newer one would mean the reader is already fenced), or null when it has none.
+   */
+  async latest(journal: number, shard: number, before: number): Promise<(StoredSnapshot & { name: string }) | null> {
+    const epochs = (await this.epochsOf(journal, shard)).filter((e) => e < before);
+    for (let i = epochs.length - 1; i >= 0; i--) {
+      const name = JetStreamSnapshotStore.epochKey(journal, shard, epochs[i]!);
+      const got = await this.get(name);
+      if (got) return { name, ...got };
+    }
+    return null;
   }
 
   /** Stores (replaces) the snapshot `name`, written by `journal`'s owner; refused once the journal is lost. */

@@ -259,13 +259,14 @@ export class ShardHost {
 
 export type HostControl = Pick<ShardHost, 'inspect' | 'stats' | 'compact' | 'dashboard'>;
 
-function mailboxDepth(s: Shard): number {
+/** Messages waiting in a shard's mailboxes (also read by a cluster node's journal hosts). */
+export function mailboxDepth(s: Shard): number {
   let n = 0;
   for (const c of s.cells.values()) n += c.mailbox.length;
   return n;
 }
 
-function sumCounts(all: Record<OrderStatus, number>[]): Record<OrderStatus, number> {
+export function sumCounts(all: Record<OrderStatus, number>[]): Record<OrderStatus, number> {
   const out = {} as Record<OrderStatus, number>;
   for (const st of ORDER_STATUSES) out[st] = all.reduce((n, c) => n + c[st], 0);
   return out;

@@ -18,6 +18,8 @@ export class GroupCommit {
   private started = 0;
   private finished = 0;
   private durableWaiters: { target: number; fn: () => void }[] = [];
+  /** The write that failed: nothing commits after it (`flush` rejects with it). */
+  failure: unknown = null;
   commits = 0;
   framesWritten = 0;
   lastCommitMs = 0;
@@ -36,7 +38,7 @@ export class GroupCommit {
 
   /** Starts a commit of everything pending unless one is already running (it will pick this up). */
   kick(): void {
-    if (this.inFlight || this.locked) return;
+    if (this.inFlight || this.locked || this.failure) return;
     // A waiting rotation goes first, or a busy stream of commits would starve it forever.
     const exclusive = this.exclusiveQueue.shift();
     if (exclusive) {
@@ -91,6 +93,8 @@ export class GroupCommit {
         // The disk refused a write: memory is now ahead of the journal. Fail-stop; recovery on
         // restart rebuilds from what is durable. Nothing of this batch was reported to anyone.
         if (span) endCommit(span, this.now() - started, err);
+        // Remembered so `flush` ends (a cluster node outlives a journal it lost; a server exits).
+        this.failure = err ?? new Error('journal write failed');
         this.onFatal(err);
       },
     );
@@ -134,6 +138,7 @@ export class GroupCommit {
   /** Resolves when nothing is pending or in flight (tests, shutdown). */
   async flush(): Promise<void> {
     for (;;) {
+      if (this.failure) throw this.failure;
       if (this.inFlight) {
         await this.inFlight;
         continue;

@@ -1,0 +1,160 @@
+import { test } from 'uvu';
+import assert from 'node:assert/strict';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { createLogger } from '../src/logger.js';
+import { RefusedError } from '../src/protocol/errors.js';
+import { ClusterRuntime } from '../src/runtime/cluster/cluster-runtime.js';
+import { journalStream } from '../src/runtime/cluster/names.js';
+import { journalOf, shardOf } from '../src/runtime/placement.js';
+import { ActorKeys, type ActorEvent } from '../src/protocol/messages.js';
+import { type NatsServer, startNatsServer } from './helpers/nats-server.js';
+
+// In-process cluster nodes (the gateway's CommandRuntime, no sockets) on a real nats-server:
+// JetStreamShardStore round trips, routing between nodes, events, takeover after a lost node.
+const ADMIN = { role: 'admin' } as const;
+const log = createLogger('test');
+let server: NatsServer;
+let clusterNo = 0;
+const nodes: ClusterRuntime[] = [];
+
+test.before(async () => {
+  server = await startNatsServer();
+});
+test.after(async () => {
+  for (const n of nodes) await n.stop().catch(() => {});
+  await server?.dispose();
+});
+
+async function startNode(cluster: string, node: string, extra: { unavailableAfterMs?: number; snapshotBytes?: number } = {}): Promise<ClusterRuntime> {
+  const rt = await ClusterRuntime.start({
+    servers: [server.url],
+    cluster,
+    node,
+    url: `ws://${node}.test/ws`,
+    layout: { journals: 4, shards: 8 },
+    log,
+    leaseTtlMs: 1000,
+    pollMs: 250,
+    ...extra,
+  });
+  nodes.push(rt);
+  return rt;
+}
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const place = (rt: ClusterRuntime, orderId: string, sku: string, quantity: number, paymentTimeoutMs = 900_000) =>
+  rt.execute(ActorKeys.order(orderId), { type: 'order.place', orderId, customerId: 'c1', items: [{ sku, quantity }], paymentTimeoutMs }, ADMIN);
+const stock = async (rt: ClusterRuntime, sku: string) => {
+  const r = await rt.execute(ActorKeys.sku(sku), { type: 'inventory.get', sku }, ADMIN);
+  assert.ok(r.ok);
+  return r.stock!;
+};
+
+test('one node: state survives a hand-over to itself (release, snapshot, take), and the stream is trimmed behind the snapshots', async () => {
+  const cluster = `rt${++clusterNo}`;
+  const a = await startNode(cluster, 'a');
+  await until('a owns every journal', () => a.owned.length === 4);
+  assert.ok((await a.execute(ActorKeys.sku('mug'), { type: 'inventory.set', sku: 'mug', onHand: 10 }, ADMIN)).ok);
+  for (let i = 0; i < 5; i++) assert.ok((await place(a, `o${i}`, 'mug', 1)).ok);
+  // An adjust without an id is given one, so it is applied once.
+  const adj = await a.execute(ActorKeys.sku('mug'), { type: 'inventory.adjust', sku: 'mug', delta: 3 }, ADMIN);
+  assert.equal(adj.ok && adj.stock!.onHand, 13);
+  await a.stop();
+  const b = await startNode(cluster, 'a');
+  await until('the restarted node owns every journal', () => b.owned.length === 4);
+  assert.deepEqual(await stock(b, 'mug'), { sku: 'mug', onHand: 13, reserved: 5, available: 8 });
+  const o = await b.execute(ActorKeys.order('o3'), { type: 'order.get', orderId: 'o3' }, ADMIN);
+  assert.equal(o.ok && o.order!.status, 'awaiting_payment');
+  const list = await b.listOrders({ limit: 100 });
+  assert.equal(list.orders.length, 5);
+  // The release snapshotted every shard: each stream keeps only its last message (the next fence reads it).
+  const jsm = await jetstreamManager(b.nc);
+  const j = journalOf(shardOf(ActorKeys.sku('mug'), 8), 4);
+  const info = await jsm.streams.info(journalStream(cluster, j));
+  assert.ok(info.state.first_seq > 1, `stream ${j} trimmed (first ${info.state.first_seq}, last ${info.state.last_seq})`);
+  await b.stop();
+});
+
+test('two nodes: commands through either reach every shard, events reach both, and a node that vanishes has its journals and deadlines taken over', async () => {
+  const cluster = `rt${++clusterNo}`;
+  const a = await startNode(cluster, 'a');
+  const b = await startNode(cluster, 'b');
+  await until('the journals are split between a and b', () => a.owned.length === 2 && b.owned.length === 2, 20_000);
+  const seenByA: ActorEvent[] = [];
+  a.onEvent((e) => seenByA.push(e));
+  // SKUs on both nodes' journals, each placed through the other node.
+  const skus = Array.from({ length: 12 }, (_, i) => `sku${i}`);
+  for (const sku of skus) assert.ok((await b.execute(ActorKeys.sku(sku), { type: 'inventory.set', sku, onHand: 5 }, ADMIN)).ok);
+  const ids: string[] = [];
+  for (let i = 0; i < 24; i++) {
+    const r = await (i % 2 ? a : b).execute(ActorKeys.order(`p${i}`), { type: 'order.place', orderId: `p${i}`, customerId: 'c1', items: [{ sku: skus[i % 12]!, quantity: 1 }], paymentTimeoutMs: 3000 }, ADMIN);
+    assert.ok(r.ok, JSON.stringify(r));
+    ids.push(`p${i}`);
+  }
+  await until('a saw the order events of orders placed through b', () => ids.every((id) => seenByA.some((e) => e.type === 'order.updated' && e.order.orderId === id)));
+  assert.equal((await a.listOrders({ limit: 100 })).orders.length, 24);
+  // b vanishes without a hand-over (as a kill would: no release, no lease deleted).
+  const bJournals = b.owned;
+  b['loop'].pause();
+  b['lease'].suspend?.();
+  await b.nc.close();
+  await until('a owns every journal', () => a.owned.length === 4, 20_000);
+  for (const j of bJournals) assert.ok(a.owned.includes(j));
+  // Every order is there, and the deadlines b had armed fire on a: every order is cancelled, stock back.
+  await until('every payment deadline fired', async () => {
+    const rs = await Promise.all(ids.map((id) => a.execute(ActorKeys.order(id), { type: 'order.get', orderId: id }, ADMIN)));
+    return rs.every((r) => r.ok && r.order!.status === 'cancelled');
+  }, 20_000);
+  for (const sku of skus) assert.deepEqual(await stock(a, sku), { sku, onHand: 5, reserved: 0, available: 5 });
+});
+
+test('a command for a journal with no owner answers UNAVAILABLE after the wait', async () => {
+  const cluster = `rt${++clusterNo}`;
+  const a = await startNode(cluster, 'a', { unavailableAfterMs: 1500 });
+  await until('a owns every journal', () => a.owned.length === 4);
+  // a stops owning anything (its loop paused, its journals released by hand): nobody serves them.
+  a['loop'].pause();
+  for (const j of [...a.owned]) await a['release'](j);
+  const started = Date.now();
+  const r = await a.execute(ActorKeys.sku('x'), { type: 'inventory.get', sku: 'x' }, ADMIN);
+  assert.equal(!r.ok && r.error.code, 'UNAVAILABLE');
+  assert.ok(Date.now() - started >= 1400, 'it waited for an owner first');
+  await assert.rejects(a.listOrders({ limit: 10 }), (err: unknown) => err instanceof RefusedError && err.error.code === 'UNAVAILABLE');
+});
+
+test('a node frozen past its lease answers no read from memory when it runs again: it asks the new owner, then drops what it lost', async () => {
+  const cluster = `rt${++clusterNo}`;
+  const a = await startNode(cluster, 'a');
+  const b = await startNode(cluster, 'b');
+  await until('the journals are split between a and b', () => a.owned.length === 2 && b.owned.length === 2, 20_000);
+  let sku = '';
+  for (let i = 0; !sku; i++) if (a.owned.includes(journalOf(shardOf(ActorKeys.sku(`s${i}`), 8), 4))) sku = `s${i}`;
+  assert.ok((await a.execute(ActorKeys.sku(sku), { type: 'inventory.set', sku, onHand: 10 }, ADMIN)).ok);
+  const j = journalOf(shardOf(ActorKeys.sku(sku), 8), 4);
+  // Frozen: no polls, no renewals, no heartbeat; its JournalHosts still think they serve.
+  a['loop'].pause();
+  a['lease'].suspend();
+  a['guard'].stop();
+  await until('b took every journal', () => b.owned.length === 4, 20_000);
+  assert.ok((await b.execute(ActorKeys.sku(sku), { type: 'inventory.set', sku, onHand: 15 }, ADMIN)).ok);
+  // It runs again: its lease renewed (not lapsed any more) before its loop or heartbeat ran.
+  a['lease'].resume();
+  await until('a renewed its lease', () => !a['lease'].lapsed);
+  assert.ok(a.hosts.get(j)?.serving, 'a still believes it serves the journal');
+  const r = await a.execute(ActorKeys.sku(sku), { type: 'inventory.get', sku }, ADMIN);
+  assert.deepEqual(r.ok && r.stock, { sku, onHand: 15, reserved: 0, available: 15 }, 'answered by b, not from a\'s memory (10)');
+  // Its heartbeat finds the gap, checks every journal against its stream, and drops those it lost.
+  a['guard'].heartbeat();
+  a['guard'].start();
+  await until('a dropped the journals b took', () => !a.hosts.has(j));
+  a['loop'].start();
+});
+
+test.run();

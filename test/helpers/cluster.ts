@@ -1,0 +1,119 @@
+import { rm } from 'node:fs/promises';
+import { OrdoClient, type ReplyFrame } from '../../src/client/ordo-client.js';
+import { type ChildServer, spawnServer } from './child-server.js';
+import { tempDir } from './server.js';
+
+/** Short lease and poll times so a failover takes seconds in the suite. */
+export const CLUSTER_ENV = { ORDO_LEASE_TTL_MS: '2000', ORDO_CLUSTER_POLL_MS: '250' };
+
+/** One ordo node as a real process (`ordo serve --nats ...`), on its own data directory. */
+export interface ClusterNode {
+  id: string;
+  dataDir: string;
+  server: ChildServer;
+  url: string;
+  health(): Promise<NodeHealth | null>;
+}
+
+export interface NodeHealth {
+  status: string;
+  node: string;
+  members: string[];
+  owned: { journal: number; epoch: number }[];
+}
+
+export async function spawnNode(natsUrl: string, id: string, cluster: string, env: Record<string, string> = {}, dataDir?: string): Promise<ClusterNode> {
+  const dir = dataDir ?? (await tempDir(`ordo-node-${id}-`));
+  const server = await spawnServer(dir, { ...CLUSTER_ENV, ...env }, ['--nats', natsUrl, '--cluster', cluster, '--node-id', id]);
+  const http = `http://127.0.0.1:${server.port}/healthz`;
+  return {
+    id,
+    dataDir: dir,
+    server,
+    url: server.url,
+    async health() {
+      try {
+        const r = await fetch(http);
+        return (await r.json()) as NodeHealth;
+      } catch {
+        return null;
+      }
+    },
+  };
+}
+
+export async function disposeNode(n: ClusterNode): Promise<void> {
+  if (n.server.proc.exitCode === null && n.server.proc.signalCode === null) await n.server.kill('SIGKILL');
+  await rm(n.dataDir, { recursive: true, force: true });
+}
+
+export async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 20_000, every = 50): Promise<number> {
+  const started = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - started > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+  return Date.now() - started;
+}
+
+/** Every journal owned exactly once among `nodes` (by their own /healthz), each owning some. */
+export async function converged(nodes: ClusterNode[], journals = 16): Promise<boolean> {
+  const hs = await Promise.all(nodes.map((n) => n.health()));
+  if (hs.some((h) => !h || h.status !== 'ready' || h.members.length !== nodes.length)) return false;
+  const owned = hs.flatMap((h) => h!.owned.map((o) => o.journal));
+  return owned.length === journals && new Set(owned).size === journals && hs.every((h) => h!.owned.length > 0);
+}
+
+/**
+ * A client that retries the same command on the next node when an attempt gets no definite
+ * answer (the connection died, UNAVAILABLE, OVERLOADED, INTERNAL, a timeout), as the protocol
+ * lets a client retry: the accept table makes a repeat with the same ids safe.
+ */
+export class RetryingClient {
+  private conns = new Map<string, OrdoClient>();
+  attempts = 0;
+  retries = 0;
+
+  constructor(
+    private readonly nodes: () => ClusterNode[],
+    private readonly token = 'tok-admin',
+  ) {}
+
+  private async conn(url: string): Promise<OrdoClient | null> {
+    const c = this.conns.get(url);
+    if (c && c.closeCode === null) return c;
+    try {
+      const fresh = await OrdoClient.connect(url, this.token);
+      this.conns.set(url, fresh);
+      return fresh;
+    } catch {
+      return null;
+    }
+  }
+
+  async call(type: string, args: Record<string, unknown>, start = 0, timeoutMs = 15_000): Promise<ReplyFrame> {
+    let last = '';
+    for (let i = start; ; i++) {
+      const live = this.nodes();
+      const node = live[i % live.length]!;
+      this.attempts++;
+      const c = await this.conn(node.url);
+      if (c) {
+        let timer: NodeJS.Timeout | undefined;
+        const r = await Promise.race([
+          c.call(type, args),
+          new Promise<null>((res) => (timer = setTimeout(() => res(null), timeoutMs))),
+        ]).finally(() => clearTimeout(timer));
+        if (r && (r.ok || !['CLOSED', 'UNAVAILABLE', 'OVERLOADED', 'INTERNAL'].includes(r.error?.code ?? ''))) return r;
+        last = `${node.id}: ${r ? JSON.stringify(r.error) : `no reply within ${timeoutMs} ms`}`;
+      } else last = `${node.id}: cannot connect (exit ${node.server.proc.exitCode ?? node.server.proc.signalCode ?? 'none'}; ${node.server.output.slice(-3).join(' | ')})`;
+      this.retries++;
+      if (i - start > 60) throw new Error(`${type} ${JSON.stringify(args)}: no definite answer after 60 attempts; last: ${last}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.conns.values()) await c.close().catch(() => {});
+  }
+}
