@@ -7,7 +7,7 @@
  * Run as a child process (`node dist/bench/ceiling-server.js --port N`), like ordo, so that both
  * sides pay the same process boundary and neither shares the generator's event loop.
  */
-import { createServer } from 'node:http';
+import { readinessServer } from './readiness.js';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WebSocketServer } from 'ws';
@@ -22,16 +22,7 @@ interface Frame {
 
 /** Starts the ceiling server; resolves with its port. */
 export function startCeilingServer(port: number, host = '127.0.0.1'): Promise<{ port: number; close(): Promise<void> }> {
-  const http = createServer((req, res) => {
-    // The same readiness probe as ordo's, so the bench waits for both the same way.
-    if (req.url === '/healthz') {
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end('{"status":"ready"}');
-      return;
-    }
-    res.writeHead(404);
-    res.end();
-  });
+  const http = readinessServer();
   // Same socket settings as ordo's gateway: no compression, 64 KiB frames.
   const wss = new WebSocketServer({ server: http, path: '/ws', maxPayload: 64 * 1024, perMessageDeflate: false });
   wss.on('connection', (ws) => {

@@ -9,7 +9,7 @@
  * Run as a child process (`node dist/bench/redis-peer-server.js --port N --redis-port M`), like
  * ordo and the ceiling, so that its CPU is measured apart from the generator's.
  */
-import { createServer } from 'node:http';
+import { readinessServer } from './readiness.js';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -62,16 +62,8 @@ async function execute(store: RedisOrderStore, id: string, c: PeerCommand): Prom
 export async function startRedisPeerServer(opts: { port: number; redisPort: number; token: string; host?: string }): Promise<{ port: number; close(): Promise<void> }> {
   const store = await RedisOrderStore.open(opts.redisPort);
   const expectedAuth = `Bearer ${opts.token}`;
-  const http = createServer((req, res) => {
-    // The same readiness probe as ordo's: ready once Redis is connected and the scripts loaded.
-    if (req.url === '/healthz') {
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end('{"status":"ready"}');
-      return;
-    }
-    res.writeHead(404);
-    res.end();
-  });
+  // Listening only once Redis is connected and the scripts loaded: ready from its first probe.
+  const http = readinessServer();
   // Same socket settings as ordo's gateway: no compression, 64 KiB frames; one bearer token (admin).
   const wss = new WebSocketServer({
     server: http,

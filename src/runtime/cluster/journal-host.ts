@@ -6,7 +6,8 @@ import type { Shard } from '../kernel/shard.js';
 import type { HostStats } from '../../gateway/metrics.js';
 import type { OrderQuery } from '../query/order-query.js';
 import { journalOf, shardOf } from '../placement.js';
-import { logActorError, mailboxDepth, sumCounts } from '../hosting/shard-host.js';
+import { logActorError } from '../hosting/shard-host.js';
+import { shardFigures } from '../hosting/shard-figures.js';
 import { type GroupMember, ShardGroup } from '../hosting/shard-group.js';
 import { SnapshotScheduler } from '../hosting/snapshot-scheduler.js';
 import type { RecoveryStats } from '../hosting/host-protocol.js';
@@ -240,32 +241,11 @@ export class JournalHost {
 
   /** The figures /metrics and stats.get read of a host thread, for this journal's shards (`worker`: the journal). */
   stats(): HostStats {
-    const shards = [...this.group.shards.values()];
-    const sum = (f: (s: Shard) => number) => shards.reduce((n, s) => n + f(s), 0);
-    const orderStatuses = sumCounts(shards.map((s) => s.directory.statusCounts()));
-    const { commit } = this.group;
     return {
       worker: this.journalNo,
-      actors: sum((s) => s.cells.size),
-      timers: sum((s) => s.timers.size),
-      messages: sum((s) => s.messagesHandled),
-      mailboxed: sum(mailboxDepth),
-      commits: commit.commits,
-      framesWritten: commit.framesWritten,
-      lastCommitMs: commit.lastCommitMs,
+      ...shardFigures([...this.group.shards.values()], this.group.commit),
       journalBytesWritten: this.journal.bytesWritten,
       snapshotBytesWritten: this.stores.reduce((n, s) => n + s.bytesWritten, 0),
-      known: sum((s) => s.directory.size),
-      passivated: sum((s) => s.cells.passivated),
-      snapshots: sum((s) => s.snapshots),
-      softLimitHits: sum((s) => s.softLimitHits),
-      overloaded: sum((s) => s.overloaded),
-      restarts: sum((s) => s.restarts),
-      deadLetters: sum((s) => s.deadLetters.length),
-      heapUsedBytes: process.memoryUsage().heapUsed,
-      setAside: sum((s) => s.setAsideCount),
-      orderStatuses,
-      perShard: shards.map((s) => ({ shard: s.id, mailboxDepth: mailboxDepth(s), deadLetters: s.deadLetters.length, actors: s.cells.size })),
     };
   }
 }

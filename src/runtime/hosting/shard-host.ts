@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from '../../logger.js';
-import { type Order, ORDER_STATUSES, type OrderStatus } from '../../protocol/model.js';
+import type { Order } from '../../protocol/model.js';
+import { shardFigures } from './shard-figures.js';
 import { BusySkus } from '../query/busy-skus.js';
 import { RecentOrders } from '../query/recent-orders.js';
 import type { Clock } from '../kernel/clock.js';
@@ -223,51 +224,13 @@ export class ShardHost {
 
   stats() {
     const shards = [...this.group.shards.values()];
-    const sum = (f: (s: Shard) => number) => shards.reduce((n, s) => n + f(s), 0);
-    const { commit } = this.group;
     return {
       worker: this.config.index,
-      shards: shards.length,
-      actors: sum((s) => s.cells.size),
-      timers: sum((s) => s.timers.size),
-      messages: sum((s) => s.messagesHandled),
-      mailboxed: sum(mailboxDepth),
-      known: sum((s) => s.directory.size),
-      passivated: sum((s) => s.cells.passivated),
-      snapshots: sum((s) => s.snapshots),
-      softLimitHits: sum((s) => s.softLimitHits),
-      overloaded: sum((s) => s.overloaded),
-      restarts: sum((s) => s.restarts),
-      deadLetters: sum((s) => s.deadLetters.length),
-      setAside: sum((s) => s.setAsideCount),
-      heapUsedBytes: process.memoryUsage().heapUsed,
-      orderStatuses: sumCounts(shards.map((s) => s.directory.statusCounts())),
-      perShard: shards.map((s) => ({
-        shard: s.id,
-        mailboxDepth: mailboxDepth(s),
-        deadLetters: s.deadLetters.length,
-        actors: s.cells.size,
-      })),
+      ...shardFigures(shards, this.group.commit),
       journalBytesWritten: [...new Set(this.journalOfShard.values())].reduce((n, j) => n + j.bytesWritten, 0),
-      snapshotBytesWritten: sum((s) => (s.opts.store as Partial<FileShardStore>).bytesWritten ?? 0),
-      commits: commit.commits,
-      framesWritten: commit.framesWritten,
-      lastCommitMs: commit.lastCommitMs,
+      snapshotBytesWritten: shards.reduce((n, s) => n + ((s.opts.store as Partial<FileShardStore>).bytesWritten ?? 0), 0),
     };
   }
 }
 
 export type HostControl = Pick<ShardHost, 'inspect' | 'stats' | 'compact' | 'dashboard'>;
-
-/** Messages waiting in a shard's mailboxes (also read by a cluster node's journal hosts). */
-export function mailboxDepth(s: Shard): number {
-  let n = 0;
-  for (const c of s.cells.values()) n += c.mailbox.length;
-  return n;
-}
-
-export function sumCounts(all: Record<OrderStatus, number>[]): Record<OrderStatus, number> {
-  const out = {} as Record<OrderStatus, number>;
-  for (const st of ORDER_STATUSES) out[st] = all.reduce((n, c) => n + c[st], 0);
-  return out;
-}
