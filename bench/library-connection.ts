@@ -12,7 +12,7 @@ import { OrdoError } from '../src/client/errors.js';
 import { wsSocketFactory } from '../src/client/node-socket.js';
 import type { SocketFactory } from '../src/client/socket.js';
 import type { Command, Reply } from './load-generator.js';
-import type { LoadConnection, LoadConnector, ReplySink } from './load-connection.js';
+import { type LoadConnection, type LoadConnector, type ReplySink, socketsClosed } from './load-connection.js';
 
 /** The client's own codes (errors.ts): no reply came, so the command counts as unanswered. */
 const NOT_A_REPLY = new Set(['TIMEOUT', 'CONNECTION_LOST', 'CLOSED']);
@@ -76,20 +76,7 @@ class LibraryConnection implements LoadConnection {
   close(): Promise<void> {
     this.closing = true;
     for (const c of this.clients) c.close();
-    return Promise.all(
-      this.sockets.map(
-        (ws) =>
-          new Promise<void>((resolve) => {
-            if (ws.readyState === ws.CLOSED) return resolve();
-            ws.once('close', () => resolve());
-            // A server that never answers the close handshake must not hang the bench.
-            setTimeout(() => {
-              ws.terminate();
-              resolve();
-            }, 2000).unref();
-          }),
-      ),
-    ).then(() => {});
+    return socketsClosed(this.sockets, { close: false });
   }
 }
 

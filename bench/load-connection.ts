@@ -11,6 +11,7 @@
  * - `raw`: frames written and parsed straight on `ws` sockets, no promise or closure per command:
  *   the cheapest client, to see what the server does when the client costs as little as possible.
  */
+import type WebSocket from 'ws';
 import type { Command, Reply } from './load-generator.js';
 
 export const CLIENT_MODES = ['library', 'raw'] as const;
@@ -46,3 +47,25 @@ export interface LoadConnection {
 
 /** Opens one load connection: a socket per token, `Command.via` choosing among them. */
 export type LoadConnector = (url: string, tokens: string[], sink: ReplySink) => Promise<LoadConnection>;
+
+/**
+ * Resolves once every socket is closed (`close` asks each to close first), or after `graceMs`,
+ * when the ones still open are terminated: a server that never answers the close handshake must
+ * not hang the bench.
+ */
+export function socketsClosed(sockets: WebSocket[], opts: { close: boolean }, graceMs = 2000): Promise<void> {
+  return Promise.all(
+    sockets.map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          if (ws.readyState === ws.CLOSED) return resolve();
+          ws.once('close', () => resolve());
+          if (opts.close) ws.close(1000);
+          setTimeout(() => {
+            ws.terminate();
+            resolve();
+          }, graceMs).unref();
+        }),
+    ),
+  ).then(() => {});
+}

@@ -5,7 +5,7 @@
  */
 import WebSocket from 'ws';
 import type { Command, Reply } from './load-generator.js';
-import type { LoadConnection, LoadConnector, ReplySink } from './load-connection.js';
+import { type LoadConnection, type LoadConnector, type ReplySink, socketsClosed } from './load-connection.js';
 
 interface Pending {
   slot: number;
@@ -78,21 +78,7 @@ class RawConnection implements LoadConnection {
 
   close(): Promise<void> {
     this.closing = true;
-    return Promise.all(
-      this.sockets.map(
-        (ws) =>
-          new Promise<void>((resolve) => {
-            if (ws.readyState === WebSocket.CLOSED) return resolve();
-            ws.once('close', () => resolve());
-            ws.close(1000);
-            // A server that never answers the close handshake must not hang the bench.
-            setTimeout(() => {
-              ws.terminate();
-              resolve();
-            }, 2000).unref();
-          }),
-      ),
-    ).then(() => {});
+    return socketsClosed(this.sockets, { close: true });
   }
 }
 
