@@ -41,6 +41,18 @@ async function replayAll(j: JetStreamJournal, from = 1): Promise<{ records: Jour
   return { records, seqs, stats };
 }
 
+/**
+ * Publishes `batch` as `j`'s first append of `epoch` would (its own message id and headers, at
+ * the sequence after `seq`): a first try that landed, as if its acknowledgement had been lost.
+ */
+async function publishAsFirstTry(j: JetStreamJournal, batch: Buffer[], epoch: number, seq: number): Promise<void> {
+  await jetstream(nc).publish(j.subject, Buffer.concat(batch), {
+    msgID: batchMessageId(epoch, 1, 0, j.writer),
+    expect: { lastSequence: seq },
+    headers: messageHeaders('batch', epoch, j.writer),
+  });
+}
+
 /** Every message of a stream: its sequence, kind and writer. */
 async function messagesOf(stream: string): Promise<{ seq: number; kind: string; writer: string; epoch: number }[]> {
   const jsm = await jetstreamManager(nc);
@@ -124,12 +136,8 @@ test('a retried append whose first try landed (ack lost) is one record: answered
   const j = await journal();
   const { epoch, seq } = await j.acquire();
   const batch = frames(0, 5);
-  // The first try: landed, but its ack never came back (published here with the journal's own id).
-  await jetstream(nc).publish(j.subject, Buffer.concat(batch), {
-    msgID: batchMessageId(epoch, 1, 0, j.writer),
-    expect: { lastSequence: seq },
-    headers: messageHeaders('batch', epoch, j.writer),
-  });
+  // The first try: landed, but its ack never came back.
+  await publishAsFirstTry(j, batch, epoch, seq);
   await j.append(batch);
   await j.append(frames(5, 1));
   const { records, stats } = await replayAll(j);
@@ -146,11 +154,7 @@ test('a retried append answered "wrong last sequence" with our own message there
   const j = await journal({}, n);
   const { epoch, seq } = await j.acquire();
   const batch = frames(0, 4);
-  await jetstream(nc).publish(j.subject, Buffer.concat(batch), {
-    msgID: batchMessageId(epoch, 1, 0, j.writer),
-    expect: { lastSequence: seq },
-    headers: messageHeaders('batch', epoch, j.writer),
-  });
+  await publishAsFirstTry(j, batch, epoch, seq);
   await new Promise((r) => setTimeout(r, 300));
   await j.append(batch);
   await j.append(frames(4, 2));
