@@ -73,11 +73,12 @@ export class Gateway {
     const rt = opts.runtime;
     // A runtime that keeps the dashboard's views itself sends events only while someone listens;
     // otherwise every event comes here and the views are kept from them.
-    const runtimeViews = rt.setEventInterest && rt.recentOrders && rt.busiestSkus ? { recent: rt.recentOrders.bind(rt), busiest: rt.busiestSkus.bind(rt) } : null;
-    this.hub = new SubscriptionHub((listening) => {
-      if (runtimeViews) rt.setEventInterest!(listening);
-    });
-    if (runtimeViews) rt.setEventInterest!(this.hub.listening);
+    const runtimeViews =
+      rt.setEventInterest && rt.recentOrders && rt.busiestSkus
+        ? { interest: rt.setEventInterest.bind(rt), recent: rt.recentOrders.bind(rt), busiest: rt.busiestSkus.bind(rt) }
+        : null;
+    this.hub = new SubscriptionHub((listening) => runtimeViews?.interest(listening));
+    runtimeViews?.interest(this.hub.listening);
     rt.onEvent((e) => {
       if (!runtimeViews && e.type === 'order.updated') {
         this.recent.note(e.order);

@@ -291,7 +291,7 @@ export class ActorRuntime {
     for (const h of this.hosts) h.worker.postMessage({ t: 'interest', events: wanted } satisfies ToHost);
   }
 
-  /** The `capacity` orders changed last, over every host (the `orders` feed's first reply). */
+  /** The orders changed last, over every host, oldest change first (the `orders` feed's first reply). */
   async recentOrders(): Promise<Order[]> {
     const views = await Promise.all(this.hosts.map((h) => h.control.dashboard(0)));
     return mergeRecent(views.map((v) => v.recent));
