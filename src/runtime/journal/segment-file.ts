@@ -3,11 +3,30 @@ import { mkdir, open, type FileHandle, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ifAbsent, JournalCorruptError, JournalUnlinkedError } from '../errors.js';
 import { FRAME_HEADER, readFrame } from './frame.js';
+import { SyncThread } from './sync-thread.js';
 import { fsyncPath, writeAllSync } from './fsync.js';
 import { decodeRecord, type JournalRecord, type ReplayStats } from './record.js';
 
-/** Where a commit's fdatasync runs: on the writing thread (default) or in libuv's pool (`ORDO_JOURNAL_SYNC=pool`). */
-const SYNC_ON_THREAD = process.env.ORDO_JOURNAL_SYNC !== 'pool';
+/**
+ * Where a commit's fdatasync runs (`ORDO_JOURNAL_SYNC`): on a sync thread of the writing thread's
+ * own (`sync-thread`, the default), inline on the writing thread (`inline`; `thread` is the same,
+ * its earlier name), or in libuv's pool (`pool`).
+ */
+type SyncMode = 'sync-thread' | 'inline' | 'pool';
+export function journalSyncMode(env: NodeJS.ProcessEnv = process.env): SyncMode {
+  const v = env.ORDO_JOURNAL_SYNC;
+  if (v === 'pool') return 'pool';
+  if (v === 'inline' || v === 'thread') return 'inline';
+  return 'sync-thread';
+}
+const SYNC_MODE = journalSyncMode();
+
+/** The sync thread of this thread's journals (one, started with the first commit that needs it). */
+let syncThread: SyncThread | null = null;
+function sharedSyncThread(): SyncThread {
+  if (!syncThread || syncThread.failed) syncThread = new SyncThread();
+  return syncThread;
+}
 
 const CHUNK = 8 * 1024 * 1024;
 
@@ -18,6 +37,8 @@ const CHUNK = 8 * 1024 * 1024;
  */
 export class SegmentFile {
   private fh: FileHandle | null = null;
+  /** The sync thread's fdatasync of this file, while it runs: the file is not closed under it. */
+  private syncing: Promise<void> | null = null;
 
   constructor(readonly path: string, private readonly onWarn: (msg: string) => void = () => {}) {}
 
@@ -123,11 +144,19 @@ export class SegmentFile {
     // The write itself is a copy into the page cache (microseconds): done synchronously it saves
     // one thread-pool round trip per commit, and the thread pool is shared with snapshots.
     writeAllSync(this.fh.fd, frames);
-    // So is the fdatasync, on a host thread, as Redis does before it sleeps: the thread waits for
-    // the disk (~0.5–1 ms), but nothing of its shards could leave before it anyway, and the pool's
-    // callback would wait for a busy loop and a free core besides (1–2.5 ms from issue to
-    // callback on two cores) and cost a pool thread's wake-up per commit.
-    if (SYNC_ON_THREAD) fdatasyncSync(this.fh.fd);
+    // The fdatasync runs on a thread that does nothing else, so that the host thread goes on
+    // running turns (the next batch) while the disk works; its answer comes back at once through
+    // shared memory. libuv's pool would do the same but wakes the writer only when a pool thread
+    // and a core are free (1–2.5 ms from issue to callback on two cores), and `inline` blocks the
+    // host thread for the whole ~0.5–1 ms, as Redis does before it sleeps.
+    if (SYNC_MODE === 'sync-thread') {
+      this.syncing = sharedSyncThread().sync(this.fh.fd);
+      try {
+        await this.syncing;
+      } finally {
+        this.syncing = null;
+      }
+    } else if (SYNC_MODE === 'inline') fdatasyncSync(this.fh.fd);
     else await this.fh.datasync();
     // Durable, but durable where? A file unlinked since it was opened (rm -rf of the data
     // directory) takes every write and fdatasync and loses them all on restart. One fstat per
@@ -136,6 +165,7 @@ export class SegmentFile {
   }
 
   async close(): Promise<void> {
+    await this.syncing?.catch(() => {});
     await this.fh?.close();
     this.fh = null;
   }
