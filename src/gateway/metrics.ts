@@ -38,7 +38,7 @@ export class GatewayMetrics {
    * when it collects (its children hash their labels on every `inc`, a measurable part of a
    * command on the hot path). Bounded: command types × outcomes.
    */
-  private readonly answeredCounts = new Map<string, { type: string; outcome: string; n: number; latency: LatencySeries }>();
+  private readonly answeredCounts = new Map<string, { latency: LatencySeries; byOutcome: Map<string, number> }>();
   readonly commands: Counter<'type' | 'outcome'>;
   readonly latency = new LatencyHistogram(
     'ordo_command_duration_seconds',
@@ -70,10 +70,9 @@ export class GatewayMetrics {
   });
   /** One command answered: counted by type and outcome, its latency observed by type. */
   answered(type: string, outcome: string, seconds: number): void {
-    const key = `${type}\u0000${outcome}`;
-    let c = this.answeredCounts.get(key);
-    if (!c) this.answeredCounts.set(key, (c = { type, outcome, n: 0, latency: this.latency.series(type) }));
-    c.n++;
+    let c = this.answeredCounts.get(type);
+    if (!c) this.answeredCounts.set(type, (c = { latency: this.latency.series(type), byOutcome: new Map() }));
+    c.byOutcome.set(outcome, (c.byOutcome.get(outcome) ?? 0) + 1);
     this.latency.observe(c.latency, seconds);
   }
 
@@ -100,7 +99,7 @@ export class GatewayMetrics {
       // Set from the counts each time it is read: they are the counter.
       collect() {
         this.reset();
-        for (const c of answeredCounts.values()) this.labels(c.type, c.outcome).inc(c.n);
+        for (const [type, c] of answeredCounts) for (const [outcome, n] of c.byOutcome) this.labels(type, outcome).inc(n);
       },
     });
     this.registry.registerMetric(this.latency.asMetric());
