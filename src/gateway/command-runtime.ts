@@ -2,6 +2,7 @@ import type { Command } from '../protocol/commands.js';
 import type { ActorEvent, InternalCommand, Reply } from '../protocol/messages.js';
 import type { Order, Principal } from '../protocol/model.js';
 import type { OrderQuery } from '../runtime/query/order-query.js';
+import type { ReplyReceiver } from './encoded-reply.js';
 import type { HostStats } from './metrics.js';
 
 /**
@@ -13,6 +14,12 @@ export interface CommandRuntime {
   readonly inFlight: number;
   /** `traceparent`: the W3C trace context (the gateway's span) the actor turns of the command continue. */
   execute(key: string, command: Command | InternalCommand, principal: Principal, traceparent?: string): Promise<Reply>;
+  /**
+   * Optional: `execute` for a client's command, its reply handed to `receiver` already encoded
+   * for the wire (a runtime whose replies cross threads as text). Without it the gateway
+   * encodes what `execute` answers.
+   */
+  executeEncoded?(key: string, command: Command, principal: Principal, traceparent: string | undefined, receiver: ReplyReceiver): void;
   listOrders(q: OrderQuery): Promise<{ orders: Order[]; next: string | null }>;
   onEvent(listener: (e: ActorEvent) => void): void;
   stats(): Promise<HostStats[]>;

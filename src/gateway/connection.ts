@@ -8,10 +8,11 @@ import type { Feed, Order, Principal } from '../protocol/model.js';
 import type { TraceParent } from '../protocol/trace-context.js';
 import { validateFrame } from '../protocol/validate.js';
 import type { CommandRuntime } from './command-runtime.js';
-import { type GatewayViews, runCommand } from './dispatch.js';
+import { actorKeyFor, type GatewayViews, isActorCommand, runCommand } from './dispatch.js';
+import { EncodedReply, type ReplyReceiver } from './encoded-reply.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Subscriber, SubscriptionHub } from './subscriptions.js';
-import { traced } from './tracing.js';
+import { needsSpan, traced } from './tracing.js';
 
 export interface ConnectionLimits {
   maxInFlight: number;
@@ -68,8 +69,22 @@ class Subscription implements Subscriber {
   }
 }
 
-/** Fields of actors' answers to each other (`Reply`) that are not part of any client's reply. */
-const INTERNAL_REPLY_FIELDS: ReadonlySet<string> = new Set(['ok', 'orderIds', 'reserved', 'available']);
+/** A command accepted from the client and not answered yet: it receives its reply once. */
+class CommandInFlight implements ReplyReceiver {
+  readonly started = performance.now();
+
+  constructor(
+    private readonly conn: ClientConnection,
+    readonly id: string,
+    readonly command: Command,
+    /** Holds one of the connection's listing slots (see `listingSlot`). */
+    readonly listing: boolean,
+  ) {}
+
+  receive(reply: EncodedReply): void {
+    this.conn.answered(this, reply);
+  }
+}
 
 /** One client's WebSocket: frames in, validated commands to the runtime, replies and events out. */
 export class ClientConnection {
@@ -131,24 +146,38 @@ export class ClientConnection {
   private start(id: string, command: Command, trace?: TraceParent): void {
     this.inFlight++;
     this.updateReading();
-    const started = performance.now();
+    const { runtime, log } = this.deps;
     const listing = isListing(command);
-    const execute = () => traced(this.deps.log, command, this.principal, trace, (tp) => this.execute(command, tp));
-    (listing ? this.listingSlot().then(execute) : execute())
-      .then((reply) => {
-        this.inFlight--;
-        const ms = performance.now() - started;
-        this.deps.metrics.answered(command.type, reply.ok ? 'ok' : reply.error.code, ms / 1000);
-        // The chart shows the workload: a dashboard's own polling would draw a floor under it.
-        if (command.type !== 'stats.get') this.deps.metrics.series.record(ms);
-        this.reply(id, reply, command);
-        if (listing) {
-          // Freed once its reply is handed to the socket, so the next listing sees its bytes.
-          this.listingsRunning--;
-          this.startWaitingListings();
-        }
-        this.updateReading();
-      });
+    const pending = new CommandInFlight(this, id, command, listing);
+    // Most commands are one actor's, untraced: straight to the runtime, whose reply comes back
+    // as wire text (no span, no promise). Debug logging wants `traced`'s line per command.
+    if (runtime.executeEncoded && command.type !== 'order.subscribe' && isActorCommand(command) && !needsSpan(trace) && !log.isLevelEnabled('debug')) {
+      try {
+        runtime.executeEncoded(actorKeyFor(command), command, this.principal, undefined, pending);
+      } catch (err) {
+        log.error({ err, type: command.type }, 'command failed inside the gateway');
+        pending.receive(EncodedReply.of({ ok: false, error: wireError('INTERNAL', 'internal error') }));
+      }
+      return;
+    }
+    const execute = () => traced(log, command, this.principal, trace, (tp) => this.execute(command, tp));
+    (listing ? this.listingSlot().then(execute) : execute()).then((reply) => pending.receive(EncodedReply.of(reply)));
+  }
+
+  /** A command's reply: counted, written out, and the connection's limits updated. Once per command. */
+  answered(c: CommandInFlight, reply: EncodedReply): void {
+    this.inFlight--;
+    const ms = performance.now() - c.started;
+    this.deps.metrics.answered(c.command.type, reply.outcome, ms / 1000);
+    // The chart shows the workload: a dashboard's own polling would draw a floor under it.
+    if (c.command.type !== 'stats.get') this.deps.metrics.series.record(ms);
+    this.reply(c.id, reply, c.command);
+    if (c.listing) {
+      // Freed once its reply is handed to the socket, so the next listing sees its bytes.
+      this.listingsRunning--;
+      this.startWaitingListings();
+    }
+    this.updateReading();
   }
 
   /**
@@ -237,20 +266,15 @@ export class ClientConnection {
     return (c.type === 'order.subscribe' && this.orderSubs.has(c.orderId)) || (c.type === 'feed.subscribe' && this.feedSubs.has(c.feed));
   }
 
-  private reply(id: string, reply: Reply, command: Command): void {
-    if (reply.ok) {
-      // Built key by key rather than by rest and spread (a copy, then deletes): this runs for
-      // every command. Internal answer fields never reach clients; each command has its
-      // documented result keys.
-      const frame: Record<string, unknown> = { re: id, ok: true };
-      for (const key in reply) if (!INTERNAL_REPLY_FIELDS.has(key)) frame[key] = reply[key as keyof typeof reply];
-      this.send(frame);
-    } else {
-      this.send({ re: id, ok: false, error: reply.error });
-    }
+  private reply(id: string, reply: EncodedReply, command: Command): void {
+    // The client's view only (internal answer fields never reach clients), see encoded-reply.ts.
+    if (!this.closed) this.write(reply.frame(id));
+    if (command.type !== 'order.subscribe' && command.type !== 'feed.subscribe') return;
     // A subscription's events start only after its first reply.
-    if (command.type === 'order.subscribe' && reply.ok) this.orderSubs.get(command.orderId)?.open(reply.order ? [reply.order] : []);
-    if (command.type === 'feed.subscribe' && reply.ok) this.feedSubs.get(command.feed)?.open(reply.orders ?? []);
+    const first = reply.reply;
+    if (!first.ok) return;
+    if (command.type === 'order.subscribe') this.orderSubs.get(command.orderId)?.open(first.order ? [first.order] : []);
+    else this.feedSubs.get(command.feed)?.open(first.orders ?? []);
   }
 
   /** A reply: always written (exactly one per command), whatever the client's reading. */

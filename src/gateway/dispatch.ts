@@ -10,8 +10,15 @@ import { inspectActor } from './inspect.js';
 /** Who the gateway itself is when it reads actors for a listing or a report (never a client). */
 export const SYSTEM: Principal = { role: 'admin' };
 
+/** A command that is one actor's to answer, with nothing of the gateway's around it. */
+export type ActorCommand = Exclude<Command, { type: 'order.list' | 'feed.subscribe' | 'stats.get' | 'actor.inspect' }>;
+
+export function isActorCommand(c: Command): c is ActorCommand {
+  return c.type !== 'order.list' && c.type !== 'feed.subscribe' && c.type !== 'stats.get' && c.type !== 'actor.inspect';
+}
+
 /** The actor that handles a command: the SKU, the order, or the station (warehouse, carrier). */
-export function actorKeyFor(c: Exclude<Command, { type: 'order.list' | 'feed.subscribe' | 'stats.get' | 'actor.inspect' }>): string {
+export function actorKeyFor(c: ActorCommand): string {
   switch (c.type) {
     case 'inventory.set':
     case 'inventory.adjust':
@@ -73,9 +80,9 @@ export interface GatewayViews {
  * `tp`: its trace context, handed to the actors it asks (`order.list` shard queries are untraced).
  */
 export async function runCommand(rt: CommandRuntime, c: Command, who: Principal, views: GatewayViews, tp?: string): Promise<Reply> {
+  if (isActorCommand(c)) return rt.execute(actorKeyFor(c), c, who, tp);
   if (c.type === 'order.list') return listOrders(rt, c);
   if (c.type === 'stats.get') return { ok: true, stats: await views.stats() };
   if (c.type === 'feed.subscribe') return c.feed === 'orders' ? { ok: true, orders: await views.recentOrders() } : listFeed(rt, c.feed, tp);
-  if (c.type === 'actor.inspect') return inspectActor(rt, c.key);
-  return rt.execute(actorKeyFor(c), c, who, tp);
+  return inspectActor(rt, c.key);
 }

@@ -1,6 +1,7 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OrderStatus } from '../protocol/model.js';
 import { CommandSeries } from './command-series.js';
+import { LatencyHistogram, type LatencySeries } from './latency-histogram.js';
 
 /** Per-host statistics, fetched over the control plane when /metrics is scraped. */
 export interface HostStats {
@@ -32,19 +33,18 @@ export interface HostStats {
 /** Everything /metrics exposes (Prometheus text format, prom-client). */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly commands = new Counter({
-    name: 'ordo_commands_total',
-    help: 'Commands answered, by type and outcome (ok or error code)',
-    labelNames: ['type', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly latency = new Histogram({
-    name: 'ordo_command_duration_seconds',
-    help: 'Time from a command frame to its reply, including the durable write',
-    labelNames: ['type'] as const,
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
-    registers: [this.registry],
-  });
+  /**
+   * Per command type and outcome, what `answered` counted: plain numbers, handed to prom-client
+   * when it collects (its children hash their labels on every `inc`, a measurable part of a
+   * command on the hot path). Bounded: command types × outcomes.
+   */
+  private readonly answeredCounts = new Map<string, { latency: LatencySeries; byOutcome: Map<string, number> }>();
+  readonly commands: Counter<'type' | 'outcome'>;
+  readonly latency = new LatencyHistogram(
+    'ordo_command_duration_seconds',
+    'Time from a command frame to its reply, including the durable write',
+    [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+  );
   readonly badFrames = new Counter({
     name: 'ordo_bad_frames_total',
     help: 'Frames refused before reaching an actor (BAD_FRAME, UNKNOWN_COMMAND, FORBIDDEN, INVALID_ARGUMENT)',
@@ -68,19 +68,12 @@ export class GatewayMetrics {
     help: 'Subscribers closed (1008) for leaving too many event bytes unread',
     registers: [this.registry],
   });
-  /**
-   * prom-client's children per label set, kept: `inc({…})` hashes its labels on every call,
-   * which on the hot path is a measurable part of a command. Bounded: command types × outcomes.
-   */
-  private readonly answeredChildren = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
-
   /** One command answered: counted by type and outcome, its latency observed by type. */
   answered(type: string, outcome: string, seconds: number): void {
-    const key = `${type}\u0000${outcome}`;
-    let c = this.answeredChildren.get(key);
-    if (!c) this.answeredChildren.set(key, (c = { count: this.commands.labels(type, outcome), latency: this.latency.labels(type) }));
-    c.count.inc();
-    c.latency.observe(seconds);
+    let c = this.answeredCounts.get(type);
+    if (!c) this.answeredCounts.set(type, (c = { latency: this.latency.series(type), byOutcome: new Map() }));
+    c.byOutcome.set(outcome, (c.byOutcome.get(outcome) ?? 0) + 1);
+    this.latency.observe(c.latency, seconds);
   }
 
   /** Per-second throughput and p99 of the last minute (stats.get; not a Prometheus metric). */
@@ -97,6 +90,19 @@ export class GatewayMetrics {
   constructor(readHostStats: () => Promise<HostStats[]>, inFlight: () => number) {
     this.hostStats = sharedFor(HOST_STATS_TTL_MS, readHostStats);
     const hostStats = this.hostStats;
+    const answeredCounts = this.answeredCounts;
+    this.commands = new Counter({
+      name: 'ordo_commands_total',
+      help: 'Commands answered, by type and outcome (ok or error code)',
+      labelNames: ['type', 'outcome'] as const,
+      registers: [this.registry],
+      // Set from the counts each time it is read: they are the counter.
+      collect() {
+        this.reset();
+        for (const [type, c] of answeredCounts) for (const [outcome, n] of c.byOutcome) this.labels(type, outcome).inc(n);
+      },
+    });
+    this.registry.registerMetric(this.latency.asMetric());
     collectDefaultMetrics({ register: this.registry, prefix: 'ordo_' });
     new Gauge({
       name: 'ordo_inflight_commands',

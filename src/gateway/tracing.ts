@@ -38,9 +38,7 @@ function carried(span: Span, parent: TraceParent | undefined): string | undefine
  * gets the `traceparent` to hand to the runtime (undefined for an untraced command).
  */
 export async function traced(log: Logger, command: Command, who: Principal, parent: TraceParent | undefined, run: (traceparent: string | undefined) => Promise<Reply>): Promise<Reply> {
-  // Neither a client's trace nor an SDK to record ours: a span would carry nothing anywhere, so
-  // none is made (no span, no context switch: a few µs per command on the hot path).
-  if (parent === undefined && !sdkRegistered()) return untraced(log, command, run);
+  if (!needsSpan(parent)) return untraced(log, command, run);
   const parentContext = parent ? trace.setSpanContext(context.active(), { ...parent, isRemote: true }) : context.active();
   const span = tracer.startSpan(
     `ordo ${command.type}`,
@@ -71,6 +69,15 @@ export async function traced(log: Logger, command: Command, who: Principal, pare
     log.debug({ type: command.type, outcome, ms: Math.round((performance.now() - started) * 1000) / 1000, ...ids }, 'command answered');
   }
   return reply;
+}
+
+/**
+ * Whether a command gets a span: it came with a trace context, or an SDK records ours. Otherwise
+ * a span would carry nothing anywhere, so none is made (no span, no context switch: a few µs per
+ * command on the hot path), and the command is run as it is.
+ */
+export function needsSpan(parent: TraceParent | undefined): boolean {
+  return parent !== undefined || sdkRegistered();
 }
 
 /** Whether an SDK is registered behind the API's global proxy (checked per command: one may come later). */

@@ -29,10 +29,10 @@ function own(obj: Raw, key: string): unknown {
   return Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined;
 }
 
-function ident(obj: Raw, key: string, path = key): string {
+function ident(obj: Raw, key: string): string {
   const v = own(obj, key);
   if (typeof v !== 'string' || !IDENT.test(v)) {
-    throw new ArgumentError(path, `${path} must be 1..128 characters of [A-Za-z0-9._:-]`);
+    throw new ArgumentError(key, `${key} must be 1..128 characters of [A-Za-z0-9._:-]`);
   }
   return v;
 }
@@ -41,10 +41,10 @@ function optionalIdent(obj: Raw, key: string): string | undefined {
   return own(obj, key) === undefined ? undefined : ident(obj, key);
 }
 
-function integer(obj: Raw, key: string, min: number, max: number, path = key): number {
+function integer(obj: Raw, key: string, min: number, max: number): number {
   const v = own(obj, key);
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
-    throw new ArgumentError(path, `${path} must be an integer in ${min}..${max}`);
+    throw new ArgumentError(key, `${key} must be an integer in ${min}..${max}`);
   }
   return v;
 }
@@ -62,21 +62,47 @@ function isObject(v: unknown): v is Raw {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** `items[i]` or `items[i].<rest>`: spelled out only for an error, which most items have none of. */
+function itemPath(i: number, rest?: string): string {
+  return rest === undefined ? `items[${i}]` : `items[${i}].${rest}`;
+}
+
+/** Up to this many items, a repeated SKU is found by comparing them with each other. */
+const FEW_ITEMS = 8;
+
+function listsSku(list: Item[], sku: string): boolean {
+  for (const item of list) if (item.sku === sku) return true;
+  return false;
+}
+
 function items(obj: Raw): Item[] {
   const v = own(obj, 'items');
   if (!Array.isArray(v) || v.length < 1 || v.length > LIMITS.maxItems) {
     throw new ArgumentError('items', `items must be an array of 1..${LIMITS.maxItems} items`);
   }
-  const seen = new Set<string>();
-  return v.map((raw, i) => {
-    const path = `items[${i}]`;
-    if (!isObject(raw)) throw new ArgumentError(path, `${path} must be an object {sku, quantity}`);
-    const sku = ident(raw, 'sku', `${path}.sku`);
-    const quantity = integer(raw, 'quantity', 1, LIMITS.maxQuantity, `${path}.quantity`);
-    if (seen.has(sku)) throw new ArgumentError(`${path}.sku`, `${path}.sku repeats a SKU: SKUs must be distinct`);
-    seen.add(sku);
-    return { sku, quantity };
-  });
+  // Most orders have a few items: comparing them costs less than a Set made for every order.
+  const seen = v.length > FEW_ITEMS ? new Set<string>() : null;
+  const list: Item[] = [];
+  for (let i = 0; i < v.length; i++) {
+    const raw: unknown = v[i];
+    if (!isObject(raw)) throw new ArgumentError(itemPath(i), `${itemPath(i)} must be an object {sku, quantity}`);
+    let sku: string;
+    let quantity: number;
+    try {
+      sku = ident(raw, 'sku');
+      quantity = integer(raw, 'quantity', 1, LIMITS.maxQuantity);
+    } catch (err) {
+      // Their message begins with the field's name (`sku must be …`): it becomes the item's path.
+      if (err instanceof ArgumentError) throw new ArgumentError(itemPath(i, err.field), itemPath(i, err.why));
+      throw err;
+    }
+    if (seen ? seen.has(sku) : listsSku(list, sku)) {
+      throw new ArgumentError(itemPath(i, 'sku'), `${itemPath(i, 'sku')} repeats a SKU: SKUs must be distinct`);
+    }
+    seen?.add(sku);
+    list.push({ sku, quantity });
+  }
+  return list;
 }
 
 function argumentsOf(type: CommandType, f: Raw, who: Principal): Command {

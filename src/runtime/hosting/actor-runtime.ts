@@ -9,11 +9,13 @@ import { Comlink, nodeEndpoint, type Remote } from './comlink.js';
 import { journalCount, openDataDir } from '../storage/data-dir.js';
 import { relayoutJournals } from '../storage/journal-layout.js';
 import { type Envelope, type GatewayOutput, type ShardQuery, withTrace } from '../kernel/envelope.js';
+import { EncodedReply, type ReplyReceiver } from '../../gateway/encoded-reply.js';
 import { fetchPage, mergePages, type OrderPage, type OrderQuery } from '../query/order-query.js';
 import { mergeRecent } from '../query/recent-orders.js';
 import { mergeTop } from '../query/busy-skus.js';
 import { defaultHostThreads, shardOf, workerOf } from '../placement.js';
-import { type FromHost, type HostConfig, packBatch, type RecoveryStats, type ToHost, unpackBatch } from './host-protocol.js';
+import { type FromHost, type HostConfig, packBatch, type RecoveryStats, type ToHost } from './host-protocol.js';
+import { type GatewayBatchSink, readGatewayBatch } from './gateway-batch.js';
 import type { HostControl } from './shard-host.js';
 import { DEFAULTS } from '../../defaults.js';
 
@@ -45,7 +47,8 @@ export interface RuntimeOptions {
   onFatal?: (message: string) => void;
 }
 
-type Waiter = (value: unknown) => void;
+/** Who waits for an answer from a host thread, and which host owes it (answered if that host dies). */
+type Awaited = { worker: number; receiver: ReplyReceiver } | { worker: number; page: (page: OrderPage | undefined) => void };
 
 interface HostHandle {
   index: number;
@@ -70,7 +73,13 @@ interface HostHandle {
  */
 export class ActorRuntime {
   private hosts: HostHandle[] = [];
-  private readonly waiting = new Map<number, { resolve: Waiter; worker: number }>();
+  /** By `cid`: commands' and shard queries' answers still owed. */
+  private readonly waiting = new Map<number, Awaited>();
+  /** Where the hosts' batches are read into (`readGatewayBatch`). */
+  private readonly outputs: GatewayBatchSink = {
+    result: (cid, reply) => this.answer(cid, reply),
+    other: (o) => this.deliverOutput(o),
+  };
   private nextCid = 1;
   private flushScheduled = false;
   private readonly eventListeners: ((e: ActorEvent) => void)[] = [];
@@ -215,10 +224,11 @@ export class ActorRuntime {
     this.opts.log.error({ host: index, code }, 'shard host thread exited; replacing it and recovering its shards');
     const dead = this.hosts[index]!;
     dead.control[Comlink.releaseProxy]();
+    const lost = EncodedReply.of({ ok: false, error: wireError('INTERNAL', 'the shard restarted; the command was not applied or its answer was lost: retry it') });
     for (const [cid, w] of this.waiting) {
       if (w.worker !== index) continue;
       this.waiting.delete(cid);
-      w.resolve({ ok: false, error: wireError('INTERNAL', 'the shard restarted; the command was not applied or its answer was lost: retry it') });
+      answerWith(w, lost);
     }
     const count = this.hosts.length;
     const peers: (MessagePort | null)[] = Array.from({ length: count }, () => null);
@@ -251,27 +261,35 @@ export class ActorRuntime {
 
   private onHostMessage(m: FromHost): void {
     if (m.t === 'out') {
-      for (const o of unpackBatch<GatewayOutput>(m.json)) this.deliverOutput(o);
+      readGatewayBatch(m.batch, this.outputs);
     } else if (m.t === 'fatal') {
       this.fatal(m.message);
     }
   }
 
-  private deliverOutput(o: GatewayOutput): void {
+  private deliverOutput(o: Exclude<GatewayOutput, { t: 'result' }>): void {
     if (o.t === 'evt') {
       for (const l of this.eventListeners) l(o.event);
       return;
     }
     const w = this.waiting.get(o.cid);
-    if (!w) return;
+    if (!w || !('page' in w)) return;
     this.waiting.delete(o.cid);
-    w.resolve(o.t === 'result' ? o.reply : o.page);
+    w.page(o.page);
+  }
+
+  private answer(cid: number, reply: EncodedReply): void {
+    const w = this.waiting.get(cid);
+    if (!w) return;
+    this.waiting.delete(cid);
+    answerWith(w, reply);
   }
 
   private fatal(message: string): void {
     this.opts.log.fatal(message);
     // Whoever is waiting gets an answer; nothing unacknowledged is lost, recovery replays the journal.
-    for (const w of this.waiting.values()) w.resolve({ ok: false, error: wireError('INTERNAL', 'the runtime stopped') });
+    const stopped = EncodedReply.of({ ok: false, error: wireError('INTERNAL', 'the runtime stopped') });
+    for (const w of this.waiting.values()) answerWith(w, stopped);
     this.waiting.clear();
     this.opts.onFatal?.(message);
   }
@@ -315,29 +333,37 @@ export class ActorRuntime {
    * `traceparent`: the W3C trace context the command's turns continue (the gateway's span).
    */
   execute(key: string, command: Command | InternalCommand, principal: Principal, traceparent?: string): Promise<Reply> {
+    return new Promise<Reply>((resolve) => this.executeEncoded(key, command, principal, traceparent, { receive: (r) => resolve(r.reply) }));
+  }
+
+  /**
+   * `execute` for a client's command: the reply comes as the frame text its host made
+   * (`EncodedReply`), to `receiver`, which the gateway writes out without parsing it. Called
+   * back at once when the runtime is not ready.
+   */
+  executeEncoded(key: string, command: Command | InternalCommand, principal: Principal, traceparent: string | undefined, receiver: ReplyReceiver): void {
     if (this.state !== 'ready') {
-      return Promise.resolve({ ok: false, error: wireError('OVERLOADED', `the runtime is ${this.state}`) });
+      receiver.receive(EncodedReply.of({ ok: false, error: wireError('OVERLOADED', `the runtime is ${this.state}`) }));
+      return;
     }
     const cid = this.nextCid++;
     const worker = workerOf(shardOf(key, this.shardCount), this.hosts.length, this.journalCount);
-    return new Promise<Reply>((resolve) => {
-      this.waiting.set(cid, { resolve: resolve as Waiter, worker });
-      this.enqueue(worker, withTrace({ t: 'cmd', to: key, cid, command, principal }, traceparent));
-    });
+    this.waiting.set(cid, { worker, receiver });
+    this.enqueue(worker, withTrace({ t: 'cmd', to: key, cid, command, principal }, traceparent));
   }
 
   /** `order.list` across every shard, merged into one page. */
   async listOrders(q: OrderQuery): Promise<{ orders: Order[]; next: string | null }> {
-    const pages: Promise<OrderPage>[] = [];
+    const pages: Promise<OrderPage | undefined>[] = [];
     for (let shard = 0; shard < this.shardCount; shard++) {
       const cid = this.nextCid++;
       const worker = workerOf(shard, this.hosts.length, this.journalCount);
-      pages.push(new Promise((resolve) => this.waiting.set(cid, { resolve: resolve as Waiter, worker })));
+      pages.push(new Promise<OrderPage | undefined>((page) => this.waiting.set(cid, { worker, page })));
       this.enqueue(worker, { t: 'query', shard, cid, query: q });
     }
     const all = await Promise.all(pages);
     if (all.some((p) => !Array.isArray(p?.found))) throw new Error('order.list: a shard did not answer');
-    return fetchPage(mergePages(all, q.limit), q, async (orderId) => {
+    return fetchPage(mergePages(all as OrderPage[], q.limit), q, async (orderId) => {
       const r = await this.execute(ActorKeys.order(orderId), { type: 'order.get', orderId }, { role: 'admin' });
       return r.ok ? r.order : undefined;
     });
@@ -417,4 +443,10 @@ function pairChannels(count: number): (MessagePort | null)[][] {
     }
   }
   return peers;
+}
+
+/** A command's waiter gets its reply; a shard query's waiter, answered with a reply instead of its page (its host died, the runtime stopped), gets no page. */
+function answerWith(w: Awaited, reply: EncodedReply): void {
+  if ('receiver' in w) w.receiver.receive(reply);
+  else w.page(undefined);
 }

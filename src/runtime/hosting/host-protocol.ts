@@ -7,9 +7,10 @@
  * V8's structured clone of a few hundred small objects costs more than `JSON.stringify` on one
  * side and `JSON.parse` on the other (a string is copied as one block), and the batches are
  * JSON-safe by construction (validated frames, actor state and replies made of JSON values).
+ * What a host sends the gateway is a `GatewayBatch` (gateway-batch.ts): replies as the wire
+ * text the gateway writes out, not parsed on the main thread.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { Envelope, GatewayOutput, ShardQuery } from '../kernel/envelope.js';
 
 export interface HostConfig {
   index: number;
@@ -46,8 +47,8 @@ export type ToHost =
 /** Host → main thread. */
 export type FromHost =
   | { t: 'recovered'; stats: RecoveryStats }
-  /** JSON of `GatewayOutput[]`. */
-  | { t: 'out'; json: string }
+  /** A `GatewayBatch`'s text (gateway-batch.ts). */
+  | { t: 'out'; batch: string }
   | { t: 'stopped' }
   /** After `start`: no actor of this host owes recovery work any more (see `afterRecovery`). */
   | { t: 'settled' }

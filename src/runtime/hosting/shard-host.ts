@@ -5,7 +5,7 @@ import { shardFigures } from './shard-figures.js';
 import { BusySkus } from '../query/busy-skus.js';
 import { RecentOrders } from '../query/recent-orders.js';
 import type { Clock } from '../kernel/clock.js';
-import { type Envelope, type GatewayOutput, isEnvelope, type Output, type ShardQuery } from '../kernel/envelope.js';
+import { type Envelope, isEnvelope, type Output, type ShardQuery } from '../kernel/envelope.js';
 import type { Shard } from '../kernel/shard.js';
 import { Journal } from '../journal/journal.js';
 import type { LogTrace } from '../kernel/tracing.js';
@@ -13,7 +13,8 @@ import { journalDir, shardDir } from '../storage/data-dir.js';
 import { FileShardStore } from '../storage/file-shard-store.js';
 import { crashPointFromEnv } from '../crash-point.js';
 import { recordDeadLetter } from './dead-letters.js';
-import { type FromHost, type HostConfig, packBatch, type RecoveryStats } from './host-protocol.js';
+import { GatewayBatchWriter } from './gateway-batch.js';
+import type { FromHost, HostConfig, RecoveryStats } from './host-protocol.js';
 import { PeerRouter } from './peer-router.js';
 import { journalOf, shardOf, workerOf } from '../placement.js';
 import { type GroupMember, ShardGroup } from './shard-group.js';
@@ -35,7 +36,7 @@ export class ShardHost {
   private readonly peers: PeerRouter;
   private readonly snapshots: SnapshotScheduler;
   private readonly journalOfShard = new Map<number, Journal>();
-  private toMain: GatewayOutput[] = [];
+  private readonly toMain = new GatewayBatchWriter();
   /**
    * Whether events go to the gateway: only while it has subscribers (it says so). Otherwise an
    * event stops here, after the dashboard's views below have noted it: most placements are
@@ -175,23 +176,20 @@ export class ShardHost {
   private release(outputs: Output[]): void {
     for (const o of outputs) {
       if (isEnvelope(o)) this.route(o);
-      else if (o.t !== 'evt') this.toMain.push(o);
+      else if (o.t !== 'evt') this.toMain.add(o);
       else {
         if (o.event.type === 'order.updated') {
           this.recent.note(o.event.order);
           this.busySkus.note(o.event.order);
         }
-        if (this.wantEvents) this.toMain.push(o);
+        if (this.wantEvents) this.toMain.add(o);
       }
     }
     this.flush();
   }
 
   private flush(): void {
-    if (this.toMain.length) {
-      this.postToMain({ t: 'out', json: packBatch(this.toMain) });
-      this.toMain = [];
-    }
+    if (!this.toMain.empty) this.postToMain({ t: 'out', batch: this.toMain.take() });
     this.peers.flush();
   }
 
