@@ -3,21 +3,10 @@ import type { Envelope } from './envelope.js';
 import type { OutboxEntry } from '../journal/record.js';
 import { ASSERTS, invariant } from './dev-asserts.js';
 import { Fifo } from './fifo.js';
+import { type LogEntry, MessageLog } from './message-log.js';
 
 /** Where a kept reply goes: back to a client of the gateway, or to the actor that asked. */
 export type ReplyTarget = { t: 'client'; cid: number } | { t: 'actor'; to: string; re: number };
-
-/** One line of an actor's message log: what it received, from whom, and what it decided. */
-export interface LogEntry {
-  at: number;
-  from: string;
-  message: string;
-  decisions: string[];
-  outcome?: string;
-}
-
-/** How many log entries an actor keeps in memory; the journal keeps every change. */
-export const LOG_LIMIT = 16;
 
 /**
  * Where an actor is in its life in memory (as Orleans' ActivationState). Only an `active` actor
@@ -60,7 +49,8 @@ export class ActorCell {
   readonly kept = new Map<number, ReplyTarget>();
   nextHandle = 1;
   stashed: Envelope[] = [];
-  readonly log: LogEntry[] = [];
+  /** The latest turns, for operators (see `message-log.ts`). */
+  readonly messageLog = new MessageLog();
   /** Queued in the shard's ready list. */
   scheduled = false;
   /** See `ActorPhase`: anything but `active` means messages wait in the mailbox. */
@@ -98,9 +88,9 @@ export class ActorCell {
     this.state = behaviour.initial(key);
   }
 
-  addLog(entry: LogEntry): void {
-    this.log.push(entry);
-    if (this.log.length > LOG_LIMIT) this.log.splice(0, this.log.length - LOG_LIMIT);
+  /** The message log as operators read it, oldest line first (formatted on each read). */
+  get log(): LogEntry[] {
+    return this.messageLog.entries();
   }
 
   /** Holds nothing durable and owes nothing: deleted from the directory and from snapshots. */

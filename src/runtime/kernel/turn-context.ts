@@ -5,12 +5,20 @@ import { type Output, withTrace } from './envelope.js';
 import type { OutboxEntry } from '../journal/record.js';
 import { ASSERTS, invariant } from './dev-asserts.js';
 
+/** A reply a turn kept for later (see `ActorContext.defer`). */
+export interface KeptReply {
+  h: number;
+  to: ReplyTarget;
+}
+
 /**
  * What one actor turn asked for, recorded while its behaviour runs; the shard carries it out only
  * if the behaviour returns (a turn that throws has no effects). One instance per shard, reset for
  * every turn: a turn is the hottest path of the runtime, and a context of closures and fresh
  * collections per message was a measurable share of its CPU and garbage. Collections are created
- * on first use, because the ones a turn fills are handed on (records, outputs, the message log).
+ * on first use, because the ones a turn fills are handed on (records, outputs, the message log),
+ * and as a literal of their first item: most turns put one item in each, and an array grown from
+ * empty by `push` allocates room for sixteen.
  */
 export class TurnContext implements ActorContext<unknown> {
   self = '';
@@ -26,7 +34,8 @@ export class TurnContext implements ActorContext<unknown> {
   /** Timer changes (name → due time, or null for cancelled), in the journal's form. */
   timerChanges: Record<string, number | null> | null = null;
   outputs: Output[] | null = null;
-  keptAdded: Map<number, ReplyTarget> | null = null;
+  /** Replies kept by this turn (handle → target; a turn keeps one or two, so a list, not a Map). */
+  keptAdded: KeptReply[] | null = null;
   keptAnswered: Set<number> | null = null;
   decisions: string[] | null = null;
   /** The outcome of the latest reply, for the message log. */
@@ -79,32 +88,55 @@ export class TurnContext implements ActorContext<unknown> {
   // Kept replies change only if the turn succeeds, like every other effect.
   defer(): ReplyHandle {
     const h = this.cell!.nextHandle++;
-    if (this.target) (this.keptAdded ??= new Map()).set(h, this.target);
+    if (this.target) {
+      const kept: KeptReply = { h, to: this.target };
+      if (this.keptAdded) this.keptAdded.push(kept);
+      else this.keptAdded = [kept];
+    }
     return h;
   }
 
   answer(h: ReplyHandle, reply: Reply): void {
-    const added = this.keptAdded?.get(h);
-    const to = added ?? (this.keptAnswered?.has(h) ? undefined : this.cell!.kept.get(h));
+    const added = this.keptAdded;
+    if (added) {
+      for (let i = 0; i < added.length; i++) {
+        if (added[i]!.h !== h) continue;
+        // Kept and answered in this very turn: it never reaches the cell's kept replies.
+        const { to } = added[i]!;
+        added.splice(i, 1);
+        this.emitReply(to, reply);
+        return;
+      }
+    }
+    const to = this.keptAnswered?.has(h) ? undefined : this.cell!.kept.get(h);
     if (!to) return;
-    this.keptAdded?.delete(h);
     (this.keptAnswered ??= new Set()).add(h);
     this.emitReply(to, reply);
   }
 
   send(to: string, request: ActorRequest, opts?: { journal?: boolean }): number {
     const id = this.cell!.nextRequestId++;
-    if (opts?.journal === false) (this.sentUnjournaled ??= []).push({ id, to, request, volatile: true });
-    else (this.sent ??= []).push({ id, to, request });
+    if (opts?.journal === false) {
+      const e: OutboxEntry = { id, to, request, volatile: true };
+      if (this.sentUnjournaled) this.sentUnjournaled.push(e);
+      else this.sentUnjournaled = [e];
+    } else {
+      const e: OutboxEntry = { id, to, request };
+      if (this.sent) this.sent.push(e);
+      else this.sent = [e];
+    }
     return id;
   }
 
   tell(to: string, request: ActorRequest): void {
-    (this.told ??= []).push({ to, request });
+    const notice = { to, request };
+    if (this.told) this.told.push(notice);
+    else this.told = [notice];
   }
 
   persist(record: unknown): void {
-    (this.persisted ??= []).push(record);
+    if (this.persisted) this.persisted.push(record);
+    else this.persisted = [record];
   }
 
   setTimer(name: string, at: number): void {
@@ -116,7 +148,7 @@ export class TurnContext implements ActorContext<unknown> {
   }
 
   publish(event: ActorEvent): void {
-    (this.outputs ??= []).push({ t: 'evt', event });
+    this.output({ t: 'evt', event });
   }
 
   stash(): void {
@@ -128,13 +160,18 @@ export class TurnContext implements ActorContext<unknown> {
   }
 
   note(decision: string): void {
-    (this.decisions ??= []).push(decision);
+    if (this.decisions) this.decisions.push(decision);
+    else this.decisions = [decision];
   }
 
   private emitReply(to: ReplyTarget, reply: Reply): void {
     this.replied = reply.ok ? 'ok' : reply.error.code;
-    const outputs = (this.outputs ??= []);
-    if (to.t === 'client') outputs.push(withTrace({ t: 'result', cid: to.cid, reply }, this.tp));
-    else outputs.push(withTrace({ t: 'reply', to: to.to, from: this.self, re: to.re, reply }, this.tp));
+    if (to.t === 'client') this.output(withTrace({ t: 'result', cid: to.cid, reply }, this.tp));
+    else this.output(withTrace({ t: 'reply', to: to.to, from: this.self, re: to.re, reply }, this.tp));
+  }
+
+  private output(o: Output): void {
+    if (this.outputs) this.outputs.push(o);
+    else this.outputs = [o];
   }
 }

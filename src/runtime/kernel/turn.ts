@@ -2,7 +2,8 @@ import type { Incoming } from '../../protocol/messages.js';
 import { encodeRecord, type JournalRecord } from '../journal/record.js';
 import type { PendingBatch } from '../journal/pending-batch.js';
 import type { ActorCell, ReplyTarget } from './actor-cell.js';
-import { describe, type Envelope, type Output, requestOf, withTrace } from './envelope.js';
+import { type Envelope, type Output, requestOf, withTrace } from './envelope.js';
+import { describe } from './message-log.js';
 import type { Recovery } from './recovery.js';
 import type { ShardOptions } from './shard-options.js';
 import type { Supervisor } from './supervision.js';
@@ -96,7 +97,7 @@ export class Turns {
     const self = cell.key;
     const { persisted, sent, sentUnjournaled, timerChanges, outputs, stashThis } = ctx;
     if (ctx.keptAnswered) for (const h of ctx.keptAnswered) cell.kept.delete(h);
-    if (ctx.keptAdded) for (const [h, to] of ctx.keptAdded) cell.kept.set(h, to);
+    if (ctx.keptAdded) for (const { h, to } of ctx.keptAdded) cell.kept.set(h, to);
     if (stashThis) cell.stashed.push(env);
     if (sent) for (const e of sent) cell.outbox.set(e.id, e);
     if (sentUnjournaled) for (const e of sentUnjournaled) cell.outbox.set(e.id, e);
@@ -143,7 +144,6 @@ export class Turns {
       cell.mailbox.unshiftAll(cell.stashed);
       cell.stashed = [];
     }
-    const { from, message } = describe(env);
-    cell.addLog({ at: now, from, message, decisions: ctx.decisions ?? [], outcome: stashThis ? 'stashed' : ctx.replied });
+    cell.messageLog.addTurn(now, env, ctx.decisions, stashThis ? 'stashed' : ctx.replied);
   }
 }

@@ -1,0 +1,141 @@
+import type { Envelope } from './envelope.js';
+
+/** One line of an actor's message log: what it received, from whom, and what it decided. */
+export interface LogEntry {
+  at: number;
+  from: string;
+  message: string;
+  decisions: string[];
+  outcome?: string;
+}
+
+/** How many log entries an actor keeps in memory; the journal keeps every change. */
+export const LOG_LIMIT = 16;
+
+/**
+ * Who sent a message and what it was, in the parts a log line is formatted from: the message's
+ * kind and two strings the message already holds, so that logging a turn builds no string.
+ */
+interface Source {
+  t: Envelope['t'];
+  /** cmd: the principal's role; req, reply: the sender; timer: unused. */
+  who: string;
+  /** cmd, req: the message type; reply: `ok` or the error code; timer: the timer's name. */
+  what: string;
+}
+
+function sourceOf(env: Envelope): Source {
+  switch (env.t) {
+    case 'cmd':
+      return { t: 'cmd', who: env.principal.role, what: env.command.type };
+    case 'req':
+      return { t: 'req', who: env.from, what: env.request.type };
+    case 'reply':
+      return { t: 'reply', who: env.from, what: env.reply.ok ? 'ok' : env.reply.error.code };
+    case 'timer':
+      return { t: 'timer', who: 'timer', what: env.name };
+  }
+}
+
+function formatFrom(t: Envelope['t'], who: string): string {
+  return t === 'cmd' ? `client(${who})` : who;
+}
+
+function formatMessage(t: Envelope['t'], what: string): string {
+  return t === 'reply' ? `reply ${what}` : t === 'timer' ? `timer ${what}` : what;
+}
+
+/** Who sent a message and what it was, as an actor's message log and dead letters show it. */
+export function describe(env: Envelope): { from: string; message: string } {
+  const s = sourceOf(env);
+  return { from: formatFrom(s.t, s.who), message: formatMessage(s.t, s.what) };
+}
+
+/** The parts of one log line, in `MessageLog`'s flat array, in this order. */
+const FIELDS = 6;
+
+/**
+ * An actor's latest `LOG_LIMIT` turns, as operators read them (`actor.inspect`). A turn is logged
+ * on the hottest path of the runtime, and most logs are never read: so a turn only stores the
+ * references it already has (the message's kind, sender and type, the behaviour's notes, the
+ * outcome) in one flat array used as a ring, and a `LogEntry` is formatted only when the log is
+ * read. A log line per turn as an object of freshly formatted strings was a measurable share of a
+ * turn's garbage.
+ */
+export class MessageLog {
+  /** FIELDS slots per line: at, kind, who, what, decisions (one note, several, or none), outcome. */
+  private readonly slots: unknown[] = [];
+  /** Where the oldest line starts once the ring is full (0 before). */
+  private oldest = 0;
+
+  get length(): number {
+    return this.slots.length / FIELDS;
+  }
+
+  /** Logs a turn of `env`; `decisions` is the turn's notes (none: null), as `TurnContext` collects them. */
+  addTurn(at: number, env: Envelope, decisions: string[] | null, outcome: string | undefined): void {
+    switch (env.t) {
+      case 'cmd':
+        return this.put(at, 'cmd', env.principal.role, env.command.type, decisions, outcome);
+      case 'req':
+        return this.put(at, 'req', env.from, env.request.type, decisions, outcome);
+      case 'reply':
+        return this.put(at, 'reply', env.from, env.reply.ok ? 'ok' : env.reply.error.code, decisions, outcome);
+      case 'timer':
+        return this.put(at, 'timer', 'timer', env.name, decisions, outcome);
+    }
+  }
+
+  /** Logs what happened to `env` outside a turn (a turn that threw). */
+  addEvent(at: number, env: Envelope, decisions: string[], outcome: string): void {
+    const s = sourceOf(env);
+    this.put(at, s.t, s.who, s.what, decisions, outcome);
+  }
+
+  /** Continues `earlier`'s lines (a restarted actor keeps its predecessor's log). */
+  append(earlier: MessageLog): void {
+    const s = earlier.slots;
+    for (let n = 0; n < earlier.length; n++) {
+      const i = (earlier.oldest + n * FIELDS) % s.length;
+      this.put(s[i] as number, s[i + 1] as Envelope['t'], s[i + 2] as string, s[i + 3] as string, s[i + 4] as string[] | null, s[i + 5] as string | undefined);
+    }
+  }
+
+  /** The lines, oldest first, as fresh objects (the caller may keep or change them). */
+  entries(): LogEntry[] {
+    const s = this.slots;
+    const out: LogEntry[] = [];
+    for (let n = 0; n < this.length; n++) {
+      const i = (this.oldest + n * FIELDS) % s.length;
+      const t = s[i + 1] as Envelope['t'];
+      const decisions = s[i + 4] as string[] | null;
+      const entry: LogEntry = {
+        at: s[i] as number,
+        from: formatFrom(t, s[i + 2] as string),
+        message: formatMessage(t, s[i + 3] as string),
+        decisions: decisions === null ? [] : decisions.slice(),
+        // Present even when undefined (a turn that replied nothing), as a line always had it.
+        outcome: s[i + 5] as string | undefined,
+      };
+      out.push(entry);
+    }
+    return out;
+  }
+
+  private put(at: number, t: Envelope['t'], who: string, what: string, decisions: string[] | null, outcome: string | undefined): void {
+    const s = this.slots;
+    const d = decisions === null || decisions.length === 0 ? null : decisions;
+    if (s.length < LOG_LIMIT * FIELDS) {
+      s.push(at, t, who, what, d, outcome);
+      return;
+    }
+    const i = this.oldest;
+    s[i] = at;
+    s[i + 1] = t;
+    s[i + 2] = who;
+    s[i + 3] = what;
+    s[i + 4] = d;
+    s[i + 5] = outcome;
+    this.oldest = (i + FIELDS) % s.length;
+  }
+}
