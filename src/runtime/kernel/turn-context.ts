@@ -1,7 +1,7 @@
 import type { ActorContext, ReplyHandle } from '../../actors/behaviour.js';
 import type { ActorEvent, ActorRequest, Reply } from '../../protocol/messages.js';
-import type { ActorCell, ReplyTarget } from './actor-cell.js';
-import { type Output, withTrace } from './envelope.js';
+import { type ActorCell, type ReplyTarget, replyTargetOf } from './actor-cell.js';
+import { type Envelope, type Output, type RequestEnvelope, withTrace } from './envelope.js';
 import type { OutboxEntry } from '../journal/record.js';
 import { ASSERTS, invariant } from './dev-asserts.js';
 
@@ -24,19 +24,19 @@ export class TurnContext implements ActorContext<unknown> {
   self = '';
   private at = 0;
   private cell: ActorCell | null = null;
-  /** Who the current message's reply goes to (none for a timer or an answer). */
-  private target: ReplyTarget | null = null;
+  /** The message of the turn: its sender is who `reply` answers (none for a notice, an answer or a timer). */
+  private env: Envelope | null = null;
   persisted: unknown[] | null = null;
   sent: OutboxEntry[] | null = null;
   sentUnjournaled: OutboxEntry[] | null = null;
-  /** One-way notices: (to, request) pairs. */
-  told: { to: string; request: ActorRequest }[] | null = null;
+  /** One-way notices, as the messages they are sent as. */
+  told: RequestEnvelope[] | null = null;
   /** Timer changes (name → due time, or null for cancelled), in the journal's form. */
   timerChanges: Record<string, number | null> | null = null;
   outputs: Output[] | null = null;
   /** Replies kept by this turn (handle → target; a turn keeps one or two, so a list, not a Map). */
   keptAdded: KeptReply[] | null = null;
-  keptAnswered: Set<number> | null = null;
+  keptAnswered: ReplyHandle[] | null = null;
   decisions: string[] | null = null;
   /** The outcome of the latest reply, for the message log. */
   replied: string | undefined = undefined;
@@ -47,15 +47,18 @@ export class TurnContext implements ActorContext<unknown> {
   /** Between `begin` and `end` (kept only when dev asserts are on). */
   private inTurn = false;
 
-  /** Starts a turn of `cell`. Turns never nest: the one context is reset here for every turn. */
-  begin(cell: ActorCell, target: ReplyTarget | null, now: number, tp?: string): void {
+  /**
+   * Starts a turn of `cell` handling `env` (null: a message nobody is to be answered for).
+   * Turns never nest: the one context is reset here for every turn.
+   */
+  begin(cell: ActorCell, env: Envelope | null, now: number, tp?: string): void {
     if (ASSERTS) {
       invariant(!this.inTurn, `turns never nest (${cell.key} began a turn while ${this.self}'s ran)`);
       this.inTurn = true;
     }
     this.cell = cell;
     this.self = cell.key;
-    this.target = target;
+    this.env = env;
     this.at = now;
     this.tp = tp;
     this.persisted = null;
@@ -81,15 +84,20 @@ export class TurnContext implements ActorContext<unknown> {
     return this.at;
   }
 
+  // Answered straight from the message: a target object is made only for a kept reply (`defer`).
   reply(reply: Reply): void {
-    if (this.target) this.emitReply(this.target, reply);
+    const env = this.env;
+    if (env === null) return;
+    if (env.t === 'cmd') this.emitResult(env.cid, reply);
+    else if (env.t === 'req' && !env.oneWay) this.emitAnswer(env.from, env.id, reply);
   }
 
   // Kept replies change only if the turn succeeds, like every other effect.
   defer(): ReplyHandle {
     const h = this.cell!.nextHandle++;
-    if (this.target) {
-      const kept: KeptReply = { h, to: this.target };
+    const target = this.env && replyTargetOf(this.env);
+    if (target) {
+      const kept: KeptReply = { h, to: target };
       if (this.keptAdded) this.keptAdded.push(kept);
       else this.keptAdded = [kept];
     }
@@ -108,9 +116,10 @@ export class TurnContext implements ActorContext<unknown> {
         return;
       }
     }
-    const to = this.keptAnswered?.has(h) ? undefined : this.cell!.kept.get(h);
+    const to = this.keptAnswered?.includes(h) ? undefined : this.cell!.kept.get(h);
     if (!to) return;
-    (this.keptAnswered ??= new Set()).add(h);
+    if (this.keptAnswered) this.keptAnswered.push(h);
+    else this.keptAnswered = [h];
     this.emitReply(to, reply);
   }
 
@@ -129,7 +138,7 @@ export class TurnContext implements ActorContext<unknown> {
   }
 
   tell(to: string, request: ActorRequest): void {
-    const notice = { to, request };
+    const notice: RequestEnvelope = { t: 'req', to, from: this.self, id: 0, request, oneWay: true };
     if (this.told) this.told.push(notice);
     else this.told = [notice];
   }
@@ -165,9 +174,20 @@ export class TurnContext implements ActorContext<unknown> {
   }
 
   private emitReply(to: ReplyTarget, reply: Reply): void {
+    if (to.t === 'client') this.emitResult(to.cid, reply);
+    else this.emitAnswer(to.to, to.re, reply);
+  }
+
+  /** The answer to a client's command `cid`. */
+  private emitResult(cid: number, reply: Reply): void {
     this.replied = reply.ok ? 'ok' : reply.error.code;
-    if (to.t === 'client') this.output(withTrace({ t: 'result', cid: to.cid, reply }, this.tp));
-    else this.output(withTrace({ t: 'reply', to: to.to, from: this.self, re: to.re, reply }, this.tp));
+    this.output(withTrace({ t: 'result', cid, reply }, this.tp));
+  }
+
+  /** The answer to actor `to`'s request `re`. */
+  private emitAnswer(to: string, re: number, reply: Reply): void {
+    this.replied = reply.ok ? 'ok' : reply.error.code;
+    this.output(withTrace({ t: 'reply', to, from: this.self, re, reply }, this.tp));
   }
 
   private output(o: Output): void {
