@@ -36,10 +36,20 @@ test('what is not plain data is written as JSON.stringify writes it', () => {
     Object.assign(Object.create(null) as object, { a: 1 }),
     Number.MAX_SAFE_INTEGER,
     -Number.MAX_SAFE_INTEGER,
+    [0, 9, 10, 999_999_999, 1e9, 1e9 + 1, 1_000_000_007, 1_767_225_600_000, 1_767_225_600_000_001],
+    // Just below multiples of 1e9, where v / 1e9 rounds up to the next integer.
+    Array.from({ length: 50 }, (_, i) => (9_007_199 - i) * 1e9 - 1),
+    Array.from({ length: 50 }, (_, i) => (9_007_199 - i) * 1e9),
     2 ** 53,
     1.5e-7,
   ];
   for (const v of odd) assert.deepEqual(bytesOf(w, v), Buffer.from(JSON.stringify(v), 'utf8'), JSON.stringify(v));
+  fc.assert(
+    fc.property(fc.maxSafeInteger(), (n) => {
+      assert.deepEqual(bytesOf(w, n), Buffer.from(JSON.stringify(n), 'utf8'));
+    }),
+    { numRuns: 5000 },
+  );
   fc.assert(
     fc.property(fc.anything({ withDate: true, withMap: true, withSet: true, withNullPrototype: true, withSparseArray: true }), (v) => {
       const json = JSON.stringify(v) as string | undefined;

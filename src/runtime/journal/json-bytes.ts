@@ -111,19 +111,36 @@ export class JsonBytes {
       return;
     }
     this.room(17);
-    if (v === 0) {
-      this.buf[this.pos++] = 0x30; // also -0, which JSON writes as 0
-      return;
-    }
+    // -0 is not below 0: JSON writes it as 0.
     if (v < 0) {
       this.buf[this.pos++] = 0x2d; // -
       v = -v;
     }
-    let digits = 0;
-    for (let x = v; x >= 1; x = Math.floor(x / 10)) digits++;
-    let p = this.pos + digits;
+    // In int32 pieces of at most nine digits: `%` on a larger number is a floating-point remainder.
+    if (v < 1e9) return this.digits(v, 1);
+    let high = Math.floor(v / 1e9);
+    let low = v - high * 1e9;
+    // v / 1e9 may round up to the next integer just below a multiple of 1e9.
+    if (low < 0) {
+      high--;
+      low += 1e9;
+    }
+    this.digits(high, 1);
+    this.digits(low, 9);
+  }
+
+  /** Writes `n` (0 ≤ n < 1e9) in decimal, with leading zeros up to `width` digits. */
+  private digits(n: number, width: number): void {
+    let len = 1;
+    for (let x = n; x >= 10; x = (x / 10) | 0) len++;
+    if (len < width) len = width;
+    let p = this.pos + len;
     this.pos = p;
-    for (let x = v; x >= 1; x = Math.floor(x / 10)) this.buf[--p] = 0x30 + (x % 10);
+    for (let i = 0; i < len; i++) {
+      const q = (n / 10) | 0;
+      this.buf[--p] = 0x30 + n - q * 10;
+      n = q;
+    }
   }
 
   /** What is not plain data, exactly as JSON.stringify writes it (false: it writes nothing). */
