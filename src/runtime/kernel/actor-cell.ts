@@ -103,6 +103,11 @@ export class ActorCell {
     if (wasClean && v !== this.snapshotted) this.changedSet?.add(this);
   }
   snapshotted = 0;
+  /**
+   * The summary this cell last put in its shard's directory (undefined: not known, e.g. a cell
+   * of an actor listed by recovery). Only a cell writes its actor's entry while it is in memory.
+   */
+  listedSummary: unknown = undefined;
 
   constructor(
     readonly key: string,

@@ -14,7 +14,7 @@ function statusOf(key: string, summary: unknown): OrderStatus | undefined {
 }
 
 /** Summaries are plain values or flat arrays of them (an order's). */
-function sameSummary(a: unknown, b: unknown): boolean {
+export function sameSummary(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
