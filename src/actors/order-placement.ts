@@ -25,7 +25,12 @@ export function place(s: OrderState, c: Extract<Command, { type: 'order.place' }
     return;
   }
   const now = ctx.now();
-  const asked: number[] = [];
+  // All SKUs are asked at once; each answers from its own mailbox. On the first refusal found
+  // once all have answered, every granted hold is released again: all or nothing, no lock.
+  // Nothing is journaled yet (presumed abort): a SKU journals its hold as tentative, and a hold
+  // whose order never got written is dropped when the SKU asks the order about it (order.verify).
+  // That keeps one disk write off the path of every placement.
+  const asked = c.items.map((i) => ctx.send(ActorKeys.sku(i.sku), { type: 'stock.reserve', orderId: s.orderId, quantity: i.quantity }, UNJOURNALED));
   s.placing = {
     customerId: c.customerId,
     items: c.items,
@@ -36,14 +41,6 @@ export function place(s: OrderState, c: Extract<Command, { type: 'order.place' }
     answers: new Array<StockAnswer | undefined>(c.items.length).fill(undefined),
     unanswered: c.items.length,
   };
-  // All SKUs are asked at once; each answers from its own mailbox. On the first refusal found
-  // once all have answered, every granted hold is released again: all or nothing, no lock.
-  // Nothing is journaled yet (presumed abort): a SKU journals its hold as tentative, and a hold
-  // whose order never got written is dropped when the SKU asks the order about it (order.verify).
-  // That keeps one disk write off the path of every placement.
-  for (const i of c.items) {
-    asked.push(ctx.send(ActorKeys.sku(i.sku), { type: 'stock.reserve', orderId: s.orderId, quantity: i.quantity }, UNJOURNALED));
-  }
   s.placeReply = ctx.defer();
   ctx.note(`placing: asked ${c.items.length} SKU(s) for stock`);
 }
@@ -54,14 +51,14 @@ function finishPlacing(s: OrderState, p: Placing, ctx: Ctx): void {
   const shortAt = answers.findIndex((a) => !a.reserved);
   s.placing = null;
   let reply: Reply;
-  const released: number[] = [];
+  let released: number[] | null = null;
   if (shortAt >= 0) {
     const short = p.items[shortAt]!;
-    p.items.forEach((i, n) => {
-      // Unjournaled like the reserves: these holds are still tentative, and one whose release
-      // a crash loses is dropped when its SKU verifies it with this (never written) order.
-      if (answers[n]!.reserved) released.push(ctx.send(ActorKeys.sku(i.sku), { type: 'stock.release', orderId: s.orderId }, UNJOURNALED));
-    });
+    // Unjournaled like the reserves: these holds are still tentative, and one whose release
+    // a crash loses is dropped when its SKU verifies it with this (never written) order.
+    released = p.items
+      .filter((_, n) => answers[n]!.reserved)
+      .map((i) => ctx.send(ActorKeys.sku(i.sku), { type: 'stock.release', orderId: s.orderId }, UNJOURNALED));
     const available = answers[shortAt]!.available ?? 0;
     // Nothing to write: a placement is never durable before it succeeds (presumed abort), so a
     // refused order leaves no trace and its actor leaves memory at once.
@@ -91,7 +88,7 @@ function finishPlacing(s: OrderState, p: Placing, ctx: Ctx): void {
   }
   const handle = s.placeReply;
   s.placeReply = null;
-  if (handle !== null && released.length > 0) {
+  if (handle !== null && released !== null && released.length > 0) {
     // OUT_OF_STOCK is answered once the other holds are released: "nothing stays reserved".
     s.awaiting = { handle, ids: new Set(released), reply: () => reply };
     return;
