@@ -53,6 +53,10 @@ export function describe(env: Envelope): { from: string; message: string } {
 
 /** The parts of one log line, in `MessageLog`'s flat array, in this order. */
 const FIELDS = 6;
+/** The slots of a full log. */
+const RING = LOG_LIMIT * FIELDS;
+/** Room for this many lines first: an order logs two to be placed. */
+const FIRST_LINES = 2;
 
 /**
  * An actor's latest `LOG_LIMIT` turns, as operators read them (`actor.inspect`). A turn is logged
@@ -63,13 +67,18 @@ const FIELDS = 6;
  * turn's garbage.
  */
 export class MessageLog {
-  /** FIELDS slots per line: at, kind, who, what, decisions (one note, several, or none), outcome. */
-  private readonly slots: unknown[] = [];
+  /**
+   * FIELDS slots per line: at, kind, who, what, decisions (one note, several, or none), outcome.
+   * Grown by doubling up to RING (an array grown by `push` keeps half as much again to spare,
+   * and every order in memory keeps its log).
+   */
+  private slots: unknown[] = [];
+  private lines = 0;
   /** Where the oldest line starts once the ring is full (0 before). */
   private oldest = 0;
 
   get length(): number {
-    return this.slots.length / FIELDS;
+    return this.lines;
   }
 
   /** Logs a turn of `env`; `decisions` is the turn's notes (none: null), as `TurnContext` collects them. */
@@ -96,7 +105,7 @@ export class MessageLog {
   append(earlier: MessageLog): void {
     const s = earlier.slots;
     for (let n = 0; n < earlier.length; n++) {
-      const i = (earlier.oldest + n * FIELDS) % s.length;
+      const i = (earlier.oldest + n * FIELDS) % RING;
       this.put(s[i] as number, s[i + 1] as Envelope['t'], s[i + 2] as string, s[i + 3] as string, s[i + 4] as string[] | null, s[i + 5] as string | undefined);
     }
   }
@@ -106,7 +115,7 @@ export class MessageLog {
     const s = this.slots;
     const out: LogEntry[] = [];
     for (let n = 0; n < this.length; n++) {
-      const i = (this.oldest + n * FIELDS) % s.length;
+      const i = (this.oldest + n * FIELDS) % RING;
       const t = s[i + 1] as Envelope['t'];
       const decisions = s[i + 4] as string[] | null;
       const entry: LogEntry = {
@@ -123,19 +132,28 @@ export class MessageLog {
   }
 
   private put(at: number, t: Envelope['t'], who: string, what: string, decisions: string[] | null, outcome: string | undefined): void {
-    const s = this.slots;
     const d = decisions === null || decisions.length === 0 ? null : decisions;
-    if (s.length < LOG_LIMIT * FIELDS) {
-      s.push(at, t, who, what, d, outcome);
-      return;
+    let i: number;
+    if (this.lines < LOG_LIMIT) {
+      i = this.lines++ * FIELDS;
+      if (i === this.slots.length) this.grow();
+    } else {
+      i = this.oldest;
+      this.oldest = (i + FIELDS) % RING;
     }
-    const i = this.oldest;
+    const s = this.slots;
     s[i] = at;
     s[i + 1] = t;
     s[i + 2] = who;
     s[i + 3] = what;
     s[i + 4] = d;
     s[i + 5] = outcome;
-    this.oldest = (i + FIELDS) % s.length;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    const bigger = new Array<unknown>(old.length === 0 ? FIRST_LINES * FIELDS : Math.min(old.length * 2, RING));
+    for (let i = 0; i < old.length; i++) bigger[i] = old[i];
+    this.slots = bigger;
   }
 }
