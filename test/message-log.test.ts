@@ -12,7 +12,7 @@ const line = (k: number): LogEntry => ({ at: k, from: `order:o${k}`, message: 's
 test('the log reads as its latest LOG_LIMIT lines, oldest first, however many turns it took', () => {
   for (const total of [0, 1, 2, 3, 5, LOG_LIMIT - 1, LOG_LIMIT, LOG_LIMIT + 1, 2 * LOG_LIMIT - 1, 2 * LOG_LIMIT, 2 * LOG_LIMIT + 1, 100]) {
     const log = new MessageLog();
-    for (let k = 0; k < total; k++) log.addTurn(k, turn(k), k % 2 ? [`note ${k}`] : null, k % 3 ? 'ok' : undefined);
+    for (let k = 0; k < total; k++) log.add(k, turn(k), k % 2 ? [`note ${k}`] : null, k % 3 ? 'ok' : undefined);
     const kept = Math.min(total, LOG_LIMIT);
     const want = Array.from({ length: kept }, (_, j) => line(total - kept + j));
     assert.deepEqual(log.entries(), want, `${total} turns`);
@@ -24,9 +24,9 @@ test('the log reads as its latest LOG_LIMIT lines, oldest first, however many tu
 
 test('a line shows the message as it always did', () => {
   const log = new MessageLog();
-  log.addTurn(1, { t: 'cmd', to: 'sku:a', cid: 1, command: { type: 'inventory.get', sku: 'a' }, principal: { role: 'admin' } }, null, 'ok');
-  log.addTurn(2, { t: 'reply', to: 'sku:a', from: 'order:o1', re: 1, reply: { ok: false, error: { code: 'NOT_FOUND', message: 'no' } } }, ['dropped'], undefined);
-  log.addTurn(3, { t: 'timer', to: 'sku:a', name: 'verify' }, null, undefined);
+  log.add(1, { t: 'cmd', to: 'sku:a', cid: 1, command: { type: 'inventory.get', sku: 'a' }, principal: { role: 'admin' } }, null, 'ok');
+  log.add(2, { t: 'reply', to: 'sku:a', from: 'order:o1', re: 1, reply: { ok: false, error: { code: 'NOT_FOUND', message: 'no' } } }, ['dropped'], undefined);
+  log.add(3, { t: 'timer', to: 'sku:a', name: 'verify' }, null, undefined);
   assert.deepEqual(
     log.entries().map((e) => [e.from, e.message, e.decisions, e.outcome]),
     [

@@ -12,28 +12,33 @@ export interface LogEntry {
 /** How many log entries an actor keeps in memory; the journal keeps every change. */
 export const LOG_LIMIT = 16;
 
-/**
- * Who sent a message and what it was, in the parts a log line is formatted from: the message's
- * kind and two strings the message already holds, so that logging a turn builds no string.
- */
-interface Source {
-  t: Envelope['t'];
-  /** cmd: the principal's role; req, reply: the sender; timer: unused. */
-  who: string;
-  /** cmd, req: the message type; reply: `ok` or the error code; timer: the timer's name. */
-  what: string;
-}
+// Who sent a message and what it was, in the parts a log line is formatted from: the message's
+// kind and two strings the message already holds, so that logging a turn builds no string.
 
-function sourceOf(env: Envelope): Source {
+/** cmd: the principal's role; req, reply: the sender; timer: `timer`. */
+function whoOf(env: Envelope): string {
   switch (env.t) {
     case 'cmd':
-      return { t: 'cmd', who: env.principal.role, what: env.command.type };
+      return env.principal.role;
     case 'req':
-      return { t: 'req', who: env.from, what: env.request.type };
     case 'reply':
-      return { t: 'reply', who: env.from, what: env.reply.ok ? 'ok' : env.reply.error.code };
+      return env.from;
     case 'timer':
-      return { t: 'timer', who: 'timer', what: env.name };
+      return 'timer';
+  }
+}
+
+/** cmd, req: the message type; reply: `ok` or the error code; timer: the timer's name. */
+function whatOf(env: Envelope): string {
+  switch (env.t) {
+    case 'cmd':
+      return env.command.type;
+    case 'req':
+      return env.request.type;
+    case 'reply':
+      return env.reply.ok ? 'ok' : env.reply.error.code;
+    case 'timer':
+      return env.name;
   }
 }
 
@@ -47,8 +52,7 @@ function formatMessage(t: Envelope['t'], what: string): string {
 
 /** Who sent a message and what it was, as an actor's message log and dead letters show it. */
 export function describe(env: Envelope): { from: string; message: string } {
-  const s = sourceOf(env);
-  return { from: formatFrom(s.t, s.who), message: formatMessage(s.t, s.what) };
+  return { from: formatFrom(env.t, whoOf(env)), message: formatMessage(env.t, whatOf(env)) };
 }
 
 /** The parts of one log line, in `MessageLog`'s flat array, in this order. */
@@ -81,24 +85,12 @@ export class MessageLog {
     return this.lines;
   }
 
-  /** Logs a turn of `env`; `decisions` is the turn's notes (none: null), as `TurnContext` collects them. */
-  addTurn(at: number, env: Envelope, decisions: string[] | null, outcome: string | undefined): void {
-    switch (env.t) {
-      case 'cmd':
-        return this.put(at, 'cmd', env.principal.role, env.command.type, decisions, outcome);
-      case 'req':
-        return this.put(at, 'req', env.from, env.request.type, decisions, outcome);
-      case 'reply':
-        return this.put(at, 'reply', env.from, env.reply.ok ? 'ok' : env.reply.error.code, decisions, outcome);
-      case 'timer':
-        return this.put(at, 'timer', 'timer', env.name, decisions, outcome);
-    }
-  }
-
-  /** Logs what happened to `env` outside a turn (a turn that threw). */
-  addEvent(at: number, env: Envelope, decisions: string[], outcome: string): void {
-    const s = sourceOf(env);
-    this.put(at, s.t, s.who, s.what, decisions, outcome);
+  /**
+   * Logs a turn of `env` (or what became of it: a turn that threw); `decisions` are the turn's
+   * notes (none: null), as `TurnContext` collects them.
+   */
+  add(at: number, env: Envelope, decisions: string[] | null, outcome: string | undefined): void {
+    this.put(at, env.t, whoOf(env), whatOf(env), decisions, outcome);
   }
 
   /** Continues `earlier`'s lines (a restarted actor keeps its predecessor's log). */

@@ -73,7 +73,7 @@ export class Supervisor {
       cell.mailbox.unshiftAll([env]);
       outcome = `retry ${attempts}`;
     }
-    cell.messageLog.addEvent(now, env, ['threw: effects dropped, restarting from durable state'], outcome);
+    cell.messageLog.add(now, env, ['threw: effects dropped, restarting from durable state'], outcome);
     this.restart(cell);
   }
 

@@ -140,6 +140,6 @@ export class Turns {
       cell.mailbox.unshiftAll(cell.stashed);
       cell.stashed = [];
     }
-    cell.messageLog.addTurn(now, env, ctx.decisions, stashThis ? 'stashed' : ctx.replied);
+    cell.messageLog.add(now, env, ctx.decisions, stashThis ? 'stashed' : ctx.replied);
   }
 }
