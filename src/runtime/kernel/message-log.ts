@@ -9,6 +9,9 @@ export interface LogEntry {
   outcome?: string;
 }
 
+/** A turn's notes (`ActorContext.note`): none, one as itself, or several. */
+export type Notes = string | string[] | null;
+
 /** How many log entries an actor keeps in memory; the journal keeps every change. */
 export const LOG_LIMIT = 16;
 
@@ -89,7 +92,7 @@ export class MessageLog {
    * Logs a turn of `env` (or what became of it: a turn that threw); `decisions` are the turn's
    * notes (none: null), as `TurnContext` collects them.
    */
-  add(at: number, env: Envelope, decisions: string[] | null, outcome: string | undefined): void {
+  add(at: number, env: Envelope, decisions: Notes, outcome: string | undefined): void {
     this.put(at, env.t, whoOf(env), whatOf(env), decisions, outcome);
   }
 
@@ -98,7 +101,7 @@ export class MessageLog {
     const s = earlier.slots;
     for (let n = 0; n < earlier.length; n++) {
       const i = (earlier.oldest + n * FIELDS) % RING;
-      this.put(s[i] as number, s[i + 1] as Envelope['t'], s[i + 2] as string, s[i + 3] as string, s[i + 4] as string[] | null, s[i + 5] as string | undefined);
+      this.put(s[i] as number, s[i + 1] as Envelope['t'], s[i + 2] as string, s[i + 3] as string, s[i + 4] as Notes, s[i + 5] as string | undefined);
     }
   }
 
@@ -109,12 +112,12 @@ export class MessageLog {
     for (let n = 0; n < this.length; n++) {
       const i = (this.oldest + n * FIELDS) % RING;
       const t = s[i + 1] as Envelope['t'];
-      const decisions = s[i + 4] as string[] | null;
+      const decisions = s[i + 4] as Notes;
       const entry: LogEntry = {
         at: s[i] as number,
         from: formatFrom(t, s[i + 2] as string),
         message: formatMessage(t, s[i + 3] as string),
-        decisions: decisions === null ? [] : decisions.slice(),
+        decisions: decisions === null ? [] : typeof decisions === 'string' ? [decisions] : decisions.slice(),
         // Present even when undefined (a turn that replied nothing), as a line always had it.
         outcome: s[i + 5] as string | undefined,
       };
@@ -123,8 +126,7 @@ export class MessageLog {
     return out;
   }
 
-  private put(at: number, t: Envelope['t'], who: string, what: string, decisions: string[] | null, outcome: string | undefined): void {
-    const d = decisions === null || decisions.length === 0 ? null : decisions;
+  private put(at: number, t: Envelope['t'], who: string, what: string, decisions: Notes, outcome: string | undefined): void {
     let i: number;
     if (this.lines < LOG_LIMIT) {
       i = this.lines++ * FIELDS;
@@ -138,7 +140,7 @@ export class MessageLog {
     s[i + 1] = t;
     s[i + 2] = who;
     s[i + 3] = what;
-    s[i + 4] = d;
+    s[i + 4] = decisions;
     s[i + 5] = outcome;
   }
 

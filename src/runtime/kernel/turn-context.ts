@@ -2,6 +2,7 @@ import type { ActorContext, ReplyHandle } from '../../actors/behaviour.js';
 import type { ActorEvent, ActorRequest, Reply } from '../../protocol/messages.js';
 import { type ActorCell, type ReplyTarget, replyTargetOf } from './actor-cell.js';
 import { type Envelope, type Output, type RequestEnvelope, withTrace } from './envelope.js';
+import type { Notes } from './message-log.js';
 import type { OutboxEntry } from '../journal/record.js';
 import { ASSERTS, invariant } from './dev-asserts.js';
 
@@ -37,7 +38,8 @@ export class TurnContext implements ActorContext<unknown> {
   /** Replies kept by this turn (handle → target; a turn keeps one or two, so a list, not a Map). */
   keptAdded: KeptReply[] | null = null;
   keptAnswered: ReplyHandle[] | null = null;
-  decisions: string[] | null = null;
+  /** The turn's notes for the message log: one note as itself (most turns note one thing, or none), several as a list. */
+  decisions: Notes = null;
   /** The outcome of the latest reply, for the message log. */
   replied: string | undefined = undefined;
   stashThis = false;
@@ -169,8 +171,10 @@ export class TurnContext implements ActorContext<unknown> {
   }
 
   note(decision: string): void {
-    if (this.decisions) this.decisions.push(decision);
-    else this.decisions = [decision];
+    const d = this.decisions;
+    if (d === null) this.decisions = decision;
+    else if (typeof d === 'string') this.decisions = [d, decision];
+    else d.push(decision);
   }
 
   private emitReply(to: ReplyTarget, reply: Reply): void {
