@@ -39,9 +39,11 @@ test("a SKU's reserved must be the sum of its holds after every turn", () => {
   s.reserved = 3;
   s.holds.set('o1', 2); // one unit reserved by no hold
   const ctx = new TurnContext();
-  ctx.begin(cell, { t: 'client', cid: 1 }, 0);
+  const command = { type: 'inventory.get', sku: 'a' } as const;
+  const principal = { role: 'admin' } as const;
+  ctx.begin(cell, { t: 'cmd', to: 'sku:a', cid: 1, command, principal }, 0);
   assert.throws(
-    () => InventoryActor.receive(s, { kind: 'command', command: { type: 'inventory.get', sku: 'a' }, principal: { role: 'admin' } }, ctx),
+    () => InventoryActor.receive(s, { kind: 'command', command, principal }, ctx),
     /reserved 3 is the sum of its holds \(2\)/,
   );
   ctx.end();

@@ -2,7 +2,7 @@ import type { ActorBehaviour, ActorContext } from './behaviour.js';
 import { invalidArgument, wireError } from '../protocol/errors.js';
 import { LIMITS } from '../protocol/commands.js';
 import type { Stock } from '../protocol/model.js';
-import { ActorKeys, actorId, type Incoming } from '../protocol/messages.js';
+import { ActorKeys, actorId, type Incoming, type Reply } from '../protocol/messages.js';
 import { ASSERTS, invariant } from '../runtime/kernel/dev-asserts.js';
 
 /**
@@ -78,6 +78,16 @@ export function stockOf(s: InventoryState): Stock {
 function totals(s: InventoryState): InventoryRecord {
   return { onHand: s.onHand, reserved: s.reserved };
 }
+
+/** The totals with one hold taken or dropped (a literal: no totals object to spread and drop). */
+function holdRecord(s: InventoryState, hold: NonNullable<InventoryRecord['hold']>): InventoryRecord {
+  return { onHand: s.onHand, reserved: s.reserved, hold };
+}
+
+// The answers a SKU gives most, shared: a reply is never changed once made (it is only read,
+// copied across threads or serialised), and these are given once or twice per placement.
+const DONE: Reply = Object.freeze({ ok: true });
+const RESERVED: Reply = Object.freeze({ ok: true, reserved: true });
 
 /** Journals `rec`, with the confirmations that arrived since the previous record. */
 function persist(s: InventoryState, ctx: ActorContext<InventoryRecord>, rec: InventoryRecord): void {
@@ -178,7 +188,7 @@ function handle(s: InventoryState, msg: Incoming, ctx: ActorContext<InventoryRec
       s.holds.delete(orderId);
       s.tentative.delete(orderId);
       s.reserved -= q;
-      persist(s, ctx, { ...totals(s), hold: [orderId, 0] });
+      persist(s, ctx, holdRecord(s, [orderId, 0]));
       ctx.note(`dropped ${q} held for ${orderId}: the order was never written`);
     }
     return s;
@@ -188,7 +198,7 @@ function handle(s: InventoryState, msg: Incoming, ctx: ActorContext<InventoryRec
   switch (r.type) {
     case 'stock.reserve': {
       if (s.holds.has(r.orderId)) {
-        ctx.reply({ ok: true, reserved: true });
+        ctx.reply(RESERVED);
         return s;
       }
       const available = s.onHand - s.reserved;
@@ -201,7 +211,7 @@ function handle(s: InventoryState, msg: Incoming, ctx: ActorContext<InventoryRec
       s.holds.set(r.orderId, r.quantity);
       const now = ctx.now();
       s.tentative.set(r.orderId, now);
-      const rec: InventoryRecord = { ...totals(s), hold: [r.orderId, r.quantity, now] };
+      const rec = holdRecord(s, [r.orderId, r.quantity, now]);
       if (s.verifyAt === null) {
         s.verifyAt = now + VERIFY_AFTER_MS;
         ctx.setTimer(VERIFY_TIMER, s.verifyAt);
@@ -209,7 +219,7 @@ function handle(s: InventoryState, msg: Incoming, ctx: ActorContext<InventoryRec
       }
       persist(s, ctx, rec);
       ctx.note(`reserved ${r.quantity} for ${r.orderId} (tentative)`);
-      ctx.reply({ ok: true, reserved: true });
+      ctx.reply(RESERVED);
       return s;
     }
     case 'stock.confirm': {
@@ -219,7 +229,7 @@ function handle(s: InventoryState, msg: Incoming, ctx: ActorContext<InventoryRec
         s.unrecordedConfirms.push(r.orderId);
         ctx.note(`hold of ${r.orderId} confirmed`);
       }
-      ctx.reply({ ok: true });
+      ctx.reply(DONE);
       return s;
     }
     case 'stock.release':
@@ -232,10 +242,10 @@ function handle(s: InventoryState, msg: Incoming, ctx: ActorContext<InventoryRec
         s.reserved -= q;
         // Shipping: the goods leave the warehouse, so they leave onHand together with the hold.
         if (r.type === 'stock.ship') s.onHand -= q;
-        persist(s, ctx, { ...totals(s), hold: [r.orderId, 0] });
+        persist(s, ctx, holdRecord(s, [r.orderId, 0]));
         ctx.note(`${r.type === 'stock.ship' ? 'shipped' : 'released'} ${q} of ${r.orderId}`);
       }
-      ctx.reply({ ok: true });
+      ctx.reply(DONE);
       return s;
     }
     case 'stock.restock': {
@@ -245,7 +255,7 @@ function handle(s: InventoryState, msg: Incoming, ctx: ActorContext<InventoryRec
         persist(s, ctx, { ...totals(s), restocked: r.orderId });
         ctx.note(`restocked ${r.quantity} returned by ${r.orderId}`);
       }
-      ctx.reply({ ok: true });
+      ctx.reply(DONE);
       return s;
     }
     default:

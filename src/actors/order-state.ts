@@ -28,8 +28,18 @@ export interface Placing {
   by: Role;
   placedAt: number;
   paymentDeadline: number;
-  /** sku → answer; a SKU missing here has not answered yet. (A Map: a SKU may be named `__proto__`.) */
-  answers: Map<string, { reserved: boolean; available?: number }>;
+  /** The id of the `stock.reserve` sent for each item, in the items' order: a reply names its request by id. */
+  asked: number[];
+  /** Each item's answer, in the items' order; undefined until its SKU has answered. */
+  answers: (StockAnswer | undefined)[];
+  /** How many SKUs have yet to answer. */
+  unanswered: number;
+}
+
+/** What a SKU answered a reservation: held, or how much it could still offer. */
+export interface StockAnswer {
+  reserved: boolean;
+  available?: number;
 }
 
 /**
@@ -61,9 +71,13 @@ export function visibleTo(o: Order, who: Principal): boolean {
 
 export type Ctx = ActorContext<OrderRecord>;
 
-export function save(s: OrderState, ctx: Ctx): void {
+/** Journals the order and publishes its update; returns the copy the event carries (none: no order). */
+export function save(s: OrderState, ctx: Ctx): Order | undefined {
   ctx.persist({ order: s.order });
-  if (s.order) ctx.publish({ type: 'order.updated', order: orderView(s.order), rev: s.order.history.length });
+  if (!s.order) return undefined;
+  const view = orderView(s.order);
+  ctx.publish({ type: 'order.updated', order: view, rev: s.order.history.length });
+  return view;
 }
 
 export function move(s: OrderState, status: OrderStatus, by: ChangedBy, ctx: Ctx): Order {

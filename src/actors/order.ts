@@ -142,7 +142,7 @@ function onReply(s: OrderState, id: number, r: ActorRequest, reply: Reply, from:
     ctx.answer(w.handle, w.reply());
     ctx.unstashAll();
   }
-  if (r.type === 'stock.reserve') return takeReserveAnswer(s, actorId(from), reply, ctx);
+  if (r.type === 'stock.reserve') return takeReserveAnswer(s, id, reply, ctx);
   const o = s.order;
   if (!o || r.type !== 'queue.add') return;
   if (from === ActorKeys.warehouse) {

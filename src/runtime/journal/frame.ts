@@ -18,6 +18,20 @@ export function encodeFrame(payload: string): Buffer {
   return frame;
 }
 
+/**
+ * The frame of a payload the caller wrote into `scratch` from `FRAME_HEADER` up to `end` (see
+ * `encodeRecord`): copied out into a buffer of its own, with its header.
+ */
+export function frameOf(scratch: Buffer, end: number): Buffer {
+  // One view of the payload, for both the checksum and the copy (Buffer#copy makes one of its own).
+  const payload = scratch.subarray(FRAME_HEADER, end);
+  const frame = Buffer.allocUnsafe(end);
+  frame.writeUInt32LE(payload.length, 0);
+  frame.writeUInt32LE(crc32(payload), 4);
+  frame.set(payload, FRAME_HEADER);
+  return frame;
+}
+
 export type FrameCheck =
   | { kind: 'frame'; payload: Buffer; next: number }
   | { kind: 'incomplete' }

@@ -1,5 +1,6 @@
 import type { ActorRequest } from '../../protocol/messages.js';
-import { encodeFrame } from './frame.js';
+import { FRAME_HEADER, frameOf } from './frame.js';
+import { JsonBytes } from './json-bytes.js';
 
 /**
  * One journal record: everything one actor turn changed, written as a unit.
@@ -29,9 +30,15 @@ export interface ReplayStats {
   truncated: number;
 }
 
-/** A record as one frame (see frame.ts): its payload is the record as UTF-8 JSON. */
+/** Encoding never nests (a turn's record is encoded before the next turn runs): one writer per thread. */
+const json = new JsonBytes();
+
+/**
+ * A record as one frame (see frame.ts): its payload is the record as UTF-8 JSON, the very bytes
+ * of `JSON.stringify(rec)` (see json-bytes.ts), so every build reads every other's journals.
+ */
 export function encodeRecord(rec: JournalRecord): Buffer {
-  return encodeFrame(JSON.stringify(rec));
+  return frameOf(json.write(rec, FRAME_HEADER), json.end);
 }
 
 /** The record in a frame's payload (the payload of a frame `readFrame` found good). */

@@ -3,21 +3,27 @@ import type { Envelope } from './envelope.js';
 import type { OutboxEntry } from '../journal/record.js';
 import { ASSERTS, invariant } from './dev-asserts.js';
 import { Fifo } from './fifo.js';
+import { type LogEntry, MessageLog } from './message-log.js';
 
 /** Where a kept reply goes: back to a client of the gateway, or to the actor that asked. */
 export type ReplyTarget = { t: 'client'; cid: number } | { t: 'actor'; to: string; re: number };
 
-/** One line of an actor's message log: what it received, from whom, and what it decided. */
-export interface LogEntry {
-  at: number;
-  from: string;
-  message: string;
-  decisions: string[];
-  outcome?: string;
+/** Who a reply to `env` goes to: none for a one-way notice, an answer or a timer. */
+export function replyTargetOf(env: Envelope): ReplyTarget | null {
+  if (env.t === 'cmd') return { t: 'client', cid: env.cid };
+  if (env.t === 'req' && !env.oneWay) return { t: 'actor', to: env.from, re: env.id };
+  return null;
 }
 
-/** How many log entries an actor keeps in memory; the journal keeps every change. */
-export const LOG_LIMIT = 16;
+const NO_REQUESTS: ReadonlyMap<number, OutboxEntry> = new Map();
+const NO_KEPT_REPLIES: ReadonlyMap<number, ReplyTarget> = new Map();
+
+/** `m` without `key` (which it holds); null rather than an empty Map. */
+function withoutKey<K, V>(m: Map<K, V>, key: K): Map<K, V> | null {
+  if (m.size === 1) return null;
+  m.delete(key);
+  return m;
+}
 
 /**
  * Where an actor is in its life in memory (as Orleans' ActivationState). Only an `active` actor
@@ -50,17 +56,22 @@ export function requestIdFloor(): number {
 export class ActorCell {
   state: unknown;
   readonly mailbox = new Fifo<Envelope>();
-  /** Requests sent and not yet answered, by id; re-sent after a restart. */
-  readonly outbox = new Map<number, OutboxEntry>();
+  /**
+   * The outbox and the kept replies, each a Map only while it holds something: most actors
+   * (every order between its steps) hold neither, and a Map emptied by `delete` is reallocated
+   * by V8 as it shrinks. So each is created on its first entry and dropped with its last.
+   */
+  private requests: Map<number, OutboxEntry> | null = null;
+  private keptReplies: Map<number, ReplyTarget> | null = null;
   /**
    * Request ids grow across incarnations (they start from the clock when nothing durable says
    * more), so a late answer to a request of a previous incarnation can never match a new one.
    */
   nextRequestId = requestIdFloor();
-  readonly kept = new Map<number, ReplyTarget>();
   nextHandle = 1;
   stashed: Envelope[] = [];
-  readonly log: LogEntry[] = [];
+  /** The latest turns, for operators (see `message-log.ts`). */
+  readonly messageLog = new MessageLog();
   /** Queued in the shard's ready list. */
   scheduled = false;
   /** See `ActorPhase`: anything but `active` means messages wait in the mailbox. */
@@ -86,10 +97,17 @@ export class ActorCell {
     return this.changes;
   }
   set version(v: number) {
+    // Added once, when it becomes changed: a changed actor stays in the set until it is clean again.
+    const wasClean = this.changes === this.snapshotted;
     this.changes = v;
-    if (v !== this.snapshotted) this.changedSet?.add(this);
+    if (wasClean && v !== this.snapshotted) this.changedSet?.add(this);
   }
   snapshotted = 0;
+  /**
+   * The summary this cell last put in its shard's directory (undefined: not known, e.g. a cell
+   * of an actor listed by recovery). Only a cell writes its actor's entry while it is in memory.
+   */
+  listedSummary: unknown = undefined;
 
   constructor(
     readonly key: string,
@@ -98,15 +116,45 @@ export class ActorCell {
     this.state = behaviour.initial(key);
   }
 
-  addLog(entry: LogEntry): void {
-    this.log.push(entry);
-    if (this.log.length > LOG_LIMIT) this.log.splice(0, this.log.length - LOG_LIMIT);
+  /** Requests sent and not yet answered, by id; re-sent after a restart. */
+  get outbox(): ReadonlyMap<number, OutboxEntry> {
+    return this.requests ?? NO_REQUESTS;
+  }
+
+  addToOutbox(e: OutboxEntry): void {
+    (this.requests ??= new Map()).set(e.id, e);
+  }
+
+  /** Takes request `id` out of the outbox (answered); undefined if it is not there. */
+  takeFromOutbox(id: number): OutboxEntry | undefined {
+    const e = this.requests?.get(id);
+    if (e !== undefined) this.requests = withoutKey(this.requests!, id);
+    return e;
+  }
+
+  /** Replies kept for a later turn (see `ActorContext.defer`), by handle. */
+  get kept(): ReadonlyMap<number, ReplyTarget> {
+    return this.keptReplies ?? NO_KEPT_REPLIES;
+  }
+
+  keep(h: number, to: ReplyTarget): void {
+    (this.keptReplies ??= new Map()).set(h, to);
+  }
+
+  /** Kept reply `h` was answered. */
+  dropKept(h: number): void {
+    if (this.keptReplies?.has(h)) this.keptReplies = withoutKey(this.keptReplies, h);
+  }
+
+  /** The message log as operators read it, oldest line first (formatted on each read). */
+  get log(): LogEntry[] {
+    return this.messageLog.entries();
   }
 
   /** Holds nothing durable and owes nothing: deleted from the directory and from snapshots. */
   get isGone(): boolean {
     if (!this.behaviour.isEmpty(this.state)) return false;
-    for (const e of this.outbox.values()) if (!e.volatile) return false;
+    if (this.requests) for (const e of this.requests.values()) if (!e.volatile) return false;
     return true;
   }
 

@@ -13,6 +13,14 @@ function statusOf(key: string, summary: unknown): OrderStatus | undefined {
   return key.startsWith(ORDER_PREFIX) && Array.isArray(summary) ? (summary as OrderSummary)[1] : undefined;
 }
 
+/** Summaries are plain values or flat arrays of them (an order's). */
+export function sameSummary(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * A shard's directory: every actor with durable state, loaded or not, keyed to its behaviour's
  * summary (or `NO_SUMMARY`). It also counts orders per status as entries change, so a count never needs a
@@ -36,7 +44,10 @@ export class ActorDirectory {
   }
 
   set(key: string, summary: unknown): void {
-    this.uncount(key, this.entries.get(key));
+    const old = this.entries.get(key);
+    // Most changes leave the summary as it was (a SKU's is always NO_SUMMARY): nothing to do then.
+    if (old !== undefined && sameSummary(old, summary)) return;
+    this.uncount(key, old);
     this.entries.set(key, summary);
     const status = statusOf(key, summary);
     if (status !== undefined) this.counts.set(status, (this.counts.get(status) ?? 0) + 1);

@@ -57,17 +57,3 @@ export function withTrace<O extends Output>(o: O, tp: string | undefined): O {
   if (tp !== undefined) (o as { tp?: string }).tp = tp;
   return o;
 }
-
-/** Who sent a message and what it was, as an actor's message log and dead letters show it. */
-export function describe(env: Envelope): { from: string; message: string } {
-  switch (env.t) {
-    case 'cmd':
-      return { from: `client(${env.principal.role})`, message: env.command.type };
-    case 'req':
-      return { from: env.from, message: env.request.type };
-    case 'reply':
-      return { from: env.from, message: `reply ${env.reply.ok ? 'ok' : env.reply.error.code}` };
-    case 'timer':
-      return { from: 'timer', message: `timer ${env.name}` };
-  }
-}

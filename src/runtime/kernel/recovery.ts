@@ -188,7 +188,7 @@ export class Recovery {
 /** Lays a snapshot entry under a fresh cell: its state, its unanswered requests, its request ids. */
 export function applySnapshot(cell: ActorCell, entry: SnapshotEntry): void {
   for (const r of entry.r) cell.state = cell.behaviour.restore(cell.state, r);
-  for (const e of entry.o ?? []) cell.outbox.set(e.id, e);
+  for (const e of entry.o ?? []) cell.addToOutbox(e);
   cell.nextRequestId = Math.max(cell.nextRequestId, entry.n);
 }
 
@@ -200,11 +200,11 @@ export function applyRecord(cell: ActorCell, rec: JournalRecord): void {
   if (rec.r) for (const r of rec.r) cell.state = cell.behaviour.restore(cell.state, r);
   if (rec.o) {
     for (const e of rec.o) {
-      cell.outbox.set(e.id, e);
+      cell.addToOutbox(e);
       if (e.id >= cell.nextRequestId) cell.nextRequestId = e.id + 1;
     }
   }
-  if (rec.a) for (const id of rec.a) cell.outbox.delete(id);
+  if (rec.a) for (const id of rec.a) cell.takeFromOutbox(id);
 }
 
 /** Replays one journal record's timer changes into the shard's timer index. */

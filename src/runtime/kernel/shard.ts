@@ -9,7 +9,7 @@ import { compareKeys, type OrderPage, type OrderQuery, type SortKey } from '../q
 import type { ShardStore } from '../storage/shard-store.js';
 import { ActiveCells } from './active-cells.js';
 import { ActorCell } from './actor-cell.js';
-import { ActorDirectory, NO_SUMMARY } from './actor-directory.js';
+import { ActorDirectory, NO_SUMMARY, sameSummary } from './actor-directory.js';
 import type { ShardOptions } from './shard-options.js';
 import { type Envelope, type Output, requestOf } from './envelope.js';
 import { Fifo } from './fifo.js';
@@ -175,8 +175,17 @@ export class Shard implements TurnHost, SupervisionHost, RecoveryHost, SnapshotH
 
   /** Kernel: keeps the in-memory directory in step with an actor's latest state. */
   noteDirectory(cell: ActorCell): void {
-    if (cell.isGone) this.directory.delete(cell.key);
-    else this.directory.set(cell.key, cell.behaviour.summary?.(cell.state) ?? NO_SUMMARY);
+    if (cell.isGone) {
+      this.directory.delete(cell.key);
+      cell.listedSummary = undefined;
+      return;
+    }
+    const summary = cell.behaviour.summary?.(cell.state) ?? NO_SUMMARY;
+    // Most turns leave the summary as it was (a SKU's never changes): then the directory, a
+    // large map, is not even looked at.
+    if (cell.listedSummary !== undefined && sameSummary(cell.listedSummary, summary)) return;
+    this.directory.set(cell.key, summary);
+    cell.listedSummary = summary;
   }
 
   /** Runs up to `budget` messages; returns how many ran. */

@@ -4,7 +4,8 @@ import { encodeRecord } from '../journal/record.js';
 import type { PendingBatch } from '../journal/pending-batch.js';
 import type { ActiveCells } from './active-cells.js';
 import { ActorCell, type ReplyTarget } from './actor-cell.js';
-import { describe, type Envelope, withTrace } from './envelope.js';
+import { type Envelope, withTrace } from './envelope.js';
+import { describe } from './message-log.js';
 import { applyRecord, applySnapshot } from './recovery.js';
 import type { DeadLetter, ShardOptions } from './shard-options.js';
 import { logTrace, type TurnTrace } from './tracing.js';
@@ -72,7 +73,7 @@ export class Supervisor {
       cell.mailbox.unshiftAll([env]);
       outcome = `retry ${attempts}`;
     }
-    cell.addLog({ at: now, from, message, decisions: ['threw: effects dropped, restarting from durable state'], outcome });
+    cell.messageLog.add(now, env, ['threw: effects dropped, restarting from durable state'], outcome);
     this.restart(cell);
   }
 
@@ -109,7 +110,7 @@ export class Supervisor {
           else shard.route({ t: 'reply', to: to.to, from: cell.key, re: to.re, reply });
         }
         fresh.mailbox.unshiftAll([...cell.stashed, ...cell.mailbox.toArray()]);
-        fresh.log.push(...cell.log);
+        fresh.messageLog.append(cell.messageLog);
         shard.cells.set(cell.key, fresh);
         shard.noteDirectory(fresh);
         if (fresh.mailbox.length > 0) shard.schedule(fresh);

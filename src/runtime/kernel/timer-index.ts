@@ -18,14 +18,14 @@ interface Entry {
 export class TimerIndex {
   private readonly heap: Entry[] = [];
   /**
-   * The truth (the heap may hold stale entries): actor key → due time of its one timer, the
-   * common case, with its name in `single`; an actor with several timers is in `multi` instead.
-   * Keyed by the actor key itself, never a concatenated id: a million pending orders cost a
-   * million map entries and no extra strings.
+   * The truth (the heap may hold stale entries): actor key → the heap entry of its one timer,
+   * the common case; an actor with several timers is in `multi` instead (name → entry). An entry
+   * in the heap is current only while it is the very one named here. Keyed by the actor key
+   * itself, never a concatenated id: a million pending orders cost a million map entries and
+   * no extra strings.
    */
-  private readonly single = new Map<string, string>();
-  private readonly singleAt = new Map<string, number>();
-  private readonly multi = new Map<string, Map<string, number>>();
+  private readonly single = new Map<string, Entry>();
+  private readonly multi = new Map<string, Map<string, Entry>>();
   private count = 0;
   private armed: { handle: unknown; at: number } | null = null;
   private running = false;
@@ -54,45 +54,45 @@ export class TimerIndex {
     this.armed = null;
   }
 
-  private dueOf(key: string, name: string): number | undefined {
-    if (this.single.get(key) === name) return this.singleAt.get(key);
+  /** The current entry of timer `name` of `key`, if armed. */
+  private entryOf(key: string, name: string): Entry | undefined {
+    const one = this.single.get(key);
+    if (one !== undefined) return one.name === name ? one : undefined;
     return this.multi.get(key)?.get(name);
   }
 
   set(key: string, name: string, at: number): void {
+    const e: Entry = { at, key, name };
     const one = this.single.get(key);
     if (one === undefined && !this.multi.has(key)) {
-      this.single.set(key, name);
-      this.singleAt.set(key, at);
+      this.single.set(key, e);
       this.count++;
-    } else if (one === name) {
-      this.singleAt.set(key, at);
+    } else if (one !== undefined && one.name === name) {
+      this.single.set(key, e);
     } else {
       let m = this.multi.get(key);
       if (!m) {
         // A second timer: the actor moves to the general form.
-        m = new Map([[one!, this.singleAt.get(key)!]]);
+        m = new Map([[one!.name, one!]]);
         this.multi.set(key, m);
         this.single.delete(key);
-        this.singleAt.delete(key);
       }
       if (!m.has(name)) this.count++;
-      m.set(name, at);
+      m.set(name, e);
     }
     if (!this.running) {
       // Recovery: a million appends, ordered once by `heapify` at start.
-      this.heap.push({ at, key, name });
+      this.heap.push(e);
       this.unordered = true;
       return;
     }
-    this.push({ at, key, name });
+    this.push(e);
     if (!this.armed || at < this.armed.at) this.rearm();
   }
 
   cancel(key: string, name: string): void {
-    if (this.single.get(key) === name) {
+    if (this.single.get(key)?.name === name) {
       this.single.delete(key);
-      this.singleAt.delete(key);
       this.count--;
       return;
     }
@@ -109,16 +109,18 @@ export class TimerIndex {
   /** The actors with a timer of this name armed. */
   keysWith(name: string): string[] {
     const keys: string[] = [];
-    for (const [key, one] of this.single) if (one === name) keys.push(key);
+    for (const [key, one] of this.single) if (one.name === name) keys.push(key);
     for (const [key, m] of this.multi) if (m.has(name)) keys.push(key);
     return keys;
   }
 
   timersOf(key: string): Record<string, number> {
     const one = this.single.get(key);
-    if (one !== undefined) return { [one]: this.singleAt.get(key)! };
+    if (one !== undefined) return { [one.name]: one.at };
     const m = this.multi.get(key);
-    return m ? Object.fromEntries(m) : {};
+    const out: Record<string, number> = {};
+    if (m) for (const [name, e] of m) out[name] = e.at;
+    return out;
   }
 
   private rearm(): void {
@@ -147,7 +149,7 @@ export class TimerIndex {
   }
 
   private isStale(e: Entry): boolean {
-    return this.dueOf(e.key, e.name) !== e.at;
+    return this.entryOf(e.key, e.name) !== e;
   }
 
   private dropStale(): void {

@@ -1,34 +1,45 @@
 import type { ActorContext, ReplyHandle } from '../../actors/behaviour.js';
 import type { ActorEvent, ActorRequest, Reply } from '../../protocol/messages.js';
-import type { ActorCell, ReplyTarget } from './actor-cell.js';
-import { type Output, withTrace } from './envelope.js';
+import { type ActorCell, type ReplyTarget, replyTargetOf } from './actor-cell.js';
+import { type Envelope, type Output, type RequestEnvelope, withTrace } from './envelope.js';
+import type { Notes } from './message-log.js';
 import type { OutboxEntry } from '../journal/record.js';
 import { ASSERTS, invariant } from './dev-asserts.js';
+
+/** A reply a turn kept for later (see `ActorContext.defer`). */
+export interface KeptReply {
+  h: number;
+  to: ReplyTarget;
+}
 
 /**
  * What one actor turn asked for, recorded while its behaviour runs; the shard carries it out only
  * if the behaviour returns (a turn that throws has no effects). One instance per shard, reset for
  * every turn: a turn is the hottest path of the runtime, and a context of closures and fresh
  * collections per message was a measurable share of its CPU and garbage. Collections are created
- * on first use, because the ones a turn fills are handed on (records, outputs, the message log).
+ * on first use, because the ones a turn fills are handed on (records, outputs, the message log),
+ * and as a literal of their first item: most turns put one item in each, and an array grown from
+ * empty by `push` allocates room for sixteen.
  */
 export class TurnContext implements ActorContext<unknown> {
   self = '';
   private at = 0;
   private cell: ActorCell | null = null;
-  /** Who the current message's reply goes to (none for a timer or an answer). */
-  private target: ReplyTarget | null = null;
+  /** The message of the turn: its sender is who `reply` answers (none for a notice, an answer or a timer). */
+  private env: Envelope | null = null;
   persisted: unknown[] | null = null;
   sent: OutboxEntry[] | null = null;
   sentUnjournaled: OutboxEntry[] | null = null;
-  /** One-way notices: (to, request) pairs. */
-  told: { to: string; request: ActorRequest }[] | null = null;
+  /** One-way notices, as the messages they are sent as. */
+  told: RequestEnvelope[] | null = null;
   /** Timer changes (name → due time, or null for cancelled), in the journal's form. */
   timerChanges: Record<string, number | null> | null = null;
   outputs: Output[] | null = null;
-  keptAdded: Map<number, ReplyTarget> | null = null;
-  keptAnswered: Set<number> | null = null;
-  decisions: string[] | null = null;
+  /** Replies kept by this turn (handle → target; a turn keeps one or two, so a list, not a Map). */
+  keptAdded: KeptReply[] | null = null;
+  keptAnswered: ReplyHandle[] | null = null;
+  /** The turn's notes for the message log: one note as itself (most turns note one thing, or none), several as a list. */
+  decisions: Notes = null;
   /** The outcome of the latest reply, for the message log. */
   replied: string | undefined = undefined;
   stashThis = false;
@@ -38,15 +49,18 @@ export class TurnContext implements ActorContext<unknown> {
   /** Between `begin` and `end` (kept only when dev asserts are on). */
   private inTurn = false;
 
-  /** Starts a turn of `cell`. Turns never nest: the one context is reset here for every turn. */
-  begin(cell: ActorCell, target: ReplyTarget | null, now: number, tp?: string): void {
+  /**
+   * Starts a turn of `cell` handling `env` (null: a message nobody is to be answered for).
+   * Turns never nest: the one context is reset here for every turn.
+   */
+  begin(cell: ActorCell, env: Envelope | null, now: number, tp?: string): void {
     if (ASSERTS) {
       invariant(!this.inTurn, `turns never nest (${cell.key} began a turn while ${this.self}'s ran)`);
       this.inTurn = true;
     }
     this.cell = cell;
     this.self = cell.key;
-    this.target = target;
+    this.env = env;
     this.at = now;
     this.tp = tp;
     this.persisted = null;
@@ -72,39 +86,68 @@ export class TurnContext implements ActorContext<unknown> {
     return this.at;
   }
 
+  // Answered straight from the message: a target object is made only for a kept reply (`defer`).
   reply(reply: Reply): void {
-    if (this.target) this.emitReply(this.target, reply);
+    const env = this.env;
+    if (env === null) return;
+    if (env.t === 'cmd') this.emitResult(env.cid, reply);
+    else if (env.t === 'req' && !env.oneWay) this.emitAnswer(env.from, env.id, reply);
   }
 
   // Kept replies change only if the turn succeeds, like every other effect.
   defer(): ReplyHandle {
     const h = this.cell!.nextHandle++;
-    if (this.target) (this.keptAdded ??= new Map()).set(h, this.target);
+    const target = this.env && replyTargetOf(this.env);
+    if (target) {
+      const kept: KeptReply = { h, to: target };
+      if (this.keptAdded) this.keptAdded.push(kept);
+      else this.keptAdded = [kept];
+    }
     return h;
   }
 
   answer(h: ReplyHandle, reply: Reply): void {
-    const added = this.keptAdded?.get(h);
-    const to = added ?? (this.keptAnswered?.has(h) ? undefined : this.cell!.kept.get(h));
+    const added = this.keptAdded;
+    if (added) {
+      for (let i = 0; i < added.length; i++) {
+        if (added[i]!.h !== h) continue;
+        // Kept and answered in this very turn: it never reaches the cell's kept replies.
+        const { to } = added[i]!;
+        added.splice(i, 1);
+        this.emitReply(to, reply);
+        return;
+      }
+    }
+    const to = this.keptAnswered?.includes(h) ? undefined : this.cell!.kept.get(h);
     if (!to) return;
-    this.keptAdded?.delete(h);
-    (this.keptAnswered ??= new Set()).add(h);
+    if (this.keptAnswered) this.keptAnswered.push(h);
+    else this.keptAnswered = [h];
     this.emitReply(to, reply);
   }
 
   send(to: string, request: ActorRequest, opts?: { journal?: boolean }): number {
     const id = this.cell!.nextRequestId++;
-    if (opts?.journal === false) (this.sentUnjournaled ??= []).push({ id, to, request, volatile: true });
-    else (this.sent ??= []).push({ id, to, request });
+    if (opts?.journal === false) {
+      const e: OutboxEntry = { id, to, request, volatile: true };
+      if (this.sentUnjournaled) this.sentUnjournaled.push(e);
+      else this.sentUnjournaled = [e];
+    } else {
+      const e: OutboxEntry = { id, to, request };
+      if (this.sent) this.sent.push(e);
+      else this.sent = [e];
+    }
     return id;
   }
 
   tell(to: string, request: ActorRequest): void {
-    (this.told ??= []).push({ to, request });
+    const notice: RequestEnvelope = { t: 'req', to, from: this.self, id: 0, request, oneWay: true };
+    if (this.told) this.told.push(notice);
+    else this.told = [notice];
   }
 
   persist(record: unknown): void {
-    (this.persisted ??= []).push(record);
+    if (this.persisted) this.persisted.push(record);
+    else this.persisted = [record];
   }
 
   setTimer(name: string, at: number): void {
@@ -116,7 +159,7 @@ export class TurnContext implements ActorContext<unknown> {
   }
 
   publish(event: ActorEvent): void {
-    (this.outputs ??= []).push({ t: 'evt', event });
+    this.output({ t: 'evt', event });
   }
 
   stash(): void {
@@ -128,13 +171,31 @@ export class TurnContext implements ActorContext<unknown> {
   }
 
   note(decision: string): void {
-    (this.decisions ??= []).push(decision);
+    const d = this.decisions;
+    if (d === null) this.decisions = decision;
+    else if (typeof d === 'string') this.decisions = [d, decision];
+    else d.push(decision);
   }
 
   private emitReply(to: ReplyTarget, reply: Reply): void {
+    if (to.t === 'client') this.emitResult(to.cid, reply);
+    else this.emitAnswer(to.to, to.re, reply);
+  }
+
+  /** The answer to a client's command `cid`. */
+  private emitResult(cid: number, reply: Reply): void {
     this.replied = reply.ok ? 'ok' : reply.error.code;
-    const outputs = (this.outputs ??= []);
-    if (to.t === 'client') outputs.push(withTrace({ t: 'result', cid: to.cid, reply }, this.tp));
-    else outputs.push(withTrace({ t: 'reply', to: to.to, from: this.self, re: to.re, reply }, this.tp));
+    this.output(withTrace({ t: 'result', cid, reply }, this.tp));
+  }
+
+  /** The answer to actor `to`'s request `re`. */
+  private emitAnswer(to: string, re: number, reply: Reply): void {
+    this.replied = reply.ok ? 'ok' : reply.error.code;
+    this.output(withTrace({ t: 'reply', to, from: this.self, re, reply }, this.tp));
+  }
+
+  private output(o: Output): void {
+    if (this.outputs) this.outputs.push(o);
+    else this.outputs = [o];
   }
 }

@@ -1,8 +1,9 @@
 import type { Incoming } from '../../protocol/messages.js';
 import { encodeRecord, type JournalRecord } from '../journal/record.js';
 import type { PendingBatch } from '../journal/pending-batch.js';
-import type { ActorCell, ReplyTarget } from './actor-cell.js';
-import { describe, type Envelope, type Output, requestOf, withTrace } from './envelope.js';
+import { type ActorCell, replyTargetOf } from './actor-cell.js';
+import { type Envelope, type Output, requestOf, withTrace } from './envelope.js';
+import { describe } from './message-log.js';
 import type { Recovery } from './recovery.js';
 import type { ShardOptions } from './shard-options.js';
 import type { Supervisor } from './supervision.js';
@@ -39,27 +40,23 @@ export class Turns {
   ) {}
 
   run(cell: ActorCell, env: Envelope): void {
-    let target: ReplyTarget | null = null;
     let incoming: Incoming;
     let ack: number | null = null;
     let tp: string | undefined;
     switch (env.t) {
       case 'cmd':
         tp = env.tp;
-        target = { t: 'client', cid: env.cid };
         incoming = { kind: 'command', command: env.command, principal: env.principal };
         break;
       case 'req':
         tp = env.tp;
-        target = env.oneWay ? null : { t: 'actor', to: env.from, re: env.id };
         incoming = { kind: 'request', from: env.from, request: env.request };
         break;
       case 'reply': {
-        const sent = cell.outbox.get(env.re);
+        const sent = cell.takeFromOutbox(env.re);
         // Already answered: a repeat caused by a redelivery after a restart.
         if (!sent) return;
         tp = env.tp;
-        cell.outbox.delete(env.re);
         if (!sent.volatile) ack = env.re;
         incoming = { kind: 'reply', from: env.from, id: env.re, request: sent.request, reply: env.reply };
         break;
@@ -73,13 +70,13 @@ export class Turns {
     const traced = tp === undefined ? undefined : startTurn(cell.behaviour.kind, cell.key, describe(env).message, tp);
     const now = this.shard.opts.clock.now();
     const ctx = this.ctx;
-    ctx.begin(cell, target, now, traced?.tp);
+    ctx.begin(cell, env, now, traced?.tp);
     // A fired timer is gone: journaled, so a restart does not fire it again.
     if (env.t === 'timer') ctx.cancelTimer(env.name);
     try {
       cell.state = cell.behaviour.receive(cell.state, incoming, ctx);
     } catch (err) {
-      this.supervisor.fail(cell, env, target, ack === null ? [] : [ack], err, now, traced);
+      this.supervisor.fail(cell, env, replyTargetOf(env), ack === null ? [] : [ack], err, now, traced);
       if (traced) endTurn(traced, 'threw', err);
       ctx.end();
       return;
@@ -95,11 +92,11 @@ export class Turns {
     const { shard, ctx } = this;
     const self = cell.key;
     const { persisted, sent, sentUnjournaled, timerChanges, outputs, stashThis } = ctx;
-    if (ctx.keptAnswered) for (const h of ctx.keptAnswered) cell.kept.delete(h);
-    if (ctx.keptAdded) for (const [h, to] of ctx.keptAdded) cell.kept.set(h, to);
+    if (ctx.keptAnswered) for (const h of ctx.keptAnswered) cell.dropKept(h);
+    if (ctx.keptAdded) for (const { h, to } of ctx.keptAdded) cell.keep(h, to);
     if (stashThis) cell.stashed.push(env);
-    if (sent) for (const e of sent) cell.outbox.set(e.id, e);
-    if (sentUnjournaled) for (const e of sentUnjournaled) cell.outbox.set(e.id, e);
+    if (sent) for (const e of sent) cell.addToOutbox(e);
+    if (sentUnjournaled) for (const e of sentUnjournaled) cell.addToOutbox(e);
     if (timerChanges) {
       for (const name in timerChanges) {
         const at = timerChanges[name]!;
@@ -129,7 +126,7 @@ export class Turns {
     const tp = ctx.tp;
     if (sent) for (const e of sent) shard.route(withTrace(requestOf(self, e), tp), free);
     if (sentUnjournaled) for (const e of sentUnjournaled) shard.route(withTrace(requestOf(self, e), tp), free);
-    if (ctx.told) for (const n of ctx.told) shard.route(withTrace({ t: 'req', to: n.to, from: self, id: 0, request: n.request, oneWay: true }, tp), free);
+    if (ctx.told) for (const n of ctx.told) shard.route(withTrace(n, tp), free);
     if (outputs) {
       for (const o of outputs) {
         if (o.t === 'reply') shard.route(o, free);
@@ -143,7 +140,6 @@ export class Turns {
       cell.mailbox.unshiftAll(cell.stashed);
       cell.stashed = [];
     }
-    const { from, message } = describe(env);
-    cell.addLog({ at: now, from, message, decisions: ctx.decisions ?? [], outcome: stashThis ? 'stashed' : ctx.replied });
+    cell.messageLog.add(now, env, ctx.decisions, stashThis ? 'stashed' : ctx.replied);
   }
 }
