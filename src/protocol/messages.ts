@@ -80,11 +80,14 @@ export function parseActorKey(key: string): { kind: string; id: string } {
   return i < 0 ? { kind: key, id: '' } : { kind: key.slice(0, i), id: key.slice(i + 1) };
 }
 
+/** The kind part of an actor's key (`sku:mug` → `sku`), without the pair `parseActorKey` builds (it runs per message). */
 export function actorKind(key: string): string {
-  return parseActorKey(key).kind;
+  const i = key.indexOf(':');
+  return i < 0 ? key : key.slice(0, i);
 }
 
 /** The id part of a keyed actor's key (`sku:mug` → `mug`). */
 export function actorId(key: string): string {
-  return parseActorKey(key).id;
+  const i = key.indexOf(':');
+  return i < 0 ? '' : key.slice(i + 1);
 }

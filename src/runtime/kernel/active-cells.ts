@@ -1,4 +1,11 @@
 import { LRUCache } from 'lru-cache';
+
+/**
+ * Passed to every `get`: lru-cache's default (`getOptions = {}`) is a new object per call, and a
+ * shard looks up a cell for every message. lru-cache writes its `status` into it, left undefined
+ * while nobody subscribes to its diagnostics channel.
+ */
+const GET_OPTIONS: LRUCache.GetOptions<string, ActorCell, unknown> = {};
 import type { ActorCell } from './actor-cell.js';
 
 /**
@@ -41,7 +48,7 @@ export class ActiveCells {
   }
 
   get(key: string): ActorCell | undefined {
-    const c = this.lru.get(key);
+    const c = this.lru.get(key, GET_OPTIONS);
     if (c) return c;
     const p = this.pinned.get(key);
     if (p) {
