@@ -13,7 +13,7 @@ import { decodeRecord, type JournalRecord, type ReplayStats } from './record.js'
  * its earlier name), or in libuv's pool (`pool`).
  */
 type SyncMode = 'sync-thread' | 'inline' | 'pool';
-export function journalSyncMode(env: NodeJS.ProcessEnv = process.env): SyncMode {
+function journalSyncMode(env: NodeJS.ProcessEnv = process.env): SyncMode {
   const v = env.ORDO_JOURNAL_SYNC;
   if (v === 'pool') return 'pool';
   if (v === 'inline' || v === 'thread') return 'inline';
