@@ -72,7 +72,7 @@ export interface SetAsideState {
 }
 
 /** The records a set-aside state holds, decoded (what a snapshot entry stores as `r`). */
-export function recordsOf(aside: SetAsideState): unknown[] {
+function recordsOf(aside: SetAsideState): unknown[] {
   return JSON.parse(aside.json) as unknown[];
 }
 
