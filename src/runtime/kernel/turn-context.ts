@@ -18,8 +18,7 @@ export interface KeptReply {
  * every turn: a turn is the hottest path of the runtime, and a context of closures and fresh
  * collections per message was a measurable share of its CPU and garbage. Collections are created
  * on first use, because the ones a turn fills are handed on (records, outputs, the message log),
- * and as a literal of their first item: most turns put one item in each, and an array grown from
- * empty by `push` allocates room for sixteen.
+ * each as a literal of its first item (`appended`).
  */
 export class TurnContext implements ActorContext<unknown> {
   self = '';
@@ -99,9 +98,7 @@ export class TurnContext implements ActorContext<unknown> {
     const h = this.cell!.nextHandle++;
     const target = this.env && replyTargetOf(this.env);
     if (target) {
-      const kept: KeptReply = { h, to: target };
-      if (this.keptAdded) this.keptAdded.push(kept);
-      else this.keptAdded = [kept];
+      this.keptAdded = appended(this.keptAdded, { h, to: target });
     }
     return h;
   }
@@ -120,34 +117,23 @@ export class TurnContext implements ActorContext<unknown> {
     }
     const to = this.keptAnswered?.includes(h) ? undefined : this.cell!.kept.get(h);
     if (!to) return;
-    if (this.keptAnswered) this.keptAnswered.push(h);
-    else this.keptAnswered = [h];
+    this.keptAnswered = appended(this.keptAnswered, h);
     this.emitReply(to, reply);
   }
 
   send(to: string, request: ActorRequest, opts?: { journal?: boolean }): number {
     const id = this.cell!.nextRequestId++;
-    if (opts?.journal === false) {
-      const e: OutboxEntry = { id, to, request, volatile: true };
-      if (this.sentUnjournaled) this.sentUnjournaled.push(e);
-      else this.sentUnjournaled = [e];
-    } else {
-      const e: OutboxEntry = { id, to, request };
-      if (this.sent) this.sent.push(e);
-      else this.sent = [e];
-    }
+    if (opts?.journal === false) this.sentUnjournaled = appended(this.sentUnjournaled, { id, to, request, volatile: true });
+    else this.sent = appended(this.sent, { id, to, request });
     return id;
   }
 
   tell(to: string, request: ActorRequest): void {
-    const notice: RequestEnvelope = { t: 'req', to, from: this.self, id: 0, request, oneWay: true };
-    if (this.told) this.told.push(notice);
-    else this.told = [notice];
+    this.told = appended<RequestEnvelope>(this.told, { t: 'req', to, from: this.self, id: 0, request, oneWay: true });
   }
 
   persist(record: unknown): void {
-    if (this.persisted) this.persisted.push(record);
-    else this.persisted = [record];
+    this.persisted = appended(this.persisted, record);
   }
 
   setTimer(name: string, at: number): void {
@@ -195,7 +181,17 @@ export class TurnContext implements ActorContext<unknown> {
   }
 
   private output(o: Output): void {
-    if (this.outputs) this.outputs.push(o);
-    else this.outputs = [o];
+    this.outputs = appended(this.outputs, o);
   }
+}
+
+/**
+ * `list` with `item` at its end; a list of the one item when there was none. The one helper for
+ * the turn's lists: a literal of its first item, because most turns put one item in each, and an
+ * array grown from empty by `push` allocates room for sixteen.
+ */
+function appended<T>(list: T[] | null, item: T): T[] {
+  if (list === null) return [item];
+  list.push(item);
+  return list;
 }
