@@ -8,6 +8,10 @@ export const FRAME_HEADER = 8;
 /** No record comes close; a larger length field is garbage from a torn write. */
 export const MAX_FRAME = 64 * 1024 * 1024;
 
+/**
+ * The frame of a payload given as a string: the format's plain statement. Records are framed by
+ * `frameOf` from bytes already written (`encodeRecord`); this is what those frames must equal.
+ */
 export function encodeFrame(payload: string): Buffer {
   // Encoded straight into the frame: one buffer per record, not a body and then its copy.
   const length = Buffer.byteLength(payload, 'utf8');
