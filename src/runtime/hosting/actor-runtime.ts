@@ -16,6 +16,7 @@ import { mergeTop } from '../query/busy-skus.js';
 import { defaultHostThreads, shardOf, workerOf } from '../placement.js';
 import { type FromHost, type HostConfig, packBatch, type RecoveryStats, type ToHost } from './host-protocol.js';
 import { type GatewayBatchSink, readGatewayBatch } from './gateway-batch.js';
+import { pairChannels } from './peer-router.js';
 import type { HostControl } from './shard-host.js';
 import { DEFAULTS } from '../../defaults.js';
 
@@ -430,19 +431,6 @@ export class ActorRuntime {
     }
     this.state = 'stopped';
   }
-}
-
-/** One MessageChannel per pair of hosts: actor messages between threads never pass through main. */
-function pairChannels(count: number): (MessagePort | null)[][] {
-  const peers: (MessagePort | null)[][] = Array.from({ length: count }, () => Array.from({ length: count }, () => null));
-  for (let a = 0; a < count; a++) {
-    for (let b = a + 1; b < count; b++) {
-      const ch = new MessageChannel();
-      peers[a]![b] = ch.port1;
-      peers[b]![a] = ch.port2;
-    }
-  }
-  return peers;
 }
 
 /** A command's waiter gets its reply; a shard query's waiter, answered with a reply instead of its page (its host died, the runtime stopped), gets no page. */

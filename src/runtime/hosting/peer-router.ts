@@ -1,4 +1,4 @@
-import type { MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Envelope } from '../kernel/envelope.js';
 import { packBatch, type ToPeer, unpackBatch } from './host-protocol.js';
 
@@ -47,4 +47,17 @@ export class PeerRouter {
       this.queued[w] = [];
     }
   }
+}
+
+/** One MessageChannel per pair of hosts: actor messages between threads never pass through main. */
+export function pairChannels(count: number): (MessagePort | null)[][] {
+  const peers: (MessagePort | null)[][] = Array.from({ length: count }, () => Array.from({ length: count }, () => null));
+  for (let a = 0; a < count; a++) {
+    for (let b = a + 1; b < count; b++) {
+      const ch = new MessageChannel();
+      peers[a]![b] = ch.port1;
+      peers[b]![a] = ch.port2;
+    }
+  }
+  return peers;
 }
