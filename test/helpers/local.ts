@@ -59,7 +59,7 @@ export class Shop {
 
   /** What the actor received and decided, newest last. */
   log(key: string): { from: string; message: string; decisions: string[]; outcome?: string }[] {
-    return (this.sys.shardFor(key).cells.peek(key)?.log ?? []) as never;
+    return this.sys.shardFor(key).logOf(key) as never;
   }
 }
 

@@ -122,6 +122,7 @@ export class ShardGroup {
    */
   pump(): number {
     let done = 0;
+    for (const shard of this.shards.values()) shard.setAsideSettled();
     for (const shard of this.shards.values()) done += shard.run();
     this.commit.kick();
     for (const shard of this.shards.values()) {

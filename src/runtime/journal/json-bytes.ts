@@ -12,6 +12,9 @@
 export class JsonBytes {
   private buf: Buffer;
   private pos = 0;
+  /** See `write`'s `mark`: where the marked value's bytes start and end (-1: not written). */
+  markStart = -1;
+  markEnd = -1;
 
   constructor(initialSize = 4096) {
     this.buf = Buffer.allocUnsafe(initialSize);
@@ -20,11 +23,16 @@ export class JsonBytes {
   /**
    * Writes `value` as JSON after `offset` bytes left for the caller (a frame's header), and
    * returns the buffer holding them: valid up to `end`, and only until the next `write`.
+   * `mark`: a property of `value` (a plain object) whose value's byte range to remember in
+   * `markStart`/`markEnd` (-1 when it was not written), so that the caller can take that part's
+   * JSON as text without writing it a second time.
    */
-  write(value: unknown, offset: number): Buffer {
+  write(value: unknown, offset: number, mark?: string): Buffer {
     this.pos = offset;
     this.room(0);
-    if (!this.value(value)) throw new TypeError('a journal record must be JSON');
+    this.markStart = this.markEnd = -1;
+    if (mark !== undefined && typeof value === 'object' && value !== null && isPlainObject(value)) this.object(value, mark);
+    else if (!this.value(value)) throw new TypeError('a journal record must be JSON');
     return this.buf;
   }
 
@@ -68,7 +76,7 @@ export class JsonBytes {
     this.byte(0x5d); // ]
   }
 
-  private object(o: Record<string, unknown>): void {
+  private object(o: Record<string, unknown>, mark?: string): void {
     this.byte(0x7b); // {
     let first = true;
     // A plain object's for-in order is JSON.stringify's (integer keys first, then insertion order).
@@ -80,7 +88,11 @@ export class JsonBytes {
       first = false;
       this.string(key);
       this.byte(0x3a); // :
-      this.value(v);
+      if (key === mark) {
+        this.markStart = this.pos;
+        this.value(v);
+        this.markEnd = this.pos;
+      } else this.value(v);
     }
     this.byte(0x7d); // }
   }

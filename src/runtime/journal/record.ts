@@ -38,7 +38,16 @@ const json = new JsonBytes();
  * of `JSON.stringify(rec)` (see json-bytes.ts), so every build reads every other's journals.
  */
 export function encodeRecord(rec: JournalRecord): Buffer {
-  return frameOf(json.write(rec, FRAME_HEADER), json.end);
+  return frameOf(json.write(rec, FRAME_HEADER, 'r'), json.end);
+}
+
+/**
+ * The JSON of `rec.r` (the behaviour's records) of the record `frame` was just encoded from by
+ * `encodeRecord`, as text: the very bytes of the frame, so no second serialisation. Null if the
+ * record had no `r`. Only right after that `encodeRecord` and before the next one.
+ */
+export function recordsJsonOf(frame: Buffer): string | null {
+  return json.markStart < 0 ? null : frame.toString('utf8', json.markStart, json.markEnd);
 }
 
 /** The record in a frame's payload (the payload of a frame `readFrame` found good). */

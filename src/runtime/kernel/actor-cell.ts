@@ -108,6 +108,13 @@ export class ActorCell {
    * of an actor listed by recovery). Only a cell writes its actor's entry while it is in memory.
    */
   listedSummary: unknown = undefined;
+  /**
+   * Actors whose records are whole states (orders): the JSON of the records of its latest turn
+   * that wrote any, taken from that turn's journal frame (`recordsJsonOf`). Replaying them
+   * rebuilds the state as it is now, so this is the actor's compact form without a second
+   * serialisation (`set-aside.ts`). Null until such a turn, or for any other actor.
+   */
+  recordsJson: string | null = null;
 
   constructor(
     readonly key: string,

@@ -1,5 +1,6 @@
 import type { AnyBehaviour } from '../../actors/index.js';
 import type { ActorCell } from './actor-cell.js';
+import { ASSERTS, invariant } from './dev-asserts.js';
 
 /**
  * Compact passivation. Changed actors that left memory before a snapshot took them: their whole
@@ -26,13 +27,16 @@ export class SetAside {
     // actor that owes anything or holds nothing worth keeping.
     if (!b.isFullState || cell.unsettled > 0 || cell.isGone || cell.phase !== 'active' || cell.scheduled) return false;
     if (cell.mailbox.length || cell.outbox.size || cell.kept.size || cell.stashed.length) return false;
-    this.putState(cell.key, b, cell.state);
+    // Its latest records are its state (taken from their journal frame); else serialised now.
+    const json = cell.recordsJson ?? JSON.stringify(b.snapshot(cell.state));
+    if (ASSERTS) invariant(JSON.stringify(b.snapshot(rebuilt(cell.key, b, json))) === JSON.stringify(b.snapshot(cell.state)), `the compact form of ${cell.key} rebuilds its state as it is`);
+    this.states.set(cell.key, { json, log: cell.messageLog.length > 0 ? cell.messageLog.pack() : null });
     return true;
   }
 
   /** Sets aside a state rebuilt without a cell (recovery of a long tail, see `recovery.ts`). */
   putState(key: string, b: AnyBehaviour, state: unknown): void {
-    this.states.set(key, { json: JSON.stringify(b.snapshot(state)) });
+    this.states.set(key, { json: JSON.stringify(b.snapshot(state)), log: null });
   }
 
   /** Brings a set-aside actor back into `cell` (a fresh one); false if it was not set aside. */
@@ -67,8 +71,17 @@ export class SetAside {
 }
 
 export interface SetAsideState {
-  /** The behaviour's `snapshot()` records of the actor, JSON-encoded. */
+  /** Records that rebuild the actor (its `snapshot()`, or its latest turn's records), JSON-encoded. */
   readonly json: string;
+  /** Its message log, packed (`MessageLog.pack`); null when it had none. */
+  readonly log: string | null;
+}
+
+/** The state `json`'s records rebuild from nothing. */
+function rebuilt(key: string, b: AnyBehaviour, json: string): unknown {
+  let state = b.initial(key);
+  for (const r of JSON.parse(json) as unknown[]) state = b.restore(state, r);
+  return state;
 }
 
 /** The records a set-aside state holds, decoded (what a snapshot entry stores as `r`). */
@@ -78,4 +91,7 @@ function recordsOf(aside: SetAsideState): unknown[] {
 
 function restoreInto(cell: ActorCell, aside: SetAsideState): void {
   for (const r of recordsOf(aside)) cell.state = cell.behaviour.restore(cell.state, r);
+  // The same records are still its compact form until a turn writes new ones.
+  cell.recordsJson = aside.json;
+  if (aside.log !== null) cell.messageLog.unpack(aside.log);
 }

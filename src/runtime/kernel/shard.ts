@@ -13,6 +13,7 @@ import { ActorDirectory, NO_SUMMARY, sameSummary } from './actor-directory.js';
 import type { ShardOptions } from './shard-options.js';
 import { type Envelope, type Output, requestOf } from './envelope.js';
 import { Fifo } from './fifo.js';
+import type { LogEntry } from './message-log.js';
 import { type ActorInspection, type InspectHost, inspectActor } from './inspect.js';
 import { applySnapshot, Recovery, type RecoveryHost } from './recovery.js';
 import { SetAside } from './set-aside.js';
@@ -53,6 +54,12 @@ export class Shard implements TurnHost, SupervisionHost, RecoveryHost, SnapshotH
   /** Kernel: changed actors that left memory before a snapshot took them, in compact form. */
   readonly setAside = new SetAside();
   private readonly ready = new Fifo<ActorCell>();
+  /**
+   * Actors with whole-state records (orders) that went idle since the last `setAsideSettled`:
+   * each leaves memory in compact form once its records are durable (see there). May hold an
+   * actor twice, or one that is busy again: checked when it is its turn.
+   */
+  private wentIdle: ActorCell[] = [];
   readonly timers: TimerIndex;
   /** Kernel: what the journal has yet to write, and the outputs waiting for it (shared within a journal). */
   readonly pending: PendingBatch;
@@ -204,11 +211,36 @@ export class Shard implements TurnHost, SupervisionHost, RecoveryHost, SnapshotH
         // An actor with nothing at all (an unknown SKU read, a refused placement) leaves at once.
         if (cell.behaviour.isEmpty(cell.state) && cell.canLeaveMemory() && !this.directory.has(cell.key) && !this.timers.has(cell.key)) {
           this.cells.delete(cell.key);
-        }
+        } else if (cell.recordsJson !== null) this.wentIdle.push(cell);
       }
     }
     this.messagesHandled += n;
     return n;
+  }
+
+  /**
+   * Idle actors with whole-state records whose records are durable leave memory in compact form:
+   * one JSON string of their latest records (the journal frame's text) and one of their message
+   * log, instead of a cell, its mailbox, its state's objects and its log's notes. An order is
+   * idle between its steps for minutes or days, and every live one is copied by each young-
+   * generation collection it survives and marked by each full one: a host holding a few hundred
+   * thousand of them spent a large share of its time in the garbage collector. Its next message
+   * brings it back (`cellFor`); its timers stay in the shard's timer index. Called by the group
+   * before each pump, when the previous commit has settled what it wrote.
+   */
+  setAsideSettled(): void {
+    if (this.wentIdle.length === 0) return;
+    const waiting: ActorCell[] = [];
+    for (const cell of this.wentIdle) {
+      if (this.cells.peek(cell.key) !== cell || cell.scheduled) continue;
+      // Its records are still being written: its turn comes after the commit that holds them.
+      if (cell.unsettled > 0) waiting.push(cell);
+      else if (this.setAside.tryPut(cell)) {
+        this.cells.delete(cell.key);
+        this.cells.passivated++;
+      }
+    }
+    this.wentIdle = waiting;
   }
 
   /** Outputs that may leave now (see `turn.ts`). */
@@ -277,6 +309,12 @@ export class Shard implements TurnHost, SupervisionHost, RecoveryHost, SnapshotH
     // One more than asked: the merge can only tell that a next page exists if some shard says so.
     const page: OrderPage = { found: found.slice(0, q.limit + 1) };
     this.pending.outputs.push({ t: 'qres', cid, page });
+  }
+
+  /** The message log of an actor in memory or set aside; empty for any other (tests, tools). */
+  logOf(key: string): LogEntry[] {
+    const cell = this.cells.peek(key) ?? this.setAside.peek(key, () => new ActorCell(key, this.behaviourFor(key)!));
+    return cell?.log ?? [];
   }
 
   /** An actor's state and message log, for operators (see `inspect.ts`). */

@@ -1,5 +1,5 @@
 import type { Incoming } from '../../protocol/messages.js';
-import { encodeRecord, type JournalRecord } from '../journal/record.js';
+import { encodeRecord, type JournalRecord, recordsJsonOf } from '../journal/record.js';
 import type { PendingBatch } from '../journal/pending-batch.js';
 import { type ActorCell, replyTargetOf } from './actor-cell.js';
 import { type Envelope, type Output, requestOf, withTrace } from './envelope.js';
@@ -112,6 +112,8 @@ export class Turns {
       if (timerChanges) rec.t = timerChanges;
       // Encoded now, not at commit: the frame must be this turn's state, not a later one.
       const frame = encodeRecord(rec);
+      // The compact form of an actor whose latest record is its whole state (see `recordsJson`).
+      if (persisted) cell.recordsJson = cell.behaviour.isFullState?.(persisted[persisted.length - 1]) ? recordsJsonOf(frame) : null;
       shard.pending.record(frame, cell, traced?.recorded);
       shard.bytesSinceSnapshot += frame.length;
       cell.version++;
