@@ -76,6 +76,39 @@ test('changed orders leave memory in compact form before any snapshot, and come 
   assert.deepEqual(await after.getStock('A'), { sku: 'A', onHand: 1000, reserved: 1, available: 999 });
 });
 
+test('an idle order leaves memory once its records are durable, and comes back with its state and message log', async () => {
+  const sys = await LocalSystem.create({ shards: 2 }); // the default cache: far more room than orders
+  const shop = new Shop(sys);
+  await shop.stock('A', 100);
+  for (let i = 0; i < 20; i++) expectOrder(await shop.place(`o${i}`, [{ sku: 'A', quantity: 1 }], ALICE, 5_000));
+  await sys.settle();
+  const orderCells = sys.shards.reduce((n, s) => n + [...s.cells.values()].filter((c) => c.key.startsWith('order:')).length, 0);
+  assert.equal(orderCells, 0, 'no placed order stays a live actor');
+  assert.equal(sys.shards.reduce((n, s) => n + s.setAsideCount, 0), 20);
+  // Its log is kept with it: what it received and decided while being placed.
+  const log = shop.log('order:o3');
+  assert.deepEqual(
+    log.map((l) => l.message),
+    ['order.place', 'reply ok'],
+  );
+  assert.equal(log[0]!.from, 'client(customer)');
+  // A message brings it back: the state is the one written, the log goes on from where it was
+  // (the payment, then the warehouse's answer to the hand-over).
+  assert.equal(expectOrder(await shop.pay('o3')).status, 'paid');
+  assert.deepEqual(
+    shop.log('order:o3').map((l) => l.message),
+    ['order.place', 'reply ok', 'order.pay', 'reply ok'],
+  );
+  // The payment timers of the others still fire from the timer index, and release their stock.
+  await sys.advance(5_000);
+  assert.equal((await shop.order('o4'))!.status, 'cancelled');
+  assert.deepEqual(await shop.getStock('A'), { sku: 'A', onHand: 100, reserved: 1, available: 99 });
+  // A restart finds each as it was.
+  const after = new Shop(await sys.restart());
+  assert.equal((await after.order('o3'))!.status, 'picking');
+  assert.equal((await after.order('o5'))!.status, 'cancelled');
+});
+
 test('a restart with a long journal tail and no snapshot rebuilds the overflow in compact form, intact', async () => {
   const sys = await LocalSystem.create({ shards: 2, maxActiveActors: 10 });
   const shop = new Shop(sys);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { encodeFrame, FRAME_HEADER } from '../src/runtime/journal/frame.js';
 import { JsonBytes } from '../src/runtime/journal/json-bytes.js';
-import { decodeRecord, encodeRecord, type JournalRecord } from '../src/runtime/journal/record.js';
+import { decodeRecord, encodeRecord, type JournalRecord, recordsJsonOf } from '../src/runtime/journal/record.js';
 
 // Records are written as JSON bytes without JSON.stringify's string (json-bytes.ts): the bytes
 // must be exactly JSON.stringify's, so journals of every build read the same.
@@ -71,6 +71,29 @@ test('a record frame is the frame of its JSON, and decodes to the record', () =>
   const frame = encodeRecord(rec);
   assert.deepEqual(frame, encodeFrame(JSON.stringify(rec)));
   assert.deepEqual(decodeRecord(frame.subarray(FRAME_HEADER)), rec);
+});
+
+// An order's compact form is the text of its frame's `r` (set-aside.ts): it must be exactly
+// JSON.stringify(rec.r), whatever the record holds around it.
+test("the records' text taken from a frame is JSON.stringify of the records", () => {
+  fc.assert(
+    fc.property(
+      fc.string(),
+      fc.option(fc.array(fc.jsonValue(), { maxLength: 3 }), { nil: undefined }),
+      fc.option(fc.array(fc.integer({ min: 0 }), { maxLength: 3 }), { nil: undefined }),
+      fc.option(fc.dictionary(fc.string(), fc.option(fc.maxSafeNat(), { nil: null })), { nil: undefined }),
+      (k, r, a, t) => {
+        const rec: JournalRecord = { k };
+        if (r !== undefined) rec.r = r;
+        if (a !== undefined) rec.a = a;
+        if (t !== undefined) rec.t = t;
+        const frame = encodeRecord(rec);
+        assert.deepEqual(frame, encodeFrame(JSON.stringify(rec)));
+        assert.equal(recordsJsonOf(frame), r === undefined ? null : JSON.stringify(r));
+      },
+    ),
+    { numRuns: 2000 },
+  );
 });
 
 test.run();
