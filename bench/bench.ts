@@ -220,7 +220,7 @@ export function formatTable(report: BenchReport): string {
   const o = report.options;
   const lines = [
     table(rows),
-    `machine: ${m.cpu}, ${m.cores} cores, node ${m.node} (${m.platform}), load average ${m.loadAtStart.toFixed(2)} at start, ${m.loadAtEnd.toFixed(2)} at end; ${o.connections} connections × ${o.inflight} in flight, ${o.durationS} s measured after ${o.warmupS} s warm-up`,
+    `machine: ${m.cpu}, ${m.cores} cores, node ${m.node} (${m.platform}), load average ${m.loadAtStart.toFixed(2)} at start, ${m.loadAtEnd.toFixed(2)} at end; ${o.connections} connections × ${o.inflight} in flight, ${o.measuredOrders === undefined ? `${o.durationS} s` : `${int(o.measuredOrders)} orders (ceiling, spread, hot)`} measured after ${o.warmupS} s warm-up`,
     `client: ${CLIENT_MODE_DESCRIPTION[o.client]}; CPU µs/reply: the server's process CPU time (all threads${withPeer ? '; the Redis peer: node front + redis-server' : ''}) over replies in the measured window`,
   ];
   if (report.peer && !report.peer.ran) lines.push(`Redis peer: skipped: ${report.peer.skipped}`);
@@ -252,6 +252,7 @@ function progressBar(name: string): ProgressSink {
 
 const USAGE = `usage: node dist/bench/bench.js [options]
   --duration <s>        measured seconds per timed scenario (default ${DEFAULT_OPTIONS.durationS})
+  --orders <n>          instead: ceiling, spread and hot measure exactly n orders after the warm-up
   --warmup <s>          unmeasured seconds before it (default ${DEFAULT_OPTIONS.warmupS})
   --connections <n>     connections (default ${DEFAULT_OPTIONS.connections})
   --inflight <n>        commands in flight per connection (default ${DEFAULT_OPTIONS.inflight})
@@ -278,6 +279,7 @@ function parseCli(argv: string[]): { options: BenchOptions; scenarios: ScenarioN
     args: argv,
     options: {
       duration: { type: 'string' },
+      orders: { type: 'string' },
       warmup: { type: 'string' },
       connections: { type: 'string' },
       inflight: { type: 'string' },
@@ -309,6 +311,7 @@ function parseCli(argv: string[]): { options: BenchOptions; scenarios: ScenarioN
     ...base,
     client: client as ClientMode,
     durationS: positive('duration', values.duration, base.durationS),
+    measuredOrders: values.orders === undefined ? base.measuredOrders : Math.floor(positive('orders', values.orders, 1)),
     warmupS: positive('warmup', values.warmup, base.warmupS, true),
     connections: Math.floor(positive('connections', values.connections, base.connections)),
     inflight: Math.floor(positive('inflight', values.inflight, base.inflight)),

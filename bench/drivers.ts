@@ -7,12 +7,15 @@ import { BENCH_TOKENS } from './server-process.js';
 import { type Command, type Driver, Histogram, type Phase, type Reply } from './load-generator.js';
 
 /**
- * Single-item orders (quantity 1) on a random SKU of `skus`, until the duration ends or `budget`
- * orders have been sent. Counts what was acknowledged per SKU: the invariant checks compare it
- * with the server's `reserved`.
+ * Single-item orders (quantity 1) on a random SKU of `skus`, until the duration ends, `budget`
+ * orders have been sent, or `measuredBudget` orders have been sent inside the measured window
+ * (--orders). Counts what was acknowledged per SKU: the invariant checks compare it with the
+ * server's `reserved`.
  */
 export class PlaceDriver implements Driver {
   issued = 0;
+  /** Orders sent while the window was measuring. */
+  issuedMeasured = 0;
   readonly acceptedBySku: Int32Array;
   accepted = 0;
   readonly outcomes: Record<string, number> = {};
@@ -22,12 +25,17 @@ export class PlaceDriver implements Driver {
   constructor(
     private readonly skus: string[],
     private readonly budget: number | undefined,
+    private readonly measuredBudget?: number,
   ) {
     this.acceptedBySku = new Int32Array(skus.length);
   }
 
   next(_slot: number, phase: Phase): Command | null {
     if (phase.stopping || (this.budget !== undefined && this.issued >= this.budget)) return null;
+    if (phase.measuring && this.measuredBudget !== undefined) {
+      if (this.issuedMeasured >= this.measuredBudget) return null;
+      this.issuedMeasured++;
+    }
     const idx = this.skus.length === 1 ? 0 : Math.floor(Math.random() * this.skus.length);
     // Order ids are unique per run by construction (the server is fresh per scenario).
     const orderId = `o${++this.issued}`;

@@ -39,6 +39,11 @@ export interface BenchOptions {
   flashStock: number;
   /** Caps the orders (lifecycles in `lifecycle`) of the timed scenarios; used by --smoke. */
   maxOrders?: number;
+  /**
+   * --orders: the place scenarios (ceiling, spread, hot) measure exactly this many orders after
+   * the warm-up instead of `durationS` seconds (the issue's "20,000 orders"); the others stay timed.
+   */
+  measuredOrders?: number;
   /** Where the fresh data directories go (default: the OS temp dir). */
   dataRoot?: string;
   /** How the generator's clients send commands (load-connection.ts). */
@@ -208,6 +213,8 @@ interface Plan {
   setup: (url: string) => Promise<void>;
   driver: Driver;
   timed: boolean;
+  /** Timed, but its measured window ends when the driver has sent `measuredOrders` (--orders), not after `durationS`. */
+  byCount?: boolean;
   /** Progress bar total and unit for count-based runs. */
   count?: number;
   verify: (url: string, load: LoadResult) => Promise<{ checks: Check[]; outcomes: Record<string, number>; figures: Record<string, number>; steps?: Record<string, LatencySummary> }>;
@@ -226,13 +233,14 @@ function plan(name: ScenarioName, o: BenchOptions, system: System): Plan {
   const placeServer = () => (system === 'redis' ? startRedisPeer({ dataRoot: o.dataRoot }) : startOrdo({ dataRoot: o.dataRoot }));
   switch (name) {
     case 'ceiling': {
-      const driver = new PlaceDriver(skuNames('sku', o.skus), timedBudget);
+      const driver = new PlaceDriver(skuNames('sku', o.skus), timedBudget, o.measuredOrders);
       return {
         server: () => startCeiling(),
         tokens: [BENCH_TOKENS.admin],
         setup: async () => {},
         driver,
         timed: true,
+        byCount: o.measuredOrders !== undefined,
         // The ceiling keeps no stock: what can be checked is that every command got its own reply.
         verify: async (_url, load) => ({
           checks: [
@@ -248,13 +256,14 @@ function plan(name: ScenarioName, o: BenchOptions, system: System): Plan {
     case 'hot': {
       const skus = name === 'spread' ? skuNames('sku', o.skus) : ['hot'];
       const onHand = name === 'spread' ? o.spreadStock : o.hotStock;
-      const driver = new PlaceDriver(skus, timedBudget);
+      const driver = new PlaceDriver(skus, timedBudget, o.measuredOrders);
       return {
         server: placeServer,
         tokens: [BENCH_TOKENS.admin],
         setup: (url) => setStock(url, skus, onHand),
         driver,
         timed: true,
+        byCount: o.measuredOrders !== undefined,
         verify: async (url, load) => {
           const stock = await getStock(url, skus);
           const bad = unexpected(driver.outcomes, []);
@@ -421,7 +430,7 @@ export async function runScenario(name: ScenarioName, o: BenchOptions, progress:
         inflight: o.inflight,
         client: o.client,
         warmupMs: p.timed ? o.warmupS * 1000 : 0,
-        durationMs: p.timed ? o.durationS * 1000 : undefined,
+        durationMs: p.timed && !p.byCount ? o.durationS * 1000 : undefined,
         onProgress: ({ elapsedMs, replies }) => {
           if (elapsedMs - lastAt >= 500) {
             rate = ((replies - lastReplies) * 1000) / (elapsedMs - lastAt);
