@@ -137,17 +137,20 @@ export class Snapshotter {
       // 2. What was serialised may include turns whose journal records are not durable yet (and
       //    their effects on actors of this shard): it goes to disk only once they are.
       await new Promise<void>((durable) => (shard.opts.afterDurable ? shard.opts.afterDurable(durable) : durable()));
-      // 3. Write the partitions; an actor is clean if it did not change after it was serialised.
-      for (const { p, changes, versions } of prepared) {
-        await store.writePartition(p, changes);
+      // 3. Write the partitions, then commit the snapshot.
+      for (const { p, changes } of prepared) await store.writePartition(p, changes);
+      await store.commitSnapshot(rotation);
+      // 4. Only now is what was written readable (`loadActor` reads the runs the manifest names):
+      //    an actor is clean if it did not change after it was serialised, and a set-aside state
+      //    that has not come back (or changed) since is now just passivated. Before the commit,
+      //    an actor leaving memory would be reloaded from an older run, or not found at all.
+      for (const { p, versions } of prepared) {
         for (const [cell, v] of versions) {
           cell.snapshotted = Math.max(cell.snapshotted, v);
           if (!cell.dirty) changed.delete(cell);
         }
-        // Written: a set-aside state that has not come back (or changed) since is now just passivated.
         for (const [key, aside] of asideByPartition.get(p) ?? []) shard.setAside.forget(key, aside);
       }
-      await store.commitSnapshot(rotation);
       const passivated = shard.cells.passivate();
       this.completed++;
       return {
