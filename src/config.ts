@@ -10,6 +10,7 @@ export interface ServerConfig {
   dataDir: string;
   /** Raw `ORDO_TOKENS` JSON, if set. */
   tokensJson?: string;
+  /** Host threads; 0 runs every shard on the gateway's thread. */
   workers: number;
   shards: number;
   /**
@@ -81,7 +82,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     },
     strict: true,
   });
-  const workers = int('workers', values.workers ?? env.ORDO_WORKERS, defaultHostThreads(availableParallelism()), 1, 256);
+  const workers = int('workers', values.workers ?? env.ORDO_WORKERS, defaultHostThreads(availableParallelism()), 0, 256);
   return {
     host: values.host ?? env.ORDO_HOST ?? DEFAULTS.host,
     port: int('port', values.port ?? env.ORDO_PORT, DEFAULTS.port, 0, 65535),
@@ -89,7 +90,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     tokensJson: env.ORDO_TOKENS,
     workers,
     shards: int('shards', values.shards ?? env.ORDO_SHARDS, DEFAULTS.shards, 1, 4096),
-    journals: int('journals', values.journals ?? env.ORDO_JOURNALS, workers, 1, 4096),
+    journals: int('journals', values.journals ?? env.ORDO_JOURNALS, Math.max(1, workers), 1, 4096),
     maxInFlightPerConnection: int('ORDO_MAX_INFLIGHT', env.ORDO_MAX_INFLIGHT, DEFAULTS.gateway.maxInFlightPerConnection, 1024, 1_000_000),
     maxConnectionsPerToken: int('ORDO_MAX_CONNECTIONS_PER_TOKEN', env.ORDO_MAX_CONNECTIONS_PER_TOKEN, DEFAULTS.gateway.maxConnectionsPerToken, 256, 1_000_000),
     maxBufferedBytes: int('ORDO_MAX_BUFFERED_BYTES', env.ORDO_MAX_BUFFERED_BYTES, DEFAULTS.gateway.maxBufferedBytes, 65536, 2 ** 31),

@@ -17,11 +17,14 @@ test('flags win over environment variables, which win over defaults', () => {
   assert.equal(c.port, 9000);
   assert.equal(c.shards, 16);
   assert.equal(loadConfig([], {}).workers, defaultHostThreads(availableParallelism()));
+  // 0: no host thread, the shards on the gateway's thread; the journals still default to one.
+  assert.deepEqual([loadConfig(['--workers', '0'], {}).workers, loadConfig(['--workers', '0'], {}).journals], [0, 1]);
 });
 
 test('a malformed setting is refused with its name and the allowed range, not silently defaulted', () => {
   for (const [argv, env, name] of [
-    [['--workers', '0'], {}, 'workers'],
+    [['--workers', '-1'], {}, 'workers'],
+    [['--workers', '1.5'], {}, 'workers'],
     [[], { ORDO_SHARDS: '2.5' }, 'shards'],
     [[], { ORDO_PORT: 'eighty' }, 'port'],
     [[], { ORDO_SNAPSHOT_BYTES: '-1' }, 'ORDO_SNAPSHOT_BYTES'],

@@ -17,6 +17,7 @@ import { defaultHostThreads, shardOf, workerOf } from '../placement.js';
 import { type FromHost, type HostConfig, packBatch, type RecoveryStats, type ToHost } from './host-protocol.js';
 import { type GatewayBatchSink, readGatewayBatch } from './gateway-batch.js';
 import { pairChannels } from './peer-router.js';
+import { type HostThread, InThreadHost } from './in-thread-host.js';
 import type { HostControl } from './shard-host.js';
 import { DEFAULTS } from '../../defaults.js';
 
@@ -25,7 +26,10 @@ const RECOVERY_SETTLE_LIMIT_MS = 5_000;
 
 export interface RuntimeOptions {
   dataDir: string;
-  /** Worker threads hosting shards (default: one per core but one; see `defaultHostThreads`). */
+  /**
+   * Worker threads hosting shards (default: one per core but one; see `defaultHostThreads`).
+   * 0: no host thread, every shard on the gateway's own thread (`in-thread-host.ts`).
+   */
   workers?: number;
   /** Shards of a new data directory (default 8); an existing directory keeps its own. */
   shards?: number;
@@ -53,7 +57,7 @@ type Awaited = { worker: number; receiver: ReplyReceiver } | { worker: number; p
 
 interface HostHandle {
   index: number;
-  worker: Worker;
+  worker: HostThread;
   control: Remote<HostControl>;
   /** Batched for the host's next post (not the actors' durable outbox). */
   toPost: (Envelope | ShardQuery)[];
@@ -99,7 +103,7 @@ export class ActorRuntime {
 
   /** Opens the data directory; the runtime stays `recovering` until `start()`. */
   static async open(opts: RuntimeOptions): Promise<ActorRuntime> {
-    const wanted = opts.journals ?? ActorRuntime.hostThreadsWanted(opts);
+    const wanted = opts.journals ?? Math.max(1, ActorRuntime.hostThreadsWanted(opts));
     const found = await openDataDir(opts.dataDir, opts.shards ?? DEFAULTS.shards, { journalsIfNew: wanted });
     const { meta, changed } = await relayoutJournals(opts.dataDir, found, wanted);
     if (changed) opts.log.info(`journals: ${journalCount(found)} → ${journalCount(meta)} (nothing was left to replay, so the layout could change)`);
@@ -110,6 +114,11 @@ export class ActorRuntime {
     return opts.workers ?? defaultHostThreads(availableParallelism());
   }
 
+  /** No host thread: the one host runs on this thread (`workers: 0`). */
+  private get inThread(): boolean {
+    return ActorRuntime.hostThreadsWanted(this.opts) === 0;
+  }
+
   /** Opens and starts: shard hosts spawned, every shard recovered, timers armed. */
   static async start(opts: RuntimeOptions): Promise<ActorRuntime> {
     const rt = await ActorRuntime.open(opts);
@@ -118,8 +127,8 @@ export class ActorRuntime {
   }
 
   async start(): Promise<RecoveryStats> {
-    const wanted = ActorRuntime.hostThreadsWanted(this.opts);
-    const count = Math.max(1, Math.min(wanted, this.journalCount));
+    const wanted = Math.max(1, ActorRuntime.hostThreadsWanted(this.opts));
+    const count = this.inThread ? 1 : Math.max(1, Math.min(wanted, this.journalCount));
     if (count < wanted) {
       this.opts.log.warn(
         `${wanted} host threads asked for, ${count} started: the data directory has ${this.journalCount} journal${this.journalCount === 1 ? '' : 's'}, and the shards of one journal share a thread ` +
@@ -179,10 +188,12 @@ export class ActorRuntime {
       mailboxSoftLimit: this.opts.mailboxSoftLimit,
       mailboxHardLimit: this.opts.mailboxHardLimit,
     };
-    const worker = new Worker(new URL('./shard-worker.js', import.meta.url), {
-      workerData: config,
-      resourceLimits: { maxYoungGenerationSizeMb: DEFAULTS.hostYoungGenerationMb },
-    });
+    const worker: HostThread = this.inThread
+      ? new InThreadHost(config, this.opts.log.child({ host: 'in-thread' }))
+      : new Worker(new URL('./shard-worker.js', import.meta.url), {
+          workerData: config,
+          resourceLimits: { maxYoungGenerationSizeMb: DEFAULTS.hostYoungGenerationMb },
+        });
     const control = new MessageChannel();
     const handle: HostHandle = { index, worker, control: Comlink.wrap<HostControl>(nodeEndpoint(control.port1)), toPost: [], ready: false };
     let settle!: () => void;
@@ -257,6 +268,7 @@ export class ActorRuntime {
 
   /** Fault injection for drills and tests: kills one host thread as a crash would. */
   async terminateHost(index: number): Promise<void> {
+    if (this.inThread) throw new Error('the shards run on the gateway thread (workers: 0): there is no host thread to kill');
     await this.hosts[index]!.worker.terminate();
   }
 
