@@ -23,7 +23,7 @@ test('flags win over environment variables, which win over defaults', () => {
 
 test('a malformed setting is refused with its name and the allowed range, not silently defaulted', () => {
   for (const [argv, env, name] of [
-    [['--workers', '-1'], {}, 'workers'],
+    [[], { ORDO_WORKERS: '-1' }, 'workers'],
     [['--workers', '1.5'], {}, 'workers'],
     [[], { ORDO_SHARDS: '2.5' }, 'shards'],
     [[], { ORDO_PORT: 'eighty' }, 'port'],
