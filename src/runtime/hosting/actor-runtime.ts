@@ -398,7 +398,7 @@ export class ActorRuntime {
     this.flushScheduled = false;
     for (const h of this.hosts) {
       if (h.toPost.length === 0 || !h.ready) continue;
-      h.worker.postMessage({ t: 'batch', json: packBatch(h.toPost) } satisfies ToHost);
+      h.worker.postMessage((this.inThread ? { t: 'items', items: h.toPost } : { t: 'batch', json: packBatch(h.toPost) }) satisfies ToHost);
       h.toPost = [];
     }
   }

@@ -26,6 +26,7 @@ export function serveHost(port: HostEndpoint, config: HostConfig, log: Logger): 
     );
     port.on('message', (m: ToHost) => {
       if (m.t === 'batch') host.receive(unpackBatch(m.json));
+      else if (m.t === 'items') host.receive(m.items);
       else if (m.t === 'peer') host.replacePeer(m.index, m.port);
       else if (m.t === 'interest') host.wantEvents = m.events;
       else if (m.t === 'start') host.start();

@@ -11,6 +11,7 @@
  * text the gateway writes out, not parsed on the main thread.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { Envelope, ShardQuery } from '../kernel/envelope.js';
 
 export interface HostConfig {
   index: number;
@@ -38,6 +39,11 @@ export interface HostInit {
 export type ToHost =
   /** JSON of `(Envelope | ShardQuery)[]`. */
   | { t: 'batch'; json: string }
+  /**
+   * The same batch by reference, to an in-thread host only (in-thread-host.ts): nothing crosses a
+   * thread, so nothing needs encoding; neither side changes a message once it is sent.
+   */
+  | { t: 'items'; items: (Envelope | ShardQuery)[] }
   | { t: 'peer'; index: number; port: MessagePort }
   /** Whether the gateway wants actors' events (it has subscribers); the host drops them otherwise. */
   | { t: 'interest'; events: boolean }
