@@ -94,11 +94,21 @@ export class MemoryShardStore implements ShardStore {
   }
 
   async beginSnapshot(): Promise<number> {
+    this.staged.clear();
     return this.journal.rotate();
   }
 
+  /** The round's partitions, readable only once committed (as the files' runs, which the manifest names at the commit). */
+  private staged = new Map<string, SnapshotChange | null>();
+
   async writePartition(_p: number, changes: Map<string, SnapshotChange | null>): Promise<void> {
-    for (const [k, c] of changes) {
+    for (const [k, c] of changes) this.staged.set(k, c);
+  }
+
+  async commitSnapshot(rotationPoint: number): Promise<void> {
+    // A commit takes its time, as the files' fsyncs do: the actors go on running meanwhile.
+    await new Promise((r) => setImmediate(r));
+    for (const [k, c] of this.staged) {
       if (c === null) {
         this.data.delete(k);
         this.directory.delete(k);
@@ -107,9 +117,7 @@ export class MemoryShardStore implements ShardStore {
         this.directory.set(k, structuredClone(c.dir));
       }
     }
-  }
-
-  async commitSnapshot(rotationPoint: number): Promise<void> {
+    this.staged = new Map();
     this.journal.covered(this.shard, rotationPoint);
   }
 
