@@ -10,7 +10,7 @@ import { ASSERTS, invariant } from './dev-asserts.js';
  * simply leaves memory), so the next snapshot takes it (see `snapshotter.ts`).
  */
 export class SetAside {
-  /** key → the actor's `snapshot()` records, as JSON. Entries are compared by identity (see `forget`). */
+  /** key → the actor's compact form (`SetAsideState`). An entry is forgotten only while it is the one written (see `forget`). */
   private readonly states = new Map<string, SetAsideState>();
 
   get size(): number {
@@ -30,13 +30,13 @@ export class SetAside {
     // Its latest records are its state (taken from their journal frame); else serialised now.
     const json = cell.recordsJson ?? JSON.stringify(b.snapshot(cell.state));
     if (ASSERTS) invariant(JSON.stringify(b.snapshot(rebuilt(cell.key, b, json))) === JSON.stringify(b.snapshot(cell.state)), `the compact form of ${cell.key} rebuilds its state as it is`);
-    this.states.set(cell.key, { json, log: cell.messageLog.length > 0 ? cell.messageLog.pack() : null });
+    this.states.set(cell.key, compactForm(json, cell.messageLog.length > 0 ? cell.messageLog.pack() : null));
     return true;
   }
 
   /** Sets aside a state rebuilt without a cell (recovery of a long tail, see `recovery.ts`). */
   putState(key: string, b: AnyBehaviour, state: unknown): void {
-    this.states.set(key, { json: JSON.stringify(b.snapshot(state)), log: null });
+    this.states.set(key, compactForm(JSON.stringify(b.snapshot(state)), null));
   }
 
   /** Brings a set-aside actor back into `cell` (a fresh one); false if it was not set aside. */
@@ -70,11 +70,31 @@ export class SetAside {
   }
 }
 
-export interface SetAsideState {
-  /** Records that rebuild the actor (its `snapshot()`, or its latest turn's records), JSON-encoded. */
-  readonly json: string;
-  /** Its message log, packed (`MessageLog.pack`); null when it had none. */
-  readonly log: string | null;
+/**
+ * One string: the JSON of records that rebuild the actor (its `snapshot()`, or its latest turn's
+ * records), then, after a NUL, its message log packed (`MessageLog.pack`) if it had one. One
+ * flat string rather than an object holding two, one of them built in pieces: each set-aside
+ * order is copied by the young-generation collection it survives, and counted by every full one.
+ * JSON text never holds a raw NUL (JSON escapes control characters), so the first one separates.
+ */
+export type SetAsideState = string;
+
+function compactForm(json: string, log: string | null): SetAsideState {
+  const form = log === null ? json : `${json}\u0000${log}`;
+  // Reading a character flattens a string built by concatenation into one sequential string.
+  form.charCodeAt(0);
+  return form;
+}
+
+/** The records' JSON of a set-aside state (what a snapshot entry stores as `r`, spliced in as text). */
+export function recordsJsonOf(aside: SetAsideState): string {
+  const end = aside.indexOf('\u0000');
+  return end < 0 ? aside : aside.slice(0, end);
+}
+
+function logOf(aside: SetAsideState): string | null {
+  const end = aside.indexOf('\u0000');
+  return end < 0 ? null : aside.slice(end + 1);
 }
 
 /** The state `json`'s records rebuild from nothing. */
@@ -84,14 +104,11 @@ function rebuilt(key: string, b: AnyBehaviour, json: string): unknown {
   return state;
 }
 
-/** The records a set-aside state holds, decoded (what a snapshot entry stores as `r`). */
-function recordsOf(aside: SetAsideState): unknown[] {
-  return JSON.parse(aside.json) as unknown[];
-}
-
 function restoreInto(cell: ActorCell, aside: SetAsideState): void {
-  for (const r of recordsOf(aside)) cell.state = cell.behaviour.restore(cell.state, r);
+  const json = recordsJsonOf(aside);
+  for (const r of JSON.parse(json) as unknown[]) cell.state = cell.behaviour.restore(cell.state, r);
   // The same records are still its compact form until a turn writes new ones.
-  cell.recordsJson = aside.json;
-  if (aside.log !== null) cell.messageLog.unpack(aside.log);
+  cell.recordsJson = json;
+  const log = logOf(aside);
+  if (log !== null) cell.messageLog.unpack(log);
 }
