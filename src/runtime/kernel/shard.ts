@@ -220,8 +220,8 @@ export class Shard implements TurnHost, SupervisionHost, RecoveryHost, SnapshotH
 
   /**
    * Idle actors with whole-state records whose records are durable leave memory in compact form:
-   * one JSON string of their latest records (the journal frame's text) and one of their message
-   * log, instead of a cell, its mailbox, its state's objects and its log's notes. An order is
+   * one string of their latest records (the journal frame's text) and their message log (see
+   * `set-aside.ts`), instead of a cell, its mailbox, its state's objects and its log's notes. An order is
    * idle between its steps for minutes or days, and every live one is copied by each young-
    * generation collection it survives and marked by each full one: a host holding a few hundred
    * thousand of them spent a large share of its time in the garbage collector. Its next message
