@@ -7,7 +7,7 @@ import { connect } from '@nats-io/transport-node';
 import { OrdoClient } from '../src/client/ordo-client.js';
 import { journalStream } from '../src/runtime/cluster/names.js';
 import type { Order } from '../src/protocol/model.js';
-import { type ClusterNode, converged, disposeNode, RetryingClient, spawnNode, until } from './helpers/cluster.js';
+import { type ClusterNode, converged, disposeNode, RetryingClient, refusalsOf, spawnNode, until } from './helpers/cluster.js';
 import { type NatsServer, startNatsCluster } from './helpers/nats-server.js';
 
 // Three ordo nodes on a three-server NATS cluster, every stream and bucket with three replicas:
@@ -49,8 +49,10 @@ test('R3: one of three NATS servers SIGKILLed under load: nothing acknowledged l
   let stop = false;
   let killed = false;
   let afterKill = 0;
+  const loadClients: RetryingClient[] = [];
   const workers = Array.from({ length: 12 }, async (_, w) => {
     const c = new RetryingClient(() => nodes);
+    loadClients.push(c);
     while (!stop) {
       const orderId = `r3-${randomUUID()}`;
       const sku = skus[(w + acknowledged.length) % skus.length]!;
@@ -61,7 +63,10 @@ test('R3: one of three NATS servers SIGKILLed under load: nothing acknowledged l
     }
     await c.close();
   });
-  await until('some load before the kill', () => acknowledged.length >= 300, 60_000);
+  await until('some load before the kill', () => acknowledged.length >= 300, 60_000, 50, async () => {
+    const health = await Promise.all(nodes.map(async (n) => `${n.id}: ${JSON.stringify((await n.health())?.owned?.map((o) => o.journal) ?? null)}`));
+    return `${acknowledged.length} acknowledged; retried for ${refusalsOf(loadClients)}; journals owned: ${health.join('; ')}`;
+  });
   // Every journal stream has three replicas (made so by the nodes, from ORDO_NATS_REPLICAS).
   const nc = await connect({ servers: servers[1]!.url });
   try {

@@ -47,10 +47,10 @@ export async function disposeNode(n: ClusterNode): Promise<void> {
   await rm(n.dataDir, { recursive: true, force: true });
 }
 
-export async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 20_000, every = 50): Promise<number> {
+export async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 20_000, every = 50, detail?: () => string | Promise<string>): Promise<number> {
   const started = Date.now();
   while (!(await cond())) {
-    if (Date.now() - started > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (Date.now() - started > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}${detail ? ` (${await detail()})` : ''}`);
     await new Promise((r) => setTimeout(r, every));
   }
   return Date.now() - started;
@@ -73,6 +73,8 @@ export class RetryingClient {
   private conns = new Map<string, OrdoClient>();
   attempts = 0;
   retries = 0;
+  /** Why attempts were retried, by reason (an error code, `timeout`, `no connection`): for failure messages. */
+  readonly refusals = new Map<string, number>();
 
   constructor(
     private readonly nodes: () => ClusterNode[],
@@ -109,14 +111,29 @@ export class RetryingClient {
         ]).finally(() => clearTimeout(timer));
         if (r && (r.ok || !['CLOSED', 'UNAVAILABLE', 'OVERLOADED', 'INTERNAL'].includes(r.error?.code ?? ''))) return r;
         last = `${node.id}: ${r ? JSON.stringify(r.error) : `no reply within ${timeoutMs} ms`}`;
-      } else last = `${node.id}: cannot connect (exit ${node.server.proc.exitCode ?? node.server.proc.signalCode ?? 'none'}; ${node.server.output.slice(-3).join(' | ')})`;
+        this.refused(r ? (r.error?.code ?? 'unknown') : 'timeout');
+      } else {
+        last = `${node.id}: cannot connect (exit ${node.server.proc.exitCode ?? node.server.proc.signalCode ?? 'none'}; ${node.server.output.slice(-3).join(' | ')})`;
+        this.refused('no connection');
+      }
       this.retries++;
       if (Date.now() > giveUpAt) throw new Error(`${type} ${JSON.stringify(args)}: no definite answer within 90 s (${i - start + 1} attempts); last: ${last}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 
+  private refused(why: string): void {
+    this.refusals.set(why, (this.refusals.get(why) ?? 0) + 1);
+  }
+
   async close(): Promise<void> {
     for (const c of this.conns.values()) await c.close().catch(() => {});
   }
+}
+
+/** What retrying clients were refused, summed, for a failure message: `UNAVAILABLE×3, timeout×1`. */
+export function refusalsOf(clients: RetryingClient[]): string {
+  const all = new Map<string, number>();
+  for (const c of clients) for (const [why, n] of c.refusals) all.set(why, (all.get(why) ?? 0) + n);
+  return [...all].map(([why, n]) => `${why}×${n}`).join(', ') || 'none';
 }
