@@ -87,28 +87,31 @@ function compactForm(json: string, log: string | null): SetAsideState {
 }
 
 /** The records' JSON of a set-aside state (what a snapshot entry stores as `r`, spliced in as text). */
-export function recordsJsonOf(aside: SetAsideState): string {
-  const end = aside.indexOf('\u0000');
-  return end < 0 ? aside : aside.slice(0, end);
+export function asideRecordsJson(aside: SetAsideState): string {
+  return partsOf(aside)[0];
 }
 
-function logOf(aside: SetAsideState): string | null {
+/** A compact form split at its NUL: the records' JSON, and the packed log if there is one. */
+function partsOf(aside: SetAsideState): [json: string, log: string | null] {
   const end = aside.indexOf('\u0000');
-  return end < 0 ? null : aside.slice(end + 1);
+  return end < 0 ? [aside, null] : [aside.slice(0, end), aside.slice(end + 1)];
 }
 
-/** The state `json`'s records rebuild from nothing. */
-function rebuilt(key: string, b: AnyBehaviour, json: string): unknown {
-  let state = b.initial(key);
+/** `state` with the records of `json` replayed over it (`restore`, in order). */
+function replayed(b: AnyBehaviour, state: unknown, json: string): unknown {
   for (const r of JSON.parse(json) as unknown[]) state = b.restore(state, r);
   return state;
 }
 
+/** The state `json`'s records rebuild from nothing. */
+function rebuilt(key: string, b: AnyBehaviour, json: string): unknown {
+  return replayed(b, b.initial(key), json);
+}
+
 function restoreInto(cell: ActorCell, aside: SetAsideState): void {
-  const json = recordsJsonOf(aside);
-  for (const r of JSON.parse(json) as unknown[]) cell.state = cell.behaviour.restore(cell.state, r);
+  const [json, log] = partsOf(aside);
+  cell.state = replayed(cell.behaviour, cell.state, json);
   // The same records are still its compact form until a turn writes new ones.
   cell.recordsJson = json;
-  const log = logOf(aside);
   if (log !== null) cell.messageLog.unpack(log);
 }
