@@ -4,7 +4,7 @@ import { appendFile, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JournalCorruptError } from '../src/runtime/errors.js';
 import { encodeRecord, type JournalRecord } from '../src/runtime/journal/record.js';
-import { SegmentFile } from '../src/runtime/journal/segment-file.js';
+import { PREALLOCATE_BYTES, SegmentFile } from '../src/runtime/journal/segment-file.js';
 import { SegmentedJournal, segmentName } from '../src/runtime/journal/segmented-journal.js';
 import { tempDir } from './helpers/server.js';
 
@@ -82,6 +82,84 @@ test('segments: a torn record in an older segment is corruption, not a torn tail
   const first = join(dir, segmentName(1));
   await appendFile(first, encodeRecord(rec(3)).subarray(0, 5));
   await assert.rejects(new SegmentedJournal(dir).replay(1, () => {}), JournalCorruptError);
+  await rm(dir, { recursive: true });
+});
+
+test('a segment being appended to keeps zeroed room ahead of its records, and is cut back to them when closed', async () => {
+  const dir = await tempDir('ordo-journal-');
+  const path = join(dir, 'j.log');
+  const j = new SegmentFile(path);
+  const frames = Array.from({ length: 10 }, (_, i) => encodeRecord(rec(i)));
+  const bytes = frames.reduce((n, f) => n + f.length, 0);
+  await j.append(frames.slice(0, 5));
+  await j.append(frames.slice(5));
+  const open = await readFile(path);
+  const first = frames.slice(0, 5).reduce((n, f) => n + f.length, 0);
+  assert.equal(open.length, first + PREALLOCATE_BYTES, 'a chunk of room past the first append, which the second one fits in');
+  assert.ok(open.subarray(bytes).every((b) => b === 0), 'the room is zeros');
+  await j.close();
+  assert.equal((await stat(path)).size, bytes, 'closed: the records and nothing else');
+  assert.deepEqual((await replayAll(path)).records, Array.from({ length: 10 }, (_, i) => rec(i)));
+  await rm(dir, { recursive: true });
+});
+
+test('a crash that leaves the room (no close) loses nothing: replay reads every record, warns of nothing, appends go on after them', async () => {
+  const dir = await tempDir('ordo-journal-');
+  const path = join(dir, 'j.log');
+  const j = new SegmentFile(path);
+  await j.append(Array.from({ length: 20 }, (_, i) => encodeRecord(rec(i))));
+  // The file as a kill -9 leaves it: copied while the writer still has it open.
+  const crashed = join(dir, 'crashed.log');
+  await writeFile(crashed, await readFile(path));
+  await j.close();
+  const { records, warnings, truncated } = await replayAll(crashed);
+  assert.equal(records.length, 20);
+  assert.deepEqual(warnings, [], 'zeros past the records are room, not a torn tail');
+  assert.equal(truncated, PREALLOCATE_BYTES);
+  const again = new SegmentFile(crashed);
+  await again.append([encodeRecord(rec(20))]);
+  await again.close();
+  assert.deepEqual((await replayAll(crashed)).records, Array.from({ length: 21 }, (_, i) => rec(i)));
+  await rm(dir, { recursive: true });
+});
+
+test('inside the room, a half-written record is a torn tail; a corrupt record with records after it is still corruption', async () => {
+  const dir = await tempDir('ordo-journal-');
+  const path = join(dir, 'j.log');
+  const j = new SegmentFile(path);
+  await j.append(Array.from({ length: 5 }, (_, i) => encodeRecord(rec(i))));
+  const good = Buffer.from(await readFile(path));
+  await j.close();
+  const end = (await stat(path)).size;
+  const torn = join(dir, 'torn.log');
+  const half = encodeRecord(rec(5));
+  good.set(half.subarray(0, half.length >> 1), end);
+  await writeFile(torn, good);
+  const t = await replayAll(torn);
+  assert.equal(t.records.length, 5);
+  assert.match(t.warnings[0]!, /torn tail/);
+
+  const corrupt = join(dir, 'corrupt.log');
+  const bytes = Buffer.from(good);
+  bytes.set(Buffer.alloc(half.length), end); // no torn record: the room as it was
+  bytes[encodeRecord(rec(0)).length + 12] ^= 0xff; // a flipped byte in record 1, records 2-4 after it
+  await writeFile(corrupt, bytes);
+  await assert.rejects(replayAll(corrupt), JournalCorruptError);
+  await rm(dir, { recursive: true });
+});
+
+test('segments: zeros after the records of an older segment (a crash before it was cut back) are not corruption', async () => {
+  const dir = await tempDir('ordo-segments-');
+  const j = new SegmentedJournal(dir);
+  await j.replay(1, () => {});
+  await j.append([encodeRecord(rec(1))]);
+  await j.rotate();
+  await j.append([encodeRecord(rec(2))]);
+  await j.close();
+  await appendFile(join(dir, segmentName(1)), Buffer.alloc(8192));
+  const seen: JournalRecord[] = [];
+  await new SegmentedJournal(dir).replay(1, (r) => seen.push(r));
+  assert.deepEqual(seen, [rec(1), rec(2)]);
   await rm(dir, { recursive: true });
 });
 

@@ -11,11 +11,15 @@ export async function fsyncPath(path: string): Promise<void> {
   }
 }
 
-/** writev until every byte is written (a regular file takes it all at once, but the call may not promise it). */
-export function writeAllSync(fd: number, frames: Buffer[]): void {
+/**
+ * writev at `position` until every byte is written (a regular file takes it all at once, but the
+ * call may not promise it).
+ */
+export function writeAllSync(fd: number, frames: Buffer[], position: number): void {
   let left = frames;
   for (;;) {
-    let n = writevSync(fd, left);
+    let n = writevSync(fd, left, position);
+    position += n;
     const rest: Buffer[] = [];
     for (const f of left) {
       if (n >= f.length) n -= f.length;
