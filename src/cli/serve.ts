@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import { ConfigError, loadConfig } from '../config.js';
 import { loadTokens, TokenConfigError } from '../gateway/tokens.js';
 import { createLogger } from '../logger.js';
@@ -10,6 +9,7 @@ import { writeServerFile } from './endpoint.js';
 import { gatewayFor, untilStopped } from './serve-parts.js';
 import { Failure } from './usage.js';
 import { serveClusterNode } from './serve-cluster.js';
+import { governHeapGrowth, heapGrowthPolicy } from '../runtime/heap-growth.js';
 
 /**
  * `ordo serve` (and `npm start`): the server on the embedded store in the data directory.
@@ -25,7 +25,8 @@ export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<num
     throw err; // a parseArgs error: the caller reports it as a usage error
   }
   const log = createLogger('ordo');
-  applyHeapGrowth(env);
+  // This thread's heap: the gateway's, and with ORDO_WORKERS=0 or in a cluster node the shards' too.
+  governHeapGrowth(heapGrowthPolicy(env));
   let release: () => Promise<void>;
   try {
     release = await lockDataDir(config.dataDir);
@@ -77,19 +78,3 @@ export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<num
 
   return untilStopped(config, gateway, runtime, release, log, 'draining: no new commands, answering those in flight');
 }
-
-/**
- * How much V8 lets a heap grow past what its last full GC kept before it collects again, for
- * every thread of the server (flags are process-wide; set before the host threads start).
- * V8's own factor (up to 4×, usually 1.5–2× for large heaps) made RSS during a sustained fill
- * about twice the live heap: 1,021 MiB at 300k orders against 602 MiB with 20%
- * (`npm run bench:recovery`, docs/ARCHITECTURE.md "Known costs"), for some CPU in more frequent
- * GCs. `ORDO_HEAP_GROWING_PERCENT=0` keeps V8's default; a `--heap-growing-percent` given to node wins.
- */
-function applyHeapGrowth(env: NodeJS.ProcessEnv): void {
-  if (process.execArgv.some((a) => a.startsWith('--heap-growing-percent'))) return;
-  const percent = Number(env.ORDO_HEAP_GROWING_PERCENT ?? DEFAULT_HEAP_GROWING_PERCENT);
-  if (Number.isInteger(percent) && percent > 0) setFlagsFromString(`--heap-growing-percent=${percent}`);
-}
-
-const DEFAULT_HEAP_GROWING_PERCENT = 20;

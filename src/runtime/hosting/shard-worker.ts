@@ -3,6 +3,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../../logger.js';
 import type { HostConfig } from './host-protocol.js';
 import { serveHost } from './host-endpoint.js';
+import { governHeapGrowth, heapGrowthPolicy } from '../heap-growth.js';
 
 const config = workerData as HostConfig;
+governHeapGrowth(heapGrowthPolicy());
 serveHost(parentPort!, config, createLogger(`shard-host-${config.index}`));
