@@ -4,10 +4,11 @@ import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { defaultHostThreads } from '../src/runtime/placement.js';
 
-test('host threads default to one per core but the gateway\'s, never fewer than one', () => {
-  assert.equal(defaultHostThreads(0), 1);
-  assert.equal(defaultHostThreads(1), 1);
-  assert.equal(defaultHostThreads(2), 1);
+test('host threads default to none on one or two cores (shards on the gateway\'s thread), else one per core but the gateway\'s', () => {
+  assert.equal(defaultHostThreads(0), 0);
+  assert.equal(defaultHostThreads(1), 0);
+  assert.equal(defaultHostThreads(2), 0);
+  assert.equal(defaultHostThreads(3), 2);
   assert.equal(defaultHostThreads(8), 7);
 });
 

@@ -32,12 +32,12 @@ export function workerOf(shard: number, workerCount: number, journalCount: numbe
 }
 
 /**
- * Host threads when none are configured: one per core but one, which the gateway's thread keeps
- * (and never fewer than one). On two cores one host thread costs less CPU per placement than two
- * (one journal, so one commit per placement; no second thread competing with the gateway) and
- * still restarts a million orders within the target; the measurements are in
- * docs/PERFORMANCE.md ("Default host threads").
+ * Host threads when none are configured. On one or two cores, none: the shards run on the
+ * gateway's own thread (`in-thread-host.ts`), as one thread running everything and syncing its
+ * journal inline once per commit did best on two cores (docs/PERFORMANCE.md, "The fourth round
+ * on issue 13": ~100 µs of CPU per placement against ~130 µs with one host thread). With more
+ * cores, one per core but one, which the gateway's thread keeps (not measured here beyond two).
  */
 export function defaultHostThreads(cores: number): number {
-  return Math.max(1, cores - 1);
+  return cores <= 2 ? 0 : cores - 1;
 }

@@ -1,6 +1,7 @@
 import { fdatasyncSync, fstatSync, ftruncateSync, writeSync } from 'node:fs';
 import { mkdir, open, type FileHandle, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { ifAbsent, JournalCorruptError, JournalUnlinkedError } from '../errors.js';
 import { FRAME_HEADER, MAX_FRAME, readFrame } from './frame.js';
 import { SyncThread } from './sync-thread.js';
@@ -9,15 +10,19 @@ import { decodeRecord, type JournalRecord, type ReplayStats } from './record.js'
 
 /**
  * Where a commit's fdatasync runs (`ORDO_JOURNAL_SYNC`): on a sync thread of the writing thread's
- * own (`sync-thread`, the default), inline on the writing thread (`inline`; `thread` is the same,
- * its earlier name), or in libuv's pool (`pool`).
+ * own (`sync-thread`), inline on the writing thread (`inline`; `thread` is the same, its earlier
+ * name), or in libuv's pool (`pool`). By default a host thread uses a sync thread, so that it
+ * goes on running turns while the disk works; the gateway's thread (shards in-thread, or tools)
+ * syncs inline, as Redis does before it sleeps: waking the gateway's loop for the answer cost
+ * more than the wait (docs/PERFORMANCE.md, "The fourth round on issue 13").
  */
 type SyncMode = 'sync-thread' | 'inline' | 'pool';
 function journalSyncMode(env: NodeJS.ProcessEnv = process.env): SyncMode {
   const v = env.ORDO_JOURNAL_SYNC;
   if (v === 'pool') return 'pool';
   if (v === 'inline' || v === 'thread') return 'inline';
-  return 'sync-thread';
+  if (v === 'sync-thread') return 'sync-thread';
+  return isMainThread ? 'inline' : 'sync-thread';
 }
 const SYNC_MODE = journalSyncMode();
 
