@@ -61,7 +61,7 @@ export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<num
   const port = await gateway.listen();
   const stats = await runtime.start();
   log.info(
-    { actors: stats.actors, records: stats.records, timers: stats.timers, truncatedBytes: stats.truncatedBytes, ms: stats.ms, workers: runtime.workerCount, shards: runtime.shardCount, journals: runtime.journalCount },
+    { actors: stats.actors, records: stats.records, timers: stats.timers, truncatedBytes: stats.truncatedBytes, ms: stats.ms, workers: runtime.hostThreadCount, shards: runtime.shardCount, journals: runtime.journalCount },
     `recovered ${stats.actors} actors from ${stats.records} journal records, ${stats.timers} timers re-armed, in ${stats.ms} ms`,
   );
   const url = `ws://${config.host}:${port}/ws`;

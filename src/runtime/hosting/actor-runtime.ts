@@ -176,6 +176,11 @@ export class ActorRuntime {
     return this.hosts.length;
   }
 
+  /** Host threads (0 when the one host runs on this thread). */
+  get hostThreadCount(): number {
+    return this.inThread ? 0 : this.hosts.length;
+  }
+
   private launch(index: number, count: number, peers: (MessagePort | null)[]): { handle: HostHandle; recovered: Promise<RecoveryStats>; settled: Promise<void> } {
     const config: HostConfig = {
       index,

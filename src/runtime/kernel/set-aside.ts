@@ -17,6 +17,10 @@ export class SetAside {
     return this.states.size;
   }
 
+  has(key: string): boolean {
+    return this.states.has(key);
+  }
+
   /**
    * An idle, changed actor with nothing owed leaves memory in compact form (the cache's last resort
    * for an actor that cannot leave cleanly). Returns false, keeping nothing, for any other.

@@ -10,6 +10,7 @@ import type { ShardStore } from '../storage/shard-store.js';
 import { ActiveCells } from './active-cells.js';
 import { ActorCell } from './actor-cell.js';
 import { ActorDirectory, NO_SUMMARY, sameSummary } from './actor-directory.js';
+import { ASSERTS, invariant } from './dev-asserts.js';
 import type { ShardOptions } from './shard-options.js';
 import { type Envelope, type Output, requestOf } from './envelope.js';
 import { Fifo } from './fifo.js';
@@ -155,9 +156,13 @@ export class Shard implements TurnHost, SupervisionHost, RecoveryHost, SnapshotH
       const b = this.behaviourFor(key);
       if (!b) return undefined;
       cell = new ActorCell(key, b);
-      const wasAside = this.setAside.takeBack(cell);
+      // Every actor set aside is in the directory (it has durable state), so a key the directory
+      // does not know (a new order: most misses) is not looked up in the set-aside map at all.
+      const known = this.directory.has(key);
+      const wasAside = known && this.setAside.takeBack(cell);
+      if (ASSERTS && !known) invariant(!this.setAside.has(key), `a set-aside actor is in its shard's directory (${key})`);
       this.cells.set(key, cell);
-      if (!wasAside && this.directory.has(key)) this.reactivate(cell);
+      if (known && !wasAside) this.reactivate(cell);
     }
     return cell;
   }
