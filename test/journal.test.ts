@@ -46,7 +46,7 @@ test('a torn tail (a crash mid-write) is detected, logged and cut off; the good 
   await rm(dir, { recursive: true });
 });
 
-test('a tail of zeros (a filesystem that extended the file but lost the data) is a torn tail too', async () => {
+test('a tail of zeros (a filesystem that extended the file but lost the data, or a segment\'s preallocated room) ends the records and is cut off', async () => {
   const { dir, path } = await journalWith(5);
   await appendFile(path, Buffer.alloc(4096));
   const { records, truncated } = await replayAll(path);
