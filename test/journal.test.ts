@@ -71,7 +71,8 @@ test('a corrupt record in the middle stops recovery with the file and offset, ch
   await rm(dir, { recursive: true });
 });
 
-test('segments: a torn record in an older segment is corruption, not a torn tail', async () => {
+/** A journal of two segments, record 1 in the first and record 2 in the second, closed. */
+async function twoSegments(): Promise<string> {
   const dir = await tempDir('ordo-segments-');
   const j = new SegmentedJournal(dir);
   await j.replay(1, () => {});
@@ -79,6 +80,11 @@ test('segments: a torn record in an older segment is corruption, not a torn tail
   await j.rotate();
   await j.append([encodeRecord(rec(2))]);
   await j.close();
+  return dir;
+}
+
+test('segments: a torn record in an older segment is corruption, not a torn tail', async () => {
+  const dir = await twoSegments();
   const first = join(dir, segmentName(1));
   await appendFile(first, encodeRecord(rec(3)).subarray(0, 5));
   await assert.rejects(new SegmentedJournal(dir).replay(1, () => {}), JournalCorruptError);
@@ -149,13 +155,7 @@ test('inside the room, a half-written record is a torn tail; a corrupt record wi
 });
 
 test('segments: zeros after the records of an older segment (a crash before it was cut back) are not corruption', async () => {
-  const dir = await tempDir('ordo-segments-');
-  const j = new SegmentedJournal(dir);
-  await j.replay(1, () => {});
-  await j.append([encodeRecord(rec(1))]);
-  await j.rotate();
-  await j.append([encodeRecord(rec(2))]);
-  await j.close();
+  const dir = await twoSegments();
   await appendFile(join(dir, segmentName(1)), Buffer.alloc(8192));
   const seen: JournalRecord[] = [];
   await new SegmentedJournal(dir).replay(1, (r) => seen.push(r));
