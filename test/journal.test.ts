@@ -163,6 +163,48 @@ test('segments: zeros after the records of an older segment (a crash before it w
   await rm(dir, { recursive: true });
 });
 
+test('segments: the next segment is made ahead of the rotation to it, and a closed journal leaves none', async () => {
+  const dir = await tempDir('ordo-segments-');
+  const j = new SegmentedJournal(dir);
+  await j.replay(1, () => {});
+  await j.append([encodeRecord(rec(1))]);
+  const spareMade = async (n: number) => {
+    for (let i = 0; i < 100 && !(await j.segments()).includes(n); i++) await new Promise((resolve) => setImmediate(resolve));
+    return (await j.segments()).includes(n);
+  };
+  assert.ok(await spareMade(2), 'segment 2 exists before any rotation');
+  assert.equal((await stat(join(dir, segmentName(2)))).size, 0);
+  assert.equal(await j.rotate(), 2);
+  await j.append([encodeRecord(rec(2))]);
+  assert.ok(await spareMade(3), 'and segment 3 once 2 is in use');
+  await j.close();
+  assert.deepEqual(await new SegmentedJournal(dir).segments(), [1, 2]);
+  const seen: JournalRecord[] = [];
+  await new SegmentedJournal(dir).replay(1, (r) => seen.push(r));
+  assert.deepEqual(seen, [rec(1), rec(2)]);
+  await rm(dir, { recursive: true });
+});
+
+test('segments: a crash that leaves an empty spare after the newest segment still lets that one end torn', async () => {
+  const dir = await twoSegments();
+  // As a kill -9 in the middle of a write to segment 2 leaves it, with segment 3 made ahead.
+  await appendFile(join(dir, segmentName(2)), encodeRecord(rec(3)).subarray(0, 7));
+  await writeFile(join(dir, segmentName(3)), Buffer.alloc(0));
+  const warnings: string[] = [];
+  const j = new SegmentedJournal(dir, (w) => warnings.push(w));
+  const seen: JournalRecord[] = [];
+  await j.replay(1, (r) => seen.push(r));
+  assert.deepEqual(seen, [rec(1), rec(2)]);
+  assert.match(warnings[0]!, /torn tail/);
+  // Appends go on in the newest file there is, the spare.
+  await j.append([encodeRecord(rec(4))]);
+  await j.close();
+  const again: JournalRecord[] = [];
+  await new SegmentedJournal(dir).replay(1, (r) => again.push(r));
+  assert.deepEqual(again, [rec(1), rec(2), rec(4)]);
+  await rm(dir, { recursive: true });
+});
+
 test('segments replay in order from the rotation point; older ones can be removed', async () => {
   const dir = await tempDir('ordo-segments-');
   const j = new SegmentedJournal(dir);

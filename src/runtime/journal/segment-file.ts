@@ -165,21 +165,14 @@ export class SegmentFile {
    * frame) or when it is new: its records end where the file does.
    */
   async append(frames: Buffer[]): Promise<void> {
-    if (!this.fh) {
-      await mkdir(dirname(this.path), { recursive: true });
-      const existed = await stat(this.path).then(() => true, ifAbsent(false));
-      // Not O_APPEND: writes go to `end`, inside room already filled with zeros.
-      this.fh = await open(this.path, existed ? 'r+' : 'w+');
-      // A new file's directory entry must be durable too, or a crash could lose the whole file.
-      if (!existed) await fsyncPath(dirname(this.path));
-      this.end = this.allocated = fstatSync(this.fh.fd).size;
-    }
+    if (!this.fh) await this.open();
+    const fh = this.fh!;
     let bytes = 0;
     for (const f of frames) bytes += f.length;
-    if (this.end + bytes > this.allocated) this.preallocate(this.end + bytes);
+    if (this.end + bytes > this.allocated) this.preallocate(fh.fd, this.end + bytes);
     // The write itself is a copy into the page cache (microseconds): done synchronously it saves
     // one thread-pool round trip per commit, and the thread pool is shared with snapshots.
-    writeAllSync(this.fh.fd, frames, this.end);
+    writeAllSync(fh.fd, frames, this.end);
     this.end += bytes;
     // The fdatasync runs on a thread that does nothing else, so that the host thread goes on
     // running turns (the next batch) while the disk works; its answer comes back at once through
@@ -187,27 +180,44 @@ export class SegmentFile {
     // and a core are free (1–2.5 ms from issue to callback on two cores), and `inline` blocks the
     // host thread for the whole ~0.5–1 ms, as Redis does before it sleeps.
     if (SYNC_MODE === 'sync-thread') {
-      this.syncing = sharedSyncThread().sync(this.fh.fd);
+      this.syncing = sharedSyncThread().sync(fh.fd);
       try {
         await this.syncing;
       } finally {
         this.syncing = null;
       }
-    } else if (SYNC_MODE === 'inline') fdatasyncSync(this.fh.fd);
-    else await this.fh.datasync();
+    } else if (SYNC_MODE === 'inline') fdatasyncSync(fh.fd);
+    else await fh.datasync();
     // Durable, but durable where? A file unlinked since it was opened (rm -rf of the data
     // directory) takes every write and fdatasync and loses them all on restart. One fstat per
     // commit (microseconds) tells: no name left means nothing written to it counts.
-    if (fstatSync(this.fh.fd).nlink === 0) throw new JournalUnlinkedError(this.path);
+    if (fstatSync(fh.fd).nlink === 0) throw new JournalUnlinkedError(this.path);
+  }
+
+  /**
+   * Opens the file for appending, creating it (with a durable directory entry) if it does not
+   * exist. `append` does it on its first call; a journal does it ahead of time for the segment
+   * it will rotate to, so that no commit waits for it.
+   */
+  async open(): Promise<void> {
+    if (this.fh) return;
+    await mkdir(dirname(this.path), { recursive: true });
+    const existed = await stat(this.path).then(() => true, ifAbsent(false));
+    // Not O_APPEND: writes go to `end`, inside room already filled with zeros.
+    const fh = await open(this.path, existed ? 'r+' : 'w+');
+    // A new file's directory entry must be durable too, or a crash could lose the whole file.
+    if (!existed) await fsyncPath(dirname(this.path));
+    this.end = this.allocated = fstatSync(fh.fd).size;
+    this.fh = fh;
   }
 
   /**
    * Fills the file with zeros from its end to a chunk past `needed`. They become durable with
    * the next fdatasync, the one commit per chunk that pays for a new file size.
    */
-  private preallocate(needed: number): void {
+  private preallocate(fd: number, needed: number): void {
     const target = needed + PREALLOCATE_BYTES;
-    for (let at = this.allocated; at < target; ) at += writeSync(this.fh!.fd, ZEROS, 0, Math.min(ZEROS.length, target - at), at);
+    for (let at = this.allocated; at < target; ) at += writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, target - at), at);
     this.allocated = target;
   }
 
