@@ -194,12 +194,8 @@ export class SegmentFile {
     if (fstatSync(fh.fd).nlink === 0) throw new JournalUnlinkedError(this.path);
   }
 
-  /**
-   * Opens the file for appending, creating it (with a durable directory entry) if it does not
-   * exist. `append` does it on its first call; a journal does it ahead of time for the segment
-   * it will rotate to, so that no commit waits for it.
-   */
-  async open(): Promise<void> {
+  /** Opens the file for appending, creating it (with a durable directory entry) if it does not exist. */
+  private async open(): Promise<void> {
     if (this.fh) return;
     await mkdir(dirname(this.path), { recursive: true });
     const existed = await stat(this.path).then(() => true, ifAbsent(false));
@@ -246,4 +242,15 @@ async function zerosFrom(fh: FileHandle, at: number, size: number): Promise<bool
     pos += bytesRead;
   }
   return true;
+}
+
+/**
+ * Creates an empty segment file whose name is durable (its directory fsynced), if it does not
+ * exist: what a journal does ahead of the rotation to it, so that no commit waits for it.
+ */
+export async function createSegment(path: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const fh = await open(path, 'a');
+  await fh.close();
+  await fsyncPath(dirname(path));
 }

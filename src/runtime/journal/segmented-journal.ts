@@ -2,7 +2,7 @@ import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncPath } from './fsync.js';
 import type { JournalRecord, ReplayStats } from './record.js';
-import { SegmentFile } from './segment-file.js';
+import { createSegment, SegmentFile } from './segment-file.js';
 import { ifAbsent } from '../errors.js';
 
 const SEGMENT = /^segment-(\d{8})\.log$/;
@@ -31,12 +31,12 @@ export class SegmentedJournal {
   private current: SegmentFile | null = null;
   private currentNo = 1;
   /**
-   * The segment after the current one, created and opened ahead of the rotation that moves to
-   * it: creating a file and making its name durable (an fsync of the directory) took 5–19 ms
-   * during snapshot rounds, and the first commit after a rotation waited for it, holding every
-   * reply meanwhile. Until it holds records it is empty, which replay tells apart (see `replay`).
+   * The segment after the current one, created ahead of the rotation that moves to it: creating
+   * a file and making its name durable (an fsync of the directory) took 5–19 ms during snapshot
+   * rounds, and the first commit after a rotation waited for it, holding every reply meanwhile.
+   * Until it holds records it is empty, which replay tells apart (see `replay`).
    */
-  private spare: { no: number; file: SegmentFile; ready: Promise<boolean> } | null = null;
+  private spare: { no: number; made: Promise<boolean> } | null = null;
   /** Bytes of good records per segment on disk (read at replay, counted on append). */
   readonly sizes = new Map<number, number>();
   /** Bytes appended since this process opened the journal. */
@@ -106,21 +106,22 @@ export class SegmentedJournal {
     this.currentNo++;
     const spare = this.spare;
     this.spare = null;
-    if (spare && spare.no === this.currentNo && (await spare.ready)) this.current = spare.file;
-    else {
-      // No spare, or its open failed: the first append opens the file (and reports what fails).
-      await spare?.file.close();
-      this.current = new SegmentFile(join(this.dir, segmentName(this.currentNo)), this.onWarn);
-    }
+    // With its spare made, the first append only opens an existing file; without (its making
+    // failed, or none was made), that append creates it and reports what fails.
+    if (spare) await spare.made;
+    this.current = new SegmentFile(join(this.dir, segmentName(this.currentNo)), this.onWarn);
     this.prepareSpare();
     return this.currentNo;
   }
 
-  /** Creates and opens the segment after the current one, in the background (see `spare`). */
+  /**
+   * Creates the segment after the current one, empty, with a durable name, in the background
+   * (see `spare`). No file handle is kept open for it: one a journal dropped without `close`
+   * left to the collector ends the process on recent Node versions.
+   */
   private prepareSpare(): void {
     const no = this.currentNo + 1;
-    const file = new SegmentFile(join(this.dir, segmentName(no)), this.onWarn);
-    this.spare = { no, file, ready: file.open().then(() => true, () => false) };
+    this.spare = { no, made: createSegment(join(this.dir, segmentName(no))).then(() => true, () => false) };
   }
 
   /** Deletes the segments numbered below `n`: their records are all in snapshots now. */
@@ -142,10 +143,7 @@ export class SegmentedJournal {
     this.current = null;
     const spare = this.spare;
     this.spare = null;
-    if (spare && (await spare.ready)) {
-      await spare.file.close();
-      // Never used, so empty: a closed journal leaves no spare behind.
-      await unlink(spare.file.path).catch(ifAbsent(undefined));
-    }
+    // Never used, so empty: a closed journal leaves no spare behind.
+    if (spare && (await spare.made)) await unlink(join(this.dir, segmentName(spare.no))).catch(ifAbsent(undefined));
   }
 }
