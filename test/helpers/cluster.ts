@@ -56,6 +56,15 @@ export async function until(what: string, cond: () => boolean | Promise<boolean>
   return Date.now() - started;
 }
 
+/** Who is ready and owns what, by each node's own /healthz: what a wait for `converged` reports when it times out. */
+export async function ownership(nodes: ClusterNode[]): Promise<string> {
+  const hs = await Promise.all(nodes.map((n) => n.health()));
+  return nodes.map((n, i) => {
+    const h = hs[i];
+    return h ? `${n.id}: ${h.status}, ${h.members.length} members, owns [${h.owned.map((o) => o.journal).join(',')}]` : `${n.id}: no answer`;
+  }).join('; ');
+}
+
 /** Every journal owned exactly once among `nodes` (by their own /healthz), each owning some. */
 export async function converged(nodes: ClusterNode[], journals = 16): Promise<boolean> {
   const hs = await Promise.all(nodes.map((n) => n.health()));
