@@ -185,6 +185,18 @@ test('segments: the next segment is made ahead of the rotation to it, and a clos
   await rm(dir, { recursive: true });
 });
 
+test('segments: rotations with nothing written in between leave no empty segment behind', async () => {
+  const dir = await tempDir('ordo-segments-');
+  const j = new SegmentedJournal(dir);
+  await j.replay(1, () => {});
+  await j.append([encodeRecord(rec(1))]);
+  // As a stop's snapshots do: a rotation per shard, one right after another.
+  for (let i = 0; i < 5; i++) await j.rotate();
+  await j.close();
+  assert.deepEqual(await new SegmentedJournal(dir).segments(), [1]);
+  await rm(dir, { recursive: true });
+});
+
 test('segments: a crash that leaves an empty spare after the newest segment still lets that one end torn', async () => {
   const dir = await twoSegments();
   // As a kill -9 in the middle of a write to segment 2 leaves it, with segment 3 made ahead.

@@ -103,6 +103,7 @@ export class SegmentedJournal {
    */
   async rotate(): Promise<number> {
     await this.current?.close();
+    await this.dropIfEmpty(this.currentNo);
     this.currentNo++;
     const spare = this.spare;
     this.spare = null;
@@ -124,6 +125,17 @@ export class SegmentedJournal {
     this.spare = { no, made: createSegment(join(this.dir, segmentName(no))).then(() => true, () => false) };
   }
 
+  /**
+   * Deletes segment `n` if it holds no record: a spare rotated to and away from (or closed)
+   * without a write, which would otherwise stay on disk as an empty file. An empty segment and
+   * no segment read the same, so a crash before this changes nothing.
+   */
+  private async dropIfEmpty(n: number): Promise<void> {
+    if ((this.sizes.get(n) ?? 0) > 0) return;
+    this.sizes.delete(n);
+    await unlink(join(this.dir, segmentName(n))).catch(ifAbsent(undefined));
+  }
+
   /** Deletes the segments numbered below `n`: their records are all in snapshots now. */
   async removeBefore(n: number): Promise<number> {
     let removed = 0;
@@ -141,6 +153,7 @@ export class SegmentedJournal {
   async close(): Promise<void> {
     await this.current?.close();
     this.current = null;
+    await this.dropIfEmpty(this.currentNo);
     const spare = this.spare;
     this.spare = null;
     // Never used, so empty: a closed journal leaves no spare behind.
