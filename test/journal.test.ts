@@ -71,12 +71,25 @@ test('a corrupt record in the middle stops recovery with the file and offset, ch
   await rm(dir, { recursive: true });
 });
 
-/** A journal of two segments, record 1 in the first and record 2 in the second, closed. */
-async function twoSegments(): Promise<string> {
+/** A new journal, replayed (empty), with record 1 appended to its first segment; still open. */
+async function journalWithOne(): Promise<{ dir: string; j: SegmentedJournal }> {
   const dir = await tempDir('ordo-segments-');
   const j = new SegmentedJournal(dir);
   await j.replay(1, () => {});
   await j.append([encodeRecord(rec(1))]);
+  return { dir, j };
+}
+
+/** Every record of the journal in `dir`, as a new journal replays them from segment 1. */
+async function recordsIn(dir: string): Promise<JournalRecord[]> {
+  const seen: JournalRecord[] = [];
+  await new SegmentedJournal(dir).replay(1, (r) => seen.push(r));
+  return seen;
+}
+
+/** A journal of two segments, record 1 in the first and record 2 in the second, closed. */
+async function twoSegments(): Promise<string> {
+  const { dir, j } = await journalWithOne();
   await j.rotate();
   await j.append([encodeRecord(rec(2))]);
   await j.close();
@@ -157,17 +170,12 @@ test('inside the room, a half-written record is a torn tail; a corrupt record wi
 test('segments: zeros after the records of an older segment (a crash before it was cut back) are not corruption', async () => {
   const dir = await twoSegments();
   await appendFile(join(dir, segmentName(1)), Buffer.alloc(8192));
-  const seen: JournalRecord[] = [];
-  await new SegmentedJournal(dir).replay(1, (r) => seen.push(r));
-  assert.deepEqual(seen, [rec(1), rec(2)]);
+  assert.deepEqual(await recordsIn(dir), [rec(1), rec(2)]);
   await rm(dir, { recursive: true });
 });
 
 test('segments: the next segment is made ahead of the rotation to it, and a closed journal leaves none', async () => {
-  const dir = await tempDir('ordo-segments-');
-  const j = new SegmentedJournal(dir);
-  await j.replay(1, () => {});
-  await j.append([encodeRecord(rec(1))]);
+  const { dir, j } = await journalWithOne();
   const spareMade = async (n: number) => {
     for (let i = 0; i < 100 && !(await j.segments()).includes(n); i++) await new Promise((resolve) => setImmediate(resolve));
     return (await j.segments()).includes(n);
@@ -179,17 +187,12 @@ test('segments: the next segment is made ahead of the rotation to it, and a clos
   assert.ok(await spareMade(3), 'and segment 3 once 2 is in use');
   await j.close();
   assert.deepEqual(await new SegmentedJournal(dir).segments(), [1, 2]);
-  const seen: JournalRecord[] = [];
-  await new SegmentedJournal(dir).replay(1, (r) => seen.push(r));
-  assert.deepEqual(seen, [rec(1), rec(2)]);
+  assert.deepEqual(await recordsIn(dir), [rec(1), rec(2)]);
   await rm(dir, { recursive: true });
 });
 
 test('segments: rotations with nothing written in between leave no empty segment behind', async () => {
-  const dir = await tempDir('ordo-segments-');
-  const j = new SegmentedJournal(dir);
-  await j.replay(1, () => {});
-  await j.append([encodeRecord(rec(1))]);
+  const { dir, j } = await journalWithOne();
   // As a stop's snapshots do: a rotation per shard, one right after another.
   for (let i = 0; i < 5; i++) await j.rotate();
   await j.close();
@@ -211,9 +214,7 @@ test('segments: a crash that leaves an empty spare after the newest segment stil
   // Appends go on in the newest file there is, the spare.
   await j.append([encodeRecord(rec(4))]);
   await j.close();
-  const again: JournalRecord[] = [];
-  await new SegmentedJournal(dir).replay(1, (r) => again.push(r));
-  assert.deepEqual(again, [rec(1), rec(2), rec(4)]);
+  assert.deepEqual(await recordsIn(dir), [rec(1), rec(2), rec(4)]);
   await rm(dir, { recursive: true });
 });
 
