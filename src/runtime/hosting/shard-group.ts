@@ -8,6 +8,11 @@ import type { JournalSink, ShardStore } from '../storage/shard-store.js';
 import type { RecoveryStats } from './host-protocol.js';
 import { shardOf, shareJournal } from '../placement.js';
 
+/** Messages one pump runs at most before it commits and yields (the gateway and the disk get their turn). */
+const PUMP_BUDGET = 5000;
+/** Passes over the shards one pump makes at most (a chain of messages between them ends sooner). */
+const MAX_PASSES = 16;
+
 /** One shard of a group: its id, its store, and the journal its records go to. */
 export interface GroupMember {
   id: number;
@@ -123,7 +128,15 @@ export class ShardGroup {
   pump(): number {
     let done = 0;
     for (const shard of this.shards.values()) shard.setAsideSettled();
-    for (const shard of this.shards.values()) done += shard.run();
+    // Until nothing is ready (within a budget): a message to a shard already run in this pass
+    // runs in the next pass, not after a commit, so a placement whose order and SKU live on
+    // different shards of this group is written by one commit, not two in a row.
+    for (let pass = 0; pass < MAX_PASSES && done < PUMP_BUDGET; pass++) {
+      let ran = 0;
+      for (const shard of this.shards.values()) ran += shard.run();
+      done += ran;
+      if (ran === 0) break;
+    }
     this.commit.kick();
     for (const shard of this.shards.values()) {
       const now = shard.takeImmediate();
