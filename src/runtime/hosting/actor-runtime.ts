@@ -192,6 +192,7 @@ export class ActorRuntime {
       maxActiveActorsPerShard: Math.max(16, Math.ceil((this.opts.maxActiveActors ?? DEFAULTS.maxActiveActors) / this.shardCount)),
       mailboxSoftLimit: this.opts.mailboxSoftLimit,
       mailboxHardLimit: this.opts.mailboxHardLimit,
+      inThread: this.inThread,
     };
     const worker: HostThread = this.inThread
       ? new InThreadHost(config, this.opts.log.child({ host: 'in-thread' }))

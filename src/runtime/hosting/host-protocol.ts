@@ -11,7 +11,7 @@
  * text the gateway writes out, not parsed on the main thread.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { Envelope, ShardQuery } from '../kernel/envelope.js';
+import type { Envelope, GatewayOutput, ShardQuery } from '../kernel/envelope.js';
 
 export interface HostConfig {
   index: number;
@@ -26,6 +26,8 @@ export interface HostConfig {
   maxActiveActorsPerShard: number;
   mailboxSoftLimit?: number;
   mailboxHardLimit?: number;
+  /** The host runs on the gateway's own thread (`InThreadHost`): its outputs are handed over as they are, not as text. */
+  inThread?: boolean;
 }
 
 /** The first message a host receives: its peers (one port per other host) and the control plane's port. */
@@ -53,8 +55,8 @@ export type ToHost =
 /** Host → main thread. */
 export type FromHost =
   | { t: 'recovered'; stats: RecoveryStats }
-  /** A `GatewayBatch`'s text (gateway-batch.ts). */
-  | { t: 'out'; batch: string }
+  /** A `GatewayBatch`'s text (gateway-batch.ts); from a host on the gateway's thread, the outputs themselves. */
+  | { t: 'out'; batch: string | GatewayOutput[] }
   | { t: 'stopped' }
   /** After `start`: no actor of this host owes recovery work any more (see `afterRecovery`). */
   | { t: 'settled' }

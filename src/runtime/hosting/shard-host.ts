@@ -13,7 +13,7 @@ import { journalDir, shardDir } from '../storage/data-dir.js';
 import { FileShardStore } from '../storage/file-shard-store.js';
 import { crashPointFromEnv } from '../crash-point.js';
 import { recordDeadLetter } from './dead-letters.js';
-import { GatewayBatchWriter } from './gateway-batch.js';
+import { type GatewayBatchBuilder, GatewayBatchWriter, GatewayOutputList } from './gateway-batch.js';
 import type { FromHost, HostConfig, RecoveryStats } from './host-protocol.js';
 import { PeerRouter } from './peer-router.js';
 import { journalOf, shardOf, workerOf } from '../placement.js';
@@ -36,7 +36,7 @@ export class ShardHost {
   private readonly peers: PeerRouter;
   private readonly snapshots: SnapshotScheduler;
   private readonly journalOfShard = new Map<number, Journal>();
-  private readonly toMain = new GatewayBatchWriter();
+  private readonly toMain: GatewayBatchBuilder;
   /**
    * Whether events go to the gateway: only while it has subscribers (it says so). Otherwise an
    * event stops here, after the dashboard's views below have noted it: most placements are
@@ -59,6 +59,7 @@ export class ShardHost {
     private readonly log: Logger,
   ) {
     const { shardCount: S, journalCount: J } = config;
+    this.toMain = config.inThread ? new GatewayOutputList() : new GatewayBatchWriter();
     const members: GroupMember[] = [];
     const byJournal = new Map<number, number[]>();
     for (let s = 0; s < S; s++) {
