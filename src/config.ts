@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { defaultHostThreads } from './runtime/placement.js';
 import { DEFAULTS } from './defaults.js';
+import { DEFAULT_HEAP_GROWTH, type HeapGrowthPolicy } from './runtime/heap-growth.js';
 
 /** Server settings: flags win over environment variables, which win over defaults. */
 export interface ServerConfig {
@@ -35,6 +36,8 @@ export interface ServerConfig {
   maxActiveActors: number;
   mailboxSoftLimit: number;
   mailboxHardLimit: number;
+  /** How far heaps grow before a full GC (`ORDO_HEAP_GROWING_PERCENT`, `ORDO_HEAP_GROWING_FROM_MB`; runtime/heap-growth.ts). */
+  heapGrowth: HeapGrowthPolicy;
   simulate: boolean;
   /** Cluster mode (PROTOCOL.md "Several nodes"): NATS URLs, or null for the single-node mode. */
   cluster: ClusterConfig | null;
@@ -101,6 +104,10 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     maxActiveActors: int('ORDO_MAX_ACTORS', env.ORDO_MAX_ACTORS, DEFAULTS.maxActiveActors, 64, 100_000_000),
     mailboxSoftLimit: int('ORDO_MAILBOX_SOFT_LIMIT', env.ORDO_MAILBOX_SOFT_LIMIT, DEFAULTS.mailboxSoftLimit, 1, 10_000_000),
     mailboxHardLimit: int('ORDO_MAILBOX_HARD_LIMIT', env.ORDO_MAILBOX_HARD_LIMIT, DEFAULTS.mailboxHardLimit, 1, 10_000_000),
+    heapGrowth: {
+      percent: int('ORDO_HEAP_GROWING_PERCENT', env.ORDO_HEAP_GROWING_PERCENT, DEFAULT_HEAP_GROWTH.percent, 0, 1000),
+      fromMb: int('ORDO_HEAP_GROWING_FROM_MB', env.ORDO_HEAP_GROWING_FROM_MB, DEFAULT_HEAP_GROWTH.fromMb, 0, 1_048_576),
+    },
     simulate: values.simulate ?? false,
     cluster: clusterConfig(values, env),
   };

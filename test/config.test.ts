@@ -22,6 +22,12 @@ test('flags win over environment variables, which win over defaults', () => {
   assert.deepEqual([loadConfig(['--workers', '0'], {}).workers, loadConfig(['--workers', '0'], {}).journals], [0, 1]);
 });
 
+test('the heap growth policy: 20% from 128 MiB unless the environment says otherwise', () => {
+  assert.deepEqual(loadConfig([], {}).heapGrowth, { percent: 20, fromMb: 128 });
+  assert.deepEqual(loadConfig([], { ORDO_HEAP_GROWING_PERCENT: '50', ORDO_HEAP_GROWING_FROM_MB: '64' }).heapGrowth, { percent: 50, fromMb: 64 });
+  assert.deepEqual(loadConfig([], { ORDO_HEAP_GROWING_PERCENT: '0' }).heapGrowth, { percent: 0, fromMb: 128 });
+});
+
 test('a malformed setting is refused with its name and the allowed range, not silently defaulted', () => {
   for (const [argv, env, name] of [
     [[], { ORDO_WORKERS: '-1' }, 'workers'],
@@ -29,6 +35,8 @@ test('a malformed setting is refused with its name and the allowed range, not si
     [[], { ORDO_SHARDS: '2.5' }, 'shards'],
     [[], { ORDO_PORT: 'eighty' }, 'port'],
     [[], { ORDO_SNAPSHOT_BYTES: '-1' }, 'ORDO_SNAPSHOT_BYTES'],
+    [[], { ORDO_HEAP_GROWING_PERCENT: 'lots' }, 'ORDO_HEAP_GROWING_PERCENT'],
+    [[], { ORDO_HEAP_GROWING_FROM_MB: '-1' }, 'ORDO_HEAP_GROWING_FROM_MB'],
   ] as const) {
     assert.throws(() => loadConfig([...argv], { ...env }), (err: unknown) => err instanceof ConfigError && err.message.startsWith(`${name} must be an integer in`));
   }

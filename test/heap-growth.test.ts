@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { governHeapGrowth, heapGrowthIsTight, heapGrowthPolicy, type HeapProbe, v8HeapProbe } from '../src/runtime/heap-growth.js';
+import { governHeapGrowth, heapGrowthIsTight, type HeapProbe, v8HeapProbe } from '../src/runtime/heap-growth.js';
 
 // Each test file runs in a process of its own (scripts/test.mjs): the switch is process-wide and
 // one way, so the tests that switch come last.
@@ -30,12 +30,7 @@ function fakeHeap(): HeapProbe & { used: number; fullGc(): void; listening: bool
   };
 }
 
-test('the policy: 20% from 128 MiB unless the environment says otherwise; nonsense falls back to the defaults', () => {
-  assert.deepEqual(heapGrowthPolicy({}), { percent: 20, fromMb: 128 });
-  assert.deepEqual(heapGrowthPolicy({ ORDO_HEAP_GROWING_PERCENT: '50', ORDO_HEAP_GROWING_FROM_MB: '64' }), { percent: 50, fromMb: 64 });
-  assert.deepEqual(heapGrowthPolicy({ ORDO_HEAP_GROWING_PERCENT: '0' }), { percent: 0, fromMb: 128 });
-  assert.deepEqual(heapGrowthPolicy({ ORDO_HEAP_GROWING_PERCENT: 'lots', ORDO_HEAP_GROWING_FROM_MB: '-1' }), { percent: 20, fromMb: 128 });
-});
+// The policy's settings and their checks: config.test.ts.
 
 test('percent 0 keeps V8 own factor however large the heap', () => {
   const heap = fakeHeap();

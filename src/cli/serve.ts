@@ -9,7 +9,7 @@ import { writeServerFile } from './endpoint.js';
 import { gatewayFor, untilStopped } from './serve-parts.js';
 import { Failure } from './usage.js';
 import { serveClusterNode } from './serve-cluster.js';
-import { governHeapGrowth, heapGrowthPolicy } from '../runtime/heap-growth.js';
+import { governHeapGrowth } from '../runtime/heap-growth.js';
 
 /**
  * `ordo serve` (and `npm start`): the server on the embedded store in the data directory.
@@ -26,7 +26,7 @@ export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<num
   }
   const log = createLogger('ordo');
   // This thread's heap: the gateway's, and with ORDO_WORKERS=0 or in a cluster node the shards' too.
-  governHeapGrowth(heapGrowthPolicy(env));
+  governHeapGrowth(config.heapGrowth);
   let release: () => Promise<void>;
   try {
     release = await lockDataDir(config.dataDir);
@@ -53,6 +53,7 @@ export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<num
     maxActiveActors: config.maxActiveActors,
     mailboxSoftLimit: config.mailboxSoftLimit,
     mailboxHardLimit: config.mailboxHardLimit,
+    heapGrowth: config.heapGrowth,
     log,
     onFatal: () => process.exit(70),
   });

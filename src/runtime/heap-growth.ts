@@ -28,20 +28,12 @@ export interface HeapGrowthPolicy {
   fromMb: number;
 }
 
-/** The policy from the environment: ORDO_HEAP_GROWING_PERCENT (default 20) and ORDO_HEAP_GROWING_FROM_MB (default 128). */
-export function heapGrowthPolicy(env: NodeJS.ProcessEnv = process.env): HeapGrowthPolicy {
-  const number = (raw: string | undefined, fallback: number) => {
-    const n = Number(raw);
-    return raw !== undefined && raw !== '' && Number.isInteger(n) && n >= 0 ? n : fallback;
-  };
-  return {
-    percent: number(env.ORDO_HEAP_GROWING_PERCENT, DEFAULT_PERCENT),
-    fromMb: number(env.ORDO_HEAP_GROWING_FROM_MB, DEFAULT_FROM_MB),
-  };
-}
-
-const DEFAULT_PERCENT = 20;
-const DEFAULT_FROM_MB = 128;
+/**
+ * 20% from 128 MiB. `ORDO_HEAP_GROWING_PERCENT` and `ORDO_HEAP_GROWING_FROM_MB` set them, checked
+ * with every other setting (config.ts), and host threads are given the policy with their
+ * configuration (`HostConfig.heapGrowth`).
+ */
+export const DEFAULT_HEAP_GROWTH: Readonly<HeapGrowthPolicy> = Object.freeze({ percent: 20, fromMb: 128 });
 
 /** What the governor reads of the heap, and how it hears of full GCs (replaced in tests). */
 export interface HeapProbe {

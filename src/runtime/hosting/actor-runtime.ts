@@ -20,6 +20,7 @@ import { pairChannels } from './peer-router.js';
 import { type HostThread, InThreadHost } from './in-thread-host.js';
 import type { HostControl } from './shard-host.js';
 import { DEFAULTS } from '../../defaults.js';
+import type { HeapGrowthPolicy } from '../heap-growth.js';
 
 /** How long `start` waits for the work a crash left owed (see `afterRecovery`) before it serves anyway. */
 const RECOVERY_SETTLE_LIMIT_MS = 5_000;
@@ -47,6 +48,8 @@ export interface RuntimeOptions {
   /** Mailbox depth counted as a warning (default 1,000) and at which commands get OVERLOADED (default 10,000). */
   mailboxSoftLimit?: number;
   mailboxHardLimit?: number;
+  /** Host threads' heap growth (default `DEFAULT_HEAP_GROWTH`; the caller governs its own thread). */
+  heapGrowth?: HeapGrowthPolicy;
   log: Logger;
   /** Called when a worker reports an unrecoverable error (a failed journal write). */
   onFatal?: (message: string) => void;
@@ -193,6 +196,7 @@ export class ActorRuntime {
       mailboxSoftLimit: this.opts.mailboxSoftLimit,
       mailboxHardLimit: this.opts.mailboxHardLimit,
       inThread: this.inThread,
+      heapGrowth: this.opts.heapGrowth,
     };
     const worker: HostThread = this.inThread
       ? new InThreadHost(config, this.opts.log.child({ host: 'in-thread' }))

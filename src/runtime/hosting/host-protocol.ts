@@ -11,6 +11,7 @@
  * text the gateway writes out, not parsed on the main thread.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { HeapGrowthPolicy } from '../heap-growth.js';
 import type { Envelope, GatewayOutput, ShardQuery } from '../kernel/envelope.js';
 
 export interface HostConfig {
@@ -28,6 +29,8 @@ export interface HostConfig {
   mailboxHardLimit?: number;
   /** The host runs on the gateway's own thread (`InThreadHost`): its outputs are handed over as they are, not as text. */
   inThread?: boolean;
+  /** The host thread's heap growth policy (default: `DEFAULT_HEAP_GROWTH`). */
+  heapGrowth?: HeapGrowthPolicy;
 }
 
 /** The first message a host receives: its peers (one port per other host) and the control plane's port. */

@@ -3,8 +3,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../../logger.js';
 import type { HostConfig } from './host-protocol.js';
 import { serveHost } from './host-endpoint.js';
-import { governHeapGrowth, heapGrowthPolicy } from '../heap-growth.js';
+import { DEFAULT_HEAP_GROWTH, governHeapGrowth } from '../heap-growth.js';
 
 const config = workerData as HostConfig;
-governHeapGrowth(heapGrowthPolicy());
+governHeapGrowth(config.heapGrowth ?? DEFAULT_HEAP_GROWTH);
 serveHost(parentPort!, config, createLogger(`shard-host-${config.index}`));
