@@ -33,7 +33,10 @@ async function main(): Promise<void> {
   });
   const [measured, warmup, skuCount, concurrency] = [values.placements, values.warmup, values.skus, values.concurrency].map(Number) as [number, number, number, number];
   const dataDir = await mkdtemp(join(tmpdir(), 'ordo-bench-runtime-'));
-  const rt = await ActorRuntime.open({ dataDir, workers: 0, log: createLogger('bench') });
+  const log = createLogger('bench');
+  // The runtime's info lines (a snapshot round each few seconds) would interleave with the figure.
+  if (process.env.ORDO_LOG_LEVEL === undefined) log.level = 'warn';
+  const rt = await ActorRuntime.open({ dataDir, workers: 0, log });
   try {
     await rt.start();
     const skus = Array.from({ length: skuCount }, (_, i) => `s${i}`);
