@@ -58,7 +58,7 @@ export class GatewayBatchWriter implements GatewayBatchBuilder {
 /**
  * A host on the gateway's own thread hands its outputs over as they are: nothing crosses a
  * thread, so writing replies into a batch's text and reading them back out was pure cost
- * (measured: ~8% of a placement's CPU in the runtime alone). A reply is encoded for the wire by
+ * (measured in the runtime alone: 40–46 against 31–32 µs of CPU per placement). A reply is encoded for the wire by
  * the gateway (`EncodedReply.frame`), once, as it would have been here. Outputs are never changed
  * once released, so handing them by reference is safe.
  */

@@ -8,7 +8,7 @@ import type { JournalSink, ShardStore } from '../storage/shard-store.js';
 import type { RecoveryStats } from './host-protocol.js';
 import { shardOf, shareJournal } from '../placement.js';
 
-/** Messages one pump runs at most before it commits and yields (the gateway and the disk get their turn). */
+/** Messages after which a pump starts no further pass: it commits and yields (the gateway and the disk get their turn). */
 const PUMP_BUDGET = 5000;
 /** Passes over the shards one pump makes at most (a chain of messages between them ends sooner). */
 const MAX_PASSES = 16;
