@@ -174,11 +174,12 @@ export class SegmentFile {
     // one thread-pool round trip per commit, and the thread pool is shared with snapshots.
     writeAllSync(fh.fd, frames, this.end);
     this.end += bytes;
-    // The fdatasync runs on a thread that does nothing else, so that the host thread goes on
-    // running turns (the next batch) while the disk works; its answer comes back at once through
-    // shared memory. libuv's pool would do the same but wakes the writer only when a pool thread
-    // and a core are free (1–2.5 ms from issue to callback on two cores), and `inline` blocks the
-    // host thread for the whole ~0.5–1 ms, as Redis does before it sleeps.
+    // On a host thread the fdatasync runs on a thread that does nothing else, so that the host
+    // goes on running turns (the next batch) while the disk works. libuv's pool would do the same
+    // but wakes the writer only when a pool thread and a core are free (1–2.5 ms from issue to
+    // callback on two cores). The gateway's thread syncs `inline`, blocking ~0.2–0.3 ms per
+    // commit as Redis does before it sleeps: on two busy cores a sync thread's issue-to-answer
+    // measured 0.74 ms (docs/PERFORMANCE.md, "The fifth round on issue 13").
     if (SYNC_MODE === 'sync-thread') {
       this.syncing = sharedSyncThread().sync(fh.fd);
       try {
