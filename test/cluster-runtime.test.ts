@@ -4,6 +4,8 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { createLogger } from '../src/logger.js';
 import { RefusedError } from '../src/protocol/errors.js';
 import { ClusterRuntime } from '../src/runtime/cluster/cluster-runtime.js';
+import { JournalLostError } from '../src/runtime/cluster/errors.js';
+import { JetStreamJournal } from '../src/runtime/cluster/jetstream-journal.js';
 import { journalStream } from '../src/runtime/cluster/names.js';
 import { journalOf, shardOf } from '../src/runtime/placement.js';
 import { ActorKeys, type ActorEvent } from '../src/protocol/messages.js';
@@ -113,6 +115,50 @@ test('two nodes: commands through either reach every shard, events reach both, a
     return rs.every((r) => r.ok && r.order!.status === 'cancelled');
   }, 20_000);
   for (const sku of skus) assert.deepEqual(await stock(a, sku), { sku, onHand: 5, reserved: 0, available: 5 });
+});
+
+test('a take whose fence another node superseded while it recovered serves nothing: it would answer without the newer owner\'s writes', async () => {
+  // Two nodes whose views of the members differ for a poll both take journal j: a fences it and
+  // replays it, and before it serves, b fences it, recovers it and acknowledges a write.
+  const cluster = `rt${++clusterNo}`;
+  const a = await startNode(cluster, 'a');
+  await until('a owns every journal', () => a.owned.length === 4);
+  a['loop'].pause();
+  const sku = 'late';
+  const j = a.journalOfKey(ActorKeys.sku(sku));
+  assert.ok((await a.execute(ActorKeys.sku(sku), { type: 'inventory.set', sku, onHand: 10 }, ADMIN)).ok);
+  // b's view is empty for the settle time: paused at once, it takes only what it is handed.
+  const b = await startNode(cluster, 'b');
+  b['loop'].pause();
+  await a['release'](j);
+  // a's replays of j (one per shard, two) wait, once read, until b has written.
+  const stream = journalStream(cluster, j);
+  const replay = JetStreamJournal.prototype.replay;
+  let go!: () => void;
+  const gate = new Promise<void>((r) => (go = r));
+  let replayed = 0;
+  JetStreamJournal.prototype.replay = async function (this: JetStreamJournal, ...args: Parameters<typeof replay>) {
+    const r = await replay.apply(this, args);
+    if (this.writer === 'a' && this.stream === stream) {
+      replayed++;
+      await gate;
+    }
+    return r;
+  };
+  let taken: unknown;
+  try {
+    const taking = a['take'](j).then(() => null, (err: unknown) => err);
+    await until(`a replayed journal ${j}`, () => replayed === 2);
+    await b['take'](j);
+    assert.ok((await b.execute(ActorKeys.sku(sku), { type: 'inventory.set', sku, onHand: 3 }, ADMIN)).ok);
+    go();
+    taken = await taking;
+  } finally {
+    JetStreamJournal.prototype.replay = replay;
+  }
+  assert.ok(taken instanceof JournalLostError, `a's take failed as lost (${String(taken)})`);
+  assert.ok(!a.hosts.get(j)?.serving, 'a does not serve the journal b fenced');
+  assert.deepEqual(await stock(a, sku), { sku, onHand: 3, reserved: 0, available: 3 }, 'answered by b, not from a\'s memory (10)');
 });
 
 test('a command for a journal with no owner answers UNAVAILABLE after the wait', async () => {

@@ -14,6 +14,7 @@ import { journalOf, shardOf } from '../placement.js';
 import { DEFAULTS } from '../../defaults.js';
 import { type ClusterLayout, openClusterLayout } from './cluster-layout.js';
 import { ActorMail } from './actor-mail.js';
+import { JournalLostError } from './errors.js';
 import { JournalHost } from './journal-host.js';
 import { ReadGuard } from './read-guard.js';
 import { eventsSubject, nodeSubject } from './names.js';
@@ -185,6 +186,10 @@ export class ClusterRuntime implements CommandRuntime {
       mailboxHardLimit: opts.mailboxHardLimit,
       output: (h, outputs) => this.onOutputs(h, outputs),
       onFailed: (h) => this.onFailed(h),
+    }).catch((err: unknown) => {
+      // Fenced by another node while it was replayed: not taken back at once, as after a loss.
+      if (err instanceof JournalLostError) this.loop.lost(j);
+      throw err;
     });
     this.hosts.set(j, host);
     host.start();

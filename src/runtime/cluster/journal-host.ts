@@ -11,6 +11,7 @@ import { shardFigures } from '../hosting/shard-figures.js';
 import { type GroupMember, ShardGroup } from '../hosting/shard-group.js';
 import { SnapshotScheduler } from '../hosting/snapshot-scheduler.js';
 import type { RecoveryStats } from '../hosting/host-protocol.js';
+import { JournalLostError } from './errors.js';
 import { JetStreamJournal } from './jetstream-journal.js';
 import { JetStreamShardStore } from './jetstream-shard-store.js';
 import type { JetStreamSnapshotStore } from './snapshot-store.js';
@@ -122,7 +123,8 @@ export class JournalHost {
 
   /**
    * Takes the journal: fences it (a new epoch), restores every shard's snapshot and replays the
-   * stream's tail. Not serving yet: `start` arms the timers and re-sends the outboxes.
+   * stream's tail, then checks that its fence is still the newest (else `JournalLostError`).
+   * Not serving yet: `start` arms the timers and re-sends the outboxes.
    */
   static async take(opts: JournalHostOptions): Promise<JournalHost> {
     let host: JournalHost | null = null;
@@ -139,6 +141,15 @@ export class JournalHost {
     host = new JournalHost(opts, journal);
     host.recovery = await host.group.recover();
     for (const s of host.stores) host.covered.set(s.opts.shard, s.covers);
+    // Another node may have fenced the journal while this one recovered it (two nodes whose
+    // views of the members differ for a poll both take it). Served, this host would answer from
+    // memory without that node's writes, from its start on: a read, or a refusal such as
+    // OUT_OF_STOCK, appends nothing, so no fence stops it. Nothing was appended since our fence,
+    // so the message after it is the other node's.
+    if (!(await journal.stillOwner())) {
+      host.drop();
+      throw new JournalLostError(journal.stream, journal.fenceSequence + 1, null);
+    }
     return host;
   }
 
