@@ -110,16 +110,24 @@ async function cluster(...names: string[]): Promise<{ name: string; nodes: TestN
 async function converged(live: TestNode[], withinMs: number): Promise<Map<number, string>> {
   const want = assignJournals(JOURNALS, live.map((n) => n.name));
   const deadline = Date.now() + withinMs;
-  for (;;) {
+  const ownersNow = () => {
     const owners = new Map<number, string[]>();
     for (const n of live) for (const j of n.loop.owned) owners.set(j, [...(owners.get(j) ?? []), n.name]);
+    return owners;
+  };
+  for (;;) {
+    // Nothing under way first: a take still running from an earlier view (a node that counted
+    // fewer members a poll ago) fences its journal when it lands, and the node meant to own it
+    // then loses it at its next check. Owned and fenced before that is not converged.
+    await Promise.all(live.map((n) => n.loop.idle()));
+    const owners = ownersNow();
     let ok = [...want].every(([j, n]) => owners.get(j)?.length === 1 && owners.get(j)![0] === n) && owners.size === JOURNALS;
     // Owned in the loop's eyes is not enough: the fence must still be the owner's (see `check`).
     if (ok) for (const n of live) for (const j of n.loop.owned) ok &&= (await n.journals.get(j)?.stillOwner()) === true;
     if (ok) {
-      // Owned is what the loops mean to own; a release asked for before may still be running.
+      // And still nothing under way, nothing moved, once those answers are in.
       await Promise.all(live.map((n) => n.loop.idle()));
-      return want;
+      if (JSON.stringify([...ownersNow()].sort((a, b) => a[0] - b[0])) === JSON.stringify([...owners].sort((a, b) => a[0] - b[0]))) return want;
     }
     if (Date.now() > deadline) {
       assert.fail(`not converged within ${withinMs} ms: owners ${JSON.stringify([...owners].sort((a, b) => a[0] - b[0]))}, wanted ${JSON.stringify([...want])}`);
