@@ -284,4 +284,36 @@ test('renewal keeps a lease alive well past the TTL; stop deletes it', async () 
   assert.deepEqual(await other.members(), []);
 });
 
+test('a take still running is moving, not owned; the journal is owned once it resolves', async () => {
+  const name = `own${++clusterNo}`;
+  const nc = await connectNats(server.url);
+  connections.push(nc);
+  const lease = await NodeLease.open({ nc, cluster: name, node: 'slow', url: 'ws://slow.test', ttlMs: TTL });
+  let go!: () => void;
+  const gate = new Promise<void>((r) => (go = r));
+  const taking = new Set<number>();
+  const loop = new OwnershipLoop({
+    lease,
+    journals: 3,
+    pollMs: POLL,
+    settleMs: 0,
+    take: async (j) => {
+      taking.add(j);
+      if (j === 1) await gate;
+    },
+    release: async () => {},
+  });
+  await loop.poll();
+  assert.equal(taking.size, 3, 'a lone node takes every journal');
+  await sleep(20);
+  assert.deepEqual(loop.owned, [0, 2]);
+  assert.deepEqual(loop.moving, [1], 'the gated take is under way');
+  go();
+  await loop.idle();
+  assert.deepEqual(loop.owned, [0, 1, 2]);
+  assert.deepEqual(loop.moving, []);
+  await loop.stop();
+  assert.deepEqual(loop.moving, [], 'stop waits for the releases');
+});
+
 test.run();

@@ -59,7 +59,7 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 
  * may be answered by a node whose journal was just fenced (docs/PROTOCOL-NOTES.md, "Reads").
  */
 async function handedOver(...rts: ClusterRuntime[]): Promise<boolean> {
-  if (!rts.every((rt) => rt.members.length === rts.length && rt['loop']['chains'].size === 0)) return false;
+  if (!rts.every((rt) => rt.members.length === rts.length && (rt.health().moving as number[]).length === 0)) return false;
   const held = rts.flatMap((rt) => [...rt.hosts.values()]);
   const journals = rts[0]!.layout.journals;
   if (held.length !== journals || new Set(held.map((h) => h.journalNo)).size !== journals || !held.every((h) => h.serving)) return false;

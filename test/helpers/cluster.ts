@@ -20,6 +20,8 @@ export interface NodeHealth {
   node: string;
   members: string[];
   owned: { journal: number; epoch: number }[];
+  /** Journals this node is taking or releasing now. */
+  moving: number[];
 }
 
 export async function spawnNode(natsUrl: string, id: string, cluster: string, env: Record<string, string> = {}, dataDir?: string): Promise<ClusterNode> {
@@ -65,10 +67,13 @@ export async function ownership(nodes: ClusterNode[]): Promise<string> {
   }).join('; ');
 }
 
-/** Every journal owned exactly once among `nodes` (by their own /healthz), each owning some. */
+/**
+ * Every journal owned exactly once among `nodes` (by their own /healthz), each owning some, and
+ * no take or release under way on any (a take still replaying may yet fence an owner listed).
+ */
 export async function converged(nodes: ClusterNode[], journals = 16): Promise<boolean> {
   const hs = await Promise.all(nodes.map((n) => n.health()));
-  if (hs.some((h) => !h || h.status !== 'ready' || h.members.length !== nodes.length)) return false;
+  if (hs.some((h) => !h || h.status !== 'ready' || h.members.length !== nodes.length || h.moving.length > 0)) return false;
   const owned = hs.flatMap((h) => h!.owned.map((o) => o.journal));
   return owned.length === journals && new Set(owned).size === journals && hs.every((h) => h!.owned.length > 0);
 }

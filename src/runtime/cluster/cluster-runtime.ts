@@ -425,7 +425,10 @@ export class ClusterRuntime implements CommandRuntime {
     return r === MOVED ? null : r;
   }
 
-  /** For `/healthz`: this node, the members it counts, and per journal it owns: epoch, since, sequence, lag. */
+  /**
+   * For `/healthz`: this node, the members it counts, per journal it owns: epoch, since, sequence,
+   * whether suspect; and the journals it is taking or releasing (a hand-over under way).
+   */
   health(): Record<string, unknown> {
     return {
       node: this.node,
@@ -436,6 +439,7 @@ export class ClusterRuntime implements CommandRuntime {
         .filter((h) => h.serving)
         .sort((a, b) => a.journalNo - b.journalNo)
         .map((h) => ({ journal: h.journalNo, epoch: h.epoch, since: h.since, sequence: h.journal.lastSequence, suspect: h.suspect })),
+      moving: this.loop?.moving ?? [],
     };
   }
 

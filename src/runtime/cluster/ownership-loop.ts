@@ -77,6 +77,15 @@ export class OwnershipLoop {
     return [...this.held].filter((j) => this.intent.has(j)).sort((a, b) => a - b);
   }
 
+  /**
+   * Journals with a take or release under way, ascending: a hand-over is done only when this is
+   * empty on every node (`owned` leaves out a take still replaying, which may yet fence the
+   * journal under the node meant to keep it).
+   */
+  get moving(): number[] {
+    return [...this.chains.keys()].sort((a, b) => a - b);
+  }
+
   /** Resolves once no take or release is in progress (they may still start at the next poll). */
   async idle(): Promise<void> {
     while (this.chains.size) await Promise.all([...this.chains.values()]);
