@@ -29,36 +29,68 @@ export function runFileId(name: string): number | null {
 
 /** Bytes collected before a write: few large writes, and a bounded buffer. */
 const CHUNK = 1 << 20;
+/** UTF-8 takes at most this many bytes per UTF-16 code unit (a surrogate pair: 4 for 2). */
+const MAX_UTF8_PER_UNIT = 3;
 
-/** Appends text to a file in chunks of about 1 MiB; counts the bytes. */
+/**
+ * Appends text to a file in chunks of about 1 MiB; counts the bytes. Each text is encoded once,
+ * straight into the chunk, which also gives its UTF-8 length: measuring it first, joining the
+ * texts and encoding the join read every line three times, on the thread that runs the actors.
+ */
 export class ChunkedWriter {
-  private parts: string[] = [];
-  private buffered = 0;
-  /** Bytes handed to `write` so far (the next line's offset). */
+  private chunk = Buffer.allocUnsafe(CHUNK);
+  private used = 0;
+  /** Chunks filled and not yet written, in order. */
+  private readonly filled: Buffer[] = [];
+  /** Bytes added so far (the next text's offset). */
   bytes = 0;
 
   constructor(private readonly fh: FileHandle) {}
 
   /**
-   * Adds `text` (whose UTF-8 length is `length`); true when a chunk is due and the caller should
-   * `flush()`. Synchronous otherwise: a run has one line per actor, and a promise per line cost
-   * more than the line.
+   * Adds `text` and returns its UTF-8 length. Synchronous: a run has one line per actor, and a
+   * promise per line cost more than the line. `due` then says whether the caller should `flush()`.
    */
-  add(text: string, length: number): boolean {
-    this.parts.push(text);
-    this.buffered += length;
-    this.bytes += length;
-    return this.buffered >= CHUNK;
+  add(text: string): number {
+    if (text.length * MAX_UTF8_PER_UNIT > CHUNK) {
+      // Larger than a chunk could surely hold: a buffer of its own, in its place in the order.
+      const own = Buffer.from(text, 'utf8');
+      this.seal();
+      this.filled.push(own);
+      this.bytes += own.length;
+      return own.length;
+    }
+    if (this.used + text.length * MAX_UTF8_PER_UNIT > CHUNK) this.seal();
+    // Room for the worst case was checked: the whole text is written.
+    const n = this.chunk.write(text, this.used, 'utf8');
+    this.used += n;
+    this.bytes += n;
+    return n;
+  }
+
+  /** A chunk is full: `flush()` before adding much more, so the buffers stay bounded. */
+  get due(): boolean {
+    return this.filled.length > 0;
   }
 
   async flush(): Promise<void> {
-    if (this.parts.length === 0) return;
-    const text = this.parts.join('');
-    this.parts = [];
-    this.buffered = 0;
-    await this.fh.write(text);
+    this.seal();
+    const parts = this.filled.splice(0);
+    for (const part of parts) {
+      for (let at = 0; at < part.length; ) at += (await this.fh.write(part, at, part.length - at)).bytesWritten;
+    }
+  }
+
+  private seal(): void {
+    if (this.used === 0) return;
+    this.filled.push(this.chunk.subarray(0, this.used));
+    this.chunk = Buffer.allocUnsafe(CHUNK);
+    this.used = 0;
   }
 }
+
+/** One actor of a run, as `writeRun` takes it: its key, directory entry (null: deleted) and data line. */
+export type RunEntry = [key: string, dir: DirectoryEntry | null, dataLine: string];
 
 /** What writing a run produced: per actor, where its data line is (the run's index is built from it). */
 export interface WrittenRun {
@@ -75,7 +107,7 @@ export interface WrittenRun {
 export async function writeRun(
   snapDir: string,
   id: number,
-  entries: AsyncIterable<[string, DirectoryEntry | null, string]> | Iterable<[string, DirectoryEntry | null, string]>,
+  entries: AsyncIterable<RunEntry> | Iterable<RunEntry>,
   onEntry: (key: string, start: number, length: number) => void,
 ): Promise<WrittenRun> {
   const data = await open(runFile(snapDir, id, 'data'), 'w');
@@ -85,16 +117,32 @@ export async function writeRun(
     const dirOut = new ChunkedWriter(dir);
     let n = 0;
     let previous: string | null = null;
-    for await (const [key, e, dataLine] of entries) {
+    const put = ([key, e, dataLine]: RunEntry): void => {
       if (previous !== null && !(previous < key)) throw new Error(`run ${id}: keys out of order (${previous}, ${key})`);
       previous = key;
       const start = dataOut.bytes;
-      const length = Buffer.byteLength(dataLine);
-      if (dataOut.add(`${dataLine}\n`, length + 1)) await dataOut.flush();
-      const dirLine = `${JSON.stringify([key, e, start, length])}\n`;
-      if (dirOut.add(dirLine, Buffer.byteLength(dirLine))) await dirOut.flush();
+      const length = dataOut.add(dataLine);
+      dataOut.add('\n');
+      dirOut.add(JSON.stringify([key, e, start, length]));
+      dirOut.add('\n');
       onEntry(key, start, length);
       n++;
+    };
+    const flushDue = async (): Promise<void> => {
+      if (dataOut.due) await dataOut.flush();
+      if (dirOut.due) await dirOut.flush();
+    };
+    if (Symbol.iterator in entries) {
+      // A snapshot round's array: `for await` would take a microtask per entry.
+      for (const entry of entries) {
+        put(entry);
+        if (dataOut.due || dirOut.due) await flushDue();
+      }
+    } else {
+      for await (const entry of entries) {
+        put(entry);
+        await flushDue();
+      }
     }
     await dataOut.flush();
     await dirOut.flush();
