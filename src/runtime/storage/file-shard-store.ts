@@ -10,7 +10,7 @@ import { type Manifest, readManifest, type RunMeta, writeManifest } from './mani
 import { runMerge } from './merge-pool.js';
 import { dataLineOf, DirCursor, readDataAt, runFile, runFileId, writeRun } from './run-file.js';
 import { candidates, type RunIndex, RunIndexBuilder } from './run-index.js';
-import { mergeCursors } from './run-merge.js';
+import { eachMerged } from './run-merge.js';
 import type { MergeStep } from './run-merge.js';
 import { type DirectoryEntry, type ShardStore, type SnapshotChange, type SnapshotEntry } from './shard-store.js';
 
@@ -99,11 +99,11 @@ export class FileShardStore implements ShardStore {
     try {
       for (const r of this.manifest.runs) cursors.push(await DirCursor.open(runFile(this.snapDir, r.id, 'dir')));
       const builders = cursors.map(() => new RunIndexBuilder());
-      for await (const [[key, e, start, length], source] of mergeCursors(cursors)) {
-        if (e === null) continue; // deleted: older runs' entries are not indexed either
+      await eachMerged(cursors, ([key, e, start, length], source) => {
+        if (e === null) return; // deleted: older runs' entries are not indexed either
         onDirectory(key, e);
         builders[source]!.add(key, start, length);
-      }
+      });
       this.runs = this.manifest.runs.map((meta, i) => ({ meta, index: builders[i]!.build() }));
     } finally {
       for (const c of cursors) await c.close();

@@ -2,6 +2,20 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { DirCursor, type RunDirLine, runFile, type WrittenRun, writeRun } from './run-file.js';
 import { type RunIndex, RunIndexBuilder } from './run-index.js';
 
+/** The position in `cursors` of the newest run holding the smallest key ahead (-1: all ended). */
+function smallest(cursors: DirCursor[]): number {
+  let min: string | null = null;
+  let source = -1;
+  for (let i = 0; i < cursors.length; i++) {
+    const e = cursors[i]!.entry;
+    if (e !== null && (min === null || e[0] < min)) {
+      min = e[0];
+      source = i;
+    }
+  }
+  return source;
+}
+
 /**
  * Walks several runs' directory files at once, in key order (a k-way merge; runs are few), and
  * yields once per key the line of the newest run holding it with that run's position in
@@ -9,18 +23,26 @@ import { type RunIndex, RunIndexBuilder } from './run-index.js';
  */
 export async function* mergeCursors(cursors: DirCursor[]): AsyncGenerator<[RunDirLine, number]> {
   for (;;) {
-    let min: string | null = null;
-    let source = -1;
-    for (let i = 0; i < cursors.length; i++) {
-      const e = cursors[i]!.entry;
-      if (e !== null && (min === null || e[0] < min)) {
-        min = e[0];
-        source = i;
-      }
-    }
-    if (min === null) return;
-    yield [cursors[source]!.entry!, source];
-    for (const c of cursors) if (c.entry !== null && c.entry[0] === min && !c.nextSync()) await c.next();
+    const source = smallest(cursors);
+    if (source < 0) return;
+    const line = cursors[source]!.entry!;
+    yield [line, source];
+    for (const c of cursors) if (c.entry !== null && c.entry[0] === line[0] && !c.nextSync()) await c.next();
+  }
+}
+
+/**
+ * `mergeCursors` for a caller that takes each line synchronously (a restart loading its
+ * directory): it waits only when a cursor reads on, where an async generator costs a promise
+ * and a microtask per line, a tenth of a million-actor restart.
+ */
+export async function eachMerged(cursors: DirCursor[], fn: (line: RunDirLine, source: number) => void): Promise<void> {
+  for (;;) {
+    const source = smallest(cursors);
+    if (source < 0) return;
+    const line = cursors[source]!.entry!;
+    fn(line, source);
+    for (const c of cursors) if (c.entry !== null && c.entry[0] === line[0] && !c.nextSync()) await c.next();
   }
 }
 
