@@ -115,6 +115,7 @@ async function converged(live: TestNode[], withinMs: number): Promise<Map<number
     for (const n of live) for (const j of n.loop.owned) owners.set(j, [...(owners.get(j) ?? []), n.name]);
     return owners;
   };
+  const text = (owners: Map<number, string[]>) => JSON.stringify([...owners].sort((a, b) => a[0] - b[0]));
   for (;;) {
     // Nothing under way first: a take still running from an earlier view (a node that counted
     // fewer members a poll ago) fences its journal when it lands, and the node meant to own it
@@ -127,10 +128,10 @@ async function converged(live: TestNode[], withinMs: number): Promise<Map<number
     if (ok) {
       // And still nothing under way, nothing moved, once those answers are in.
       await Promise.all(live.map((n) => n.loop.idle()));
-      if (JSON.stringify([...ownersNow()].sort((a, b) => a[0] - b[0])) === JSON.stringify([...owners].sort((a, b) => a[0] - b[0]))) return want;
+      if (text(ownersNow()) === text(owners)) return want;
     }
     if (Date.now() > deadline) {
-      assert.fail(`not converged within ${withinMs} ms: owners ${JSON.stringify([...owners].sort((a, b) => a[0] - b[0]))}, wanted ${JSON.stringify([...want])}`);
+      assert.fail(`not converged within ${withinMs} ms: owners ${text(owners)}, wanted ${JSON.stringify([...want])}`);
     }
     await sleep(20);
   }
@@ -305,7 +306,8 @@ test('a take still running is moving, not owned; the journal is owned once it re
   });
   await loop.poll();
   assert.equal(taking.size, 3, 'a lone node takes every journal');
-  await sleep(20);
+  // The ungated takes resolve within microtasks: one turn of the loop later they are held.
+  await new Promise((r) => setImmediate(r));
   assert.deepEqual(loop.owned, [0, 2]);
   assert.deepEqual(loop.moving, [1], 'the gated take is under way');
   go();

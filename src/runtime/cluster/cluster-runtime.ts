@@ -425,10 +425,7 @@ export class ClusterRuntime implements CommandRuntime {
     return r === MOVED ? null : r;
   }
 
-  /**
-   * For `/healthz`: this node, the members it counts, per journal it owns: epoch, since, sequence,
-   * whether suspect; and the journals it is taking or releasing (a hand-over under way).
-   */
+  /** For `/healthz`: this node, its members, its journals (epoch, since, sequence, suspect) and those moving. */
   health(): Record<string, unknown> {
     return {
       node: this.node,

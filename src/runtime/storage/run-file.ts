@@ -141,7 +141,7 @@ export async function writeRun(
     } else {
       for await (const entry of entries) {
         put(entry);
-        await flushDue();
+        if (dataOut.due || dirOut.due) await flushDue();
       }
     }
     await dataOut.flush();
