@@ -6,6 +6,8 @@ import type { Order } from '../src/protocol/model.js';
 import { spawnServer } from './helpers/child-server.js';
 import { checkInvariants, eventuallyInvariants } from './helpers/invariants.js';
 import { startServer, withTempDir } from './helpers/server.js';
+import { createLogger } from '../src/logger.js';
+import { ActorRuntime } from '../src/runtime/hosting/actor-runtime.js';
 
 // `workers: 0`: every shard on the gateway's own thread (in-thread-host.ts). The same host and
 // protocol as a host thread's, so the same guarantees: checked here under real concurrency and
@@ -92,6 +94,43 @@ test('in-thread host: nothing acknowledged is lost to kill -9, and the directory
       await srv.kill('SIGKILL');
     }
   });
+});
+
+
+/** How many commits two `inventory.set`s take, the second sent a loop turn after the first, with `ORDO_COMMIT_HOLD` at `hold`. */
+async function commitsFor(hold: string | undefined): Promise<number> {
+  const saved = process.env.ORDO_COMMIT_HOLD;
+  if (hold === undefined) delete process.env.ORDO_COMMIT_HOLD;
+  else process.env.ORDO_COMMIT_HOLD = hold;
+  try {
+    return await withTempDir('ordo-commit-hold-', async (dataDir) => {
+      const rt = await ActorRuntime.open({ dataDir, workers: 0, shards: 4, log: createLogger('test') });
+      try {
+        await rt.start();
+        const admin = { role: 'admin' } as const;
+        const set = (sku: string) => rt.execute(`sku:${sku}`, { type: 'inventory.set', sku, onHand: 5 }, admin);
+        // The journal's file is opened by its first commit: not part of what is counted.
+        assert.ok((await set('warm')).ok);
+        const before = (await rt.stats())[0]!.commits;
+        const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+        const replies = [set('a')];
+        await nextTurn();
+        replies.push(set('b'));
+        assert.ok((await Promise.all(replies)).every((r) => r.ok));
+        return (await rt.stats())[0]!.commits - before;
+      } finally {
+        await rt.stop();
+      }
+    });
+  } finally {
+    if (saved === undefined) delete process.env.ORDO_COMMIT_HOLD;
+    else process.env.ORDO_COMMIT_HOLD = saved;
+  }
+}
+
+test('in-thread host: a commit waits one loop turn, so commands a turn apart share one write and fdatasync (ORDO_COMMIT_HOLD=0: one each)', async () => {
+  assert.equal(await commitsFor(undefined), 1, 'held one turn: both records in one commit');
+  assert.equal(await commitsFor('0'), 2, 'not held: a commit per loop turn');
 });
 
 test.run();

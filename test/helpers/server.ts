@@ -23,10 +23,10 @@ export async function tempDir(prefix = 'ordo-test-'): Promise<string> {
 }
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards whatever happens. */
-export async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
+export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await tempDir(prefix);
   try {
-    await fn(dir);
+    return await fn(dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -122,10 +122,11 @@ export class ShardGroup {
   }
 
   /**
-   * Runs what is ready, starts a commit of what it produced, releases what waited for nothing.
-   * Returns how many messages ran and outputs left at once; `hasWork` says whether to pump again.
+   * Runs what is ready, starts a commit of what it produced (unless `commit` is false: the caller
+   * kicks it later), releases what waited for nothing. Returns how many messages ran and outputs
+   * left at once; `hasWork` says whether to pump again.
    */
-  pump(): number {
+  pump(commit = true): number {
     let done = 0;
     for (const shard of this.shards.values()) shard.setAsideSettled();
     // Until nothing is ready (within a budget): a message to a shard already run in this pass
@@ -137,7 +138,7 @@ export class ShardGroup {
       done += ran;
       if (ran === 0) break;
     }
-    this.commit.kick();
+    if (commit) this.commit.kick();
     for (const shard of this.shards.values()) {
       const now = shard.takeImmediate();
       if (now.length) {

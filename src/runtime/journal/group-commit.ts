@@ -36,6 +36,16 @@ export class GroupCommit {
   /** Test-only: sees each commit's frames once durable, before any output is released. */
   afterDurable: ((frames: Buffer[][]) => void) | null = null;
 
+  /**
+   * Records are waiting and no commit runs or is held off: a `kick` now would start a write. (While
+   * one is in flight the next batch accumulates anyway.)
+   */
+  get wouldWrite(): boolean {
+    if (this.inFlight || this.locked || this.failure) return false;
+    for (const journal of this.journals()) if (journal.pending.frames.length > 0) return true;
+    return false;
+  }
+
   /** Starts a commit of everything pending unless one is already running (it will pick this up). */
   kick(): void {
     if (this.inFlight || this.locked || this.failure) return;
