@@ -179,6 +179,7 @@ export function formatDetails(report: BenchReport): string {
       const split = byProcess.length > 1 ? ` = ${byProcess.map(([name, v]) => `${name} ${us(v)}`).join(' + ')}` : '';
       out.push(`  CPU in the window: generator ${r.cpu.client.toFixed(2)} cores (${us(r.cpu.clientUsPerReply)} µs per reply), server ${r.cpu.server === null ? 'n/a' : r.cpu.server.toFixed(2)} cores (of ${report.machine.cores}): ${us(r.cpu.serverUsPerReply)} µs per reply${split}`);
     }
+    if (r.journal) out.push(`  journal: ${r.journal.repliesPerCommit.toFixed(1)} replies per commit (one write + fdatasync), ${r.journal.recordsPerReply.toFixed(2)} records per reply`);
     const outcomes = Object.entries(r.outcomes).map(([k, v]) => `${k} ${int(v)}`).join(', ');
     if (outcomes) out.push(`  replies: ${outcomes}`);
     if (r.scenario === 'flash' && r.figures.accepted !== undefined) out.push(`  accepted ${int(r.figures.accepted)} of ${int(r.figures.orders)} orders on ${int(r.figures.stock)} units (OUT_OF_STOCK ${int(r.figures.outOfStock)})`);

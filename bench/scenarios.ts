@@ -10,7 +10,7 @@
 import { LIFECYCLE_TOKENS, LifecycleDriver, PlaceDriver } from './drivers.js';
 import type { ClientMode } from './load-connection.js';
 import { type Driver, Histogram, type LatencySummary, type LoadResult, type Reply, runLoad } from './load-generator.js';
-import { BENCH_TOKENS, type ServerProcess, type StopResult, startCeiling, startOrdo, startRedisPeer } from './server-process.js';
+import { BENCH_TOKENS, type JournalFigures, type ServerProcess, type StopResult, startCeiling, startOrdo, startRedisPeer } from './server-process.js';
 import { adminCalls, type Check, check, fmt, getStock, setStock, stockChecks, transportChecks, unexpected } from './checks.js';
 
 export type { Check } from './checks.js';
@@ -92,6 +92,12 @@ export interface ScenarioResult {
   /** serverUsPerReply / the ceiling's, and / the Redis peer's in the same scenario (ordo's rows), when they ran. */
   cpuRatio: { toCeiling: number | null; toRedis: number | null };
   server: { logLines: number; firstLogLines: string[]; rssBytes: number | null; stop: StopResult | null };
+  /**
+   * ordo's group commits over the measured window: replies per commit and journal records per
+   * reply (read from its /metrics as the window opens and once the load has drained, so the
+   * commands still in flight at the close count too: ~1% of a window's). Null for the others.
+   */
+  journal: { repliesPerCommit: number; recordsPerReply: number } | null;
   /** Set when the scenario could not run to the end (start-up failure, exception). */
   error?: string;
 }
@@ -281,6 +287,14 @@ function cpuUsedByProcess(start: Record<string, number | null>, end: Record<stri
   return used;
 }
 
+/** Replies per commit and records per reply between two readings of ordo's journals (null when either is missing). */
+function journalFigures(load: LoadResult, start: JournalFigures | null, end: JournalFigures | null): ScenarioResult['journal'] {
+  if (!start || !end || load.measuredReplies === 0) return null;
+  const commits = end.commits - start.commits;
+  const records = end.records - start.records;
+  return { repliesPerCommit: commits > 0 ? load.measuredReplies / commits : 0, recordsPerReply: records / load.measuredReplies };
+}
+
 function cpuFigures(load: LoadResult, serverUsed: Record<string, number | null> | null): CpuFigures {
   const perReply = (seconds: number) => (load.measuredReplies ? (seconds * 1e6) / load.measuredReplies : null);
   const parts = serverUsed ? Object.values(serverUsed) : [];
@@ -312,6 +326,7 @@ export async function runScenario(name: ScenarioName, o: BenchOptions, progress:
     ratioToRedis: null,
     measuredReplies: 0,
     measuredSeconds: 0,
+    journal: null,
     latency: new Histogram().summary(),
     steps: {},
     outcomes: {},
@@ -336,6 +351,7 @@ export async function runScenario(name: ScenarioName, o: BenchOptions, progress:
     const srv = server;
     let serverCpuAtStart: Record<string, number | null> | null = null;
     let serverCpuUsed: Record<string, number | null> | null = null;
+    let journalAtStart: Promise<JournalFigures | null> | null = null;
     const load = await runLoad(
       {
         url: server.url,
@@ -355,7 +371,10 @@ export async function runScenario(name: ScenarioName, o: BenchOptions, progress:
         },
         onMeasure: (edge) => {
           const now = srv.cpuSecondsByProcess();
-          if (edge === 'start') serverCpuAtStart = now;
+          if (edge === 'start') {
+            serverCpuAtStart = now;
+            journalAtStart = srv.journal?.() ?? null;
+          }
           else if (serverCpuAtStart !== null) serverCpuUsed = cpuUsedByProcess(serverCpuAtStart, now);
         },
       },
@@ -367,6 +386,7 @@ export async function runScenario(name: ScenarioName, o: BenchOptions, progress:
     result.measuredSeconds = load.measuredSeconds;
     result.latency = load.latency.summary();
     result.cpu = cpuFigures(load, serverCpuUsed);
+    result.journal = journalFigures(load, await journalAtStart, (await srv.journal?.()) ?? null);
     for (const [k, h] of load.steps) result.steps[k] = h.summary();
     // Recorded before the checks read the server back, so that they survive a server that died.
     result.checks = transportChecks(load);

@@ -64,6 +64,37 @@ export interface ServerProcess {
   cpuSecondsByProcess(): Record<string, number | null>;
   /** SIGTERM, then SIGKILL after `graceMs`; removes the data directory. */
   stop(graceMs?: number): Promise<StopResult>;
+  /** ordo only: its journals' group commits and records so far, from its /metrics (null if unreadable). */
+  journal?(): Promise<JournalFigures | null>;
+}
+
+/** Group commits (one write + fdatasync each) and records of every journal of a server, since it started. */
+export interface JournalFigures {
+  commits: number;
+  records: number;
+}
+
+/** Sums the per-host `ordo_journal_commits` and `ordo_journal_records` lines of a /metrics text. */
+export function journalFiguresOf(metricsText: string): JournalFigures {
+  const sum = (name: string) => {
+    let total = 0;
+    for (const m of metricsText.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) total += Number(m[1]);
+    return total;
+  };
+  return { commits: sum('ordo_journal_commits'), records: sum('ordo_journal_records') };
+}
+
+function metricsText(port: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path: '/metrics', timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(res.statusCode === 200 ? body : null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+  });
 }
 
 function healthStatus(port: number): Promise<number> {
@@ -189,7 +220,7 @@ const REDIS_PEER_MAIN = fileURLToPath(new URL('./redis-peer-server.js', import.m
  */
 export async function startOrdo(opts: { dataRoot?: string; readyTimeoutMs?: number } = {}): Promise<ServerProcess> {
   const dataDir = await mkdtemp(join(opts.dataRoot ?? tmpdir(), 'ordo-bench-'));
-  return spawnServer({
+  const srv = await spawnServer({
     name: 'ordo',
     script: ORDO_MAIN,
     args: ['--data', dataDir],
@@ -197,6 +228,11 @@ export async function startOrdo(opts: { dataRoot?: string; readyTimeoutMs?: numb
     dataDir,
     readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
   });
+  srv.journal = async () => {
+    const text = await metricsText(srv.port);
+    return text === null ? null : journalFiguresOf(text);
+  };
+  return srv;
 }
 
 /** The bare ws ceiling server (ceiling-server.ts) as a child process. */
