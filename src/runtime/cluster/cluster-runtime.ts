@@ -148,6 +148,8 @@ export class ClusterRuntime implements CommandRuntime {
       release: (j) => this.release(j),
       check: async (j) => (await this.hosts.get(j)?.journal.stillOwner()) ?? false,
       onError: (err, j) => opts.log.warn({ err, journal: j }, 'ownership: a take, release or read failed (retried at a later poll)'),
+      onView: (view) => opts.log.info({ members: view }, `members: ${view.join(', ') || 'none'}`),
+      onCooldown: (j, until) => opts.log.info({ journal: j }, `journal ${j} lost to another node: not taken back for ${until - Date.now()} ms`),
     });
     this.loop.start();
     this.guard = new ReadGuard(() => this.hosts.values(), this.lease, (h) => this.onFailed(h), opts.log);
@@ -169,6 +171,7 @@ export class ClusterRuntime implements CommandRuntime {
   private async take(j: number): Promise<void> {
     const { opts } = this;
     const started = performance.now();
+    opts.log.info({ journal: j }, `taking journal ${j}`);
     const host = await JournalHost.take({
       nc: this.nc,
       cluster: opts.cluster,

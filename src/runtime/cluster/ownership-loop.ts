@@ -31,6 +31,10 @@ export interface OwnershipLoopOptions {
    */
   settleMs?: number;
   onError?: (err: unknown, journal: number | null) => void;
+  /** The nodes counted changed (for the log). */
+  onView?: (view: string[]) => void;
+  /** `journal` was lost to another node and is not taken back before `until` (for the log). */
+  onCooldown?: (journal: number, until: number) => void;
 }
 
 /**
@@ -113,7 +117,9 @@ export class OwnershipLoop {
    * forgotten, released, and not taken back for `settleMs` (the other node's view is newer).
    */
   lost(journal: number): void {
-    this.cooldown.set(journal, Date.now() + this.settleMs);
+    const until = Date.now() + this.settleMs;
+    this.cooldown.set(journal, until);
+    this.opts.onCooldown?.(journal, until);
     if (this.intent.has(journal)) this.dropJournal(journal);
   }
 
@@ -167,8 +173,10 @@ export class OwnershipLoop {
     for (const n of [...this.firstSeen.keys()]) if (!present.includes(n)) this.firstSeen.delete(n);
     for (const n of present) if (!this.firstSeen.has(n)) this.firstSeen.set(n, now);
     const view = present.filter((n) => now - this.firstSeen.get(n)! >= this.settleMs);
-    if (view.join('\n') !== this.view.join('\n')) this.checkUntil = now + this.settleMs + 3 * this.pollMs;
+    const changed = view.join('\n') !== this.view.join('\n');
+    if (changed) this.checkUntil = now + this.settleMs + 3 * this.pollMs;
     this.view = view;
+    if (changed) this.opts.onView?.(view);
     if (this.opts.check && now < this.checkUntil) await this.checkHeld();
     const mine = new Set<number>();
     for (const [j, n] of assignJournals(this.opts.journals, this.view)) if (n === this.node) mine.add(j);
