@@ -13,6 +13,10 @@ import type { ClusterStatus } from '../src/cli/cluster-status.js';
 // Three ordo nodes as real processes and one real nats-server (no mock of NATS), on free ports.
 const J = 16;
 const journalOfKey = (key: string) => journalOf(shardOf(key, J), J);
+/** Lines of each node's log a timed-out wait for convergence prints. */
+const LOG_LINES = 60;
+/** Nodes log at info here: what they took, released and lost is what a failed wait needs to show. */
+const INFO = { ORDO_LOG_LEVEL: 'info' };
 let nats: NatsServer;
 const everyNode: ClusterNode[] = [];
 /** Connections a test opened, closed whatever happens (an open one keeps the process alive). */
@@ -30,7 +34,7 @@ test.after(async () => {
 async function startNodes(cluster: string, ids: string[], env: Record<string, string> = {}): Promise<ClusterNode[]> {
   const nodes = await Promise.all(ids.map((id) => spawnNode(nats.url, id, cluster, env)));
   everyNode.push(...nodes);
-  await until('every journal owned once', () => converged(nodes), 30_000, 50, () => ownership(nodes));
+  await until('every journal owned once', () => converged(nodes), 30_000, 50, () => ownership(nodes, LOG_LINES));
   return nodes;
 }
 
@@ -55,7 +59,7 @@ const ok = (r: ReplyFrame, what: string) => {
 
 test('flash sale over three nodes, one SIGKILLed midway: exactly 300 sold, nothing acknowledged lost, deadlines fire on the successor, events cross nodes, rejoin, and a kill of everything', async () => {
   const cluster = 'flash';
-  let nodes = await startNodes(cluster, ['n1', 'n2', 'n3']);
+  let nodes = await startNodes(cluster, ['n1', 'n2', 'n3'], INFO);
   const live = () => nodes.filter((n) => n.server.proc.exitCode === null && n.server.proc.signalCode === null);
   const client = new RetryingClient(live);
   const payments = new RetryingClient(live, 'tok-payments');
@@ -156,12 +160,12 @@ test('flash sale over three nodes, one SIGKILLed midway: exactly 300 sold, nothi
   assert.deepEqual([...listed].filter((id) => id.startsWith('b-')).sort(), [...sold].sort());
 
   // The killed node rejoins on an empty data directory and serves everything.
-  const rejoined = await spawnNode(nats.url, victim.id, cluster);
+  const rejoined = await spawnNode(nats.url, victim.id, cluster, INFO);
   everyNode.push(rejoined);
   nodes = [...nodes, rejoined];
   // A liveness wait, not a target: journals are handed over with a snapshot each, which on a
   // loaded 2-core machine took more than 30 s once in a full CI run.
-  await until('the rejoined node has its share', () => converged(nodes), 60_000, 50, () => ownership(nodes));
+  await until('the rejoined node has its share', () => converged(nodes), 60_000, 50, () => ownership(nodes, LOG_LINES));
   const viaRejoined = await OrdoClient.connect(rejoined.url, 'tok-admin');
   const again = await Promise.all(sold.map((orderId) => viaRejoined.call('order.get', { orderId })));
   assert.deepEqual(again.filter((r) => !r.ok), [], 'the rejoined node reads every acknowledged order');
@@ -184,7 +188,7 @@ test('flash sale over three nodes, one SIGKILLed midway: exactly 300 sold, nothi
 
 test('fencing: a node SIGSTOPped past its lease while another takes its journals writes nothing and answers nothing for them once continued', async () => {
   const cluster = 'fence';
-  const nodes = await startNodes(cluster, ['a', 'b']);
+  const nodes = await startNodes(cluster, ['a', 'b'], INFO);
   const [a, b] = nodes as [ClusterNode, ClusterNode];
   // A SKU and an order a owns, the order's deadline due while a is stopped.
   const mine = new Set((await a.health())!.owned.map((o) => o.journal));
@@ -215,7 +219,7 @@ test('fencing: a node SIGSTOPped past its lease while another takes its journals
   } finally {
     a.server.proc.kill('SIGCONT');
   }
-  await until('a has its share again', () => converged(nodes), 60_000, 50, () => ownership(nodes));
+  await until('a has its share again', () => converged(nodes), 60_000, 50, () => ownership(nodes, LOG_LINES));
   const o = ok(await viaA.call('order.get', { orderId }), 'get').order as Order;
   assert.equal(o.history.filter((h) => h.status === 'cancelled').length, 1, 'the deadline fired once, on b; a fired nothing');
   assert.deepEqual(ok(await viaA.call('inventory.get', { sku }), 'get').stock, { sku, onHand: 15, reserved: 1, available: 14 });

@@ -58,13 +58,29 @@ export async function until(what: string, cond: () => boolean | Promise<boolean>
   return Date.now() - started;
 }
 
-/** Who is ready and owns what, by each node's own /healthz: what a wait for `converged` reports when it times out. */
-export async function ownership(nodes: ClusterNode[]): Promise<string> {
+/**
+ * Who is ready, owns what and is taking or releasing what, by each node's own /healthz: what a
+ * wait for `converged` reports when it times out. With `logLines`, each node's last lines of
+ * output follow (its log: what it took, released, lost and why a take failed).
+ */
+export async function ownership(nodes: ClusterNode[], logLines = 0): Promise<string> {
   const hs = await Promise.all(nodes.map((n) => n.health()));
-  return nodes.map((n, i) => {
+  const summary = nodes.map((n, i) => {
     const h = hs[i];
-    return h ? `${n.id}: ${h.status}, ${h.members.length} members, owns [${h.owned.map((o) => o.journal).join(',')}]` : `${n.id}: no answer`;
+    return h
+      ? `${n.id}: ${h.status}, ${h.members.length} members, owns [${h.owned.map((o) => o.journal).join(',')}], moving [${h.moving.join(',')}]`
+      : `${n.id}: no answer`;
   }).join('; ');
+  if (logLines <= 0) return summary;
+  return [summary, ...nodes.map((n) => recentOutput(n, logLines))].join('\n');
+}
+
+/** A node's last `lines` lines of output (its log), indented, for a failure message. */
+export function recentOutput(n: ClusterNode, lines: number): string {
+  const out = n.server.output;
+  const tail = out.slice(-lines);
+  const head = `--- ${n.id}: last ${tail.length} of ${out.length} lines of output ---`;
+  return [head, ...tail.map((l) => `    ${l}`)].join('\n');
 }
 
 /**
