@@ -98,4 +98,40 @@ test('a node whose journal was taken neither writes snapshots nor trims', async 
   assert.equal((await streamState(b)).messages, 3, 'fence, record, fence: nothing purged');
 });
 
+test('a read that its object is replaced or deleted under (its chunks purged) reads the object anew, never waits forever', async () => {
+  const writer = await JetStreamSnapshotStore.open(nc, 's4');
+  const reader = await JetStreamSnapshotStore.open(nc, 's4');
+  reader.recheckMs = 50;
+  const j = await JetStreamJournal.open({ nc, cluster: 's4', journal: 0, writer: 'node-a' });
+  await j.acquire();
+  const name = JetStreamSnapshotStore.epochKey(0, 0, 1);
+  const blob = (fill: number) => new Uint8Array(300_000).fill(fill);
+  await writer.put(name, blob(1), 5, j);
+  // The interleaving of a hand-over: the reader has looked the object up (the id of its chunks)
+  // when the previous owner replaces it, which purges those chunks; only then does the reader
+  // subscribe to them (the object store's reader subscribes right after its look-up).
+  type Consumers = { getPushConsumer(...a: unknown[]): Promise<unknown> };
+  const consumers = (reader as unknown as { os: { js: { consumers: Consumers } } }).os.js.consumers;
+  const subscribe = consumers.getPushConsumer.bind(consumers);
+  let interleave: (() => Promise<unknown>) | null = null;
+  consumers.getPushConsumer = async (...a: unknown[]) => {
+    const then = interleave;
+    interleave = null;
+    if (then) await then();
+    return subscribe(...a);
+  };
+  const within = <T>(p: Promise<T>, what: string) =>
+    Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what}: no answer within 10 s`)), 10_000))]);
+
+  interleave = () => writer.put(name, blob(2), 9, j);
+  const got = await within(reader.get(name), 'a read whose object was replaced');
+  assert.ok(got);
+  assert.equal(got.covers, 9, 'the newer version, with its own covered sequence');
+  assert.deepEqual(Buffer.from(got.data), Buffer.from(blob(2)));
+
+  interleave = () => writer.delete(name);
+  assert.equal(await within(reader.get(name), 'a read whose object was deleted'), null);
+  assert.equal(await within(reader.latest(0, 0, 2), 'latest of a deleted epoch'), null);
+});
+
 test.run();

@@ -1,4 +1,4 @@
-import { type ObjectStore, Objm, StorageType } from '@nats-io/obj';
+import { type ObjectResult, type ObjectStore, Objm, StorageType } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createBucket } from './bucket-create.js';
 import { JournalStreamError } from './errors.js';
@@ -31,6 +31,9 @@ const META_WRITER = 'ordo-writer';
  * newest epoch (`latest`), so a stale owner's late write never hides its successor's.
  */
 export class JetStreamSnapshotStore {
+  /** How often a read in progress looks whether its object is still the one named (`get`). */
+  recheckMs = 250;
+
   private constructor(
     private readonly os: ObjectStore,
     readonly bucket: string,
@@ -87,12 +90,54 @@ export class JetStreamSnapshotStore {
     );
   }
 
+  /**
+   * The snapshot `name` now, or null. The object may be replaced or deleted while it is read (a
+   * previous owner finishing its hand-over, or a successor deleting older epochs): the object
+   * store then purges the chunks being read, and its reader waits for them forever. So the object
+   * is looked at again while a read lasts; once it names other chunks (or none), the read is
+   * abandoned and the object read anew. Data and metadata come from the same version.
+   */
   async get(name: string): Promise<StoredSnapshot | null> {
-    const info = await this.os.info(name);
-    if (!info || info.deleted) return null;
-    const data = await this.os.getBlob(name);
-    if (!data) return null;
-    return { data, ...this.metaOf(name, info.metadata) };
+    for (;;) {
+      const r = await this.os.get(name);
+      if (!r) return null;
+      const data = await this.readWhileCurrent(name, r);
+      if (data) return { data, ...this.metaOf(name, r.info.metadata) };
+    }
+  }
+
+  /** Reads `r` whole; null when its object was replaced or deleted meanwhile (its chunks purged). */
+  private async readWhileCurrent(name: string, r: ObjectResult): Promise<Uint8Array | null> {
+    const reader = r.data.getReader();
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    const reading = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        if (value?.length) {
+          parts.push(value);
+          size += value.length;
+        }
+      }
+    })();
+    // Settles once the reader stops: null after it ended well, the error after a failure.
+    const ended = Promise.all([reading, r.error]).then(([, err]) => err, (err: unknown) => err);
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const done = await Promise.race([ended.then(() => true), new Promise<false>((res) => (timer = setTimeout(() => res(false), this.recheckMs)))]);
+      clearTimeout(timer);
+      if (done) break;
+      const now = await this.os.info(name);
+      if (!now || now.deleted || now.nuid !== r.info.nuid) {
+        // Stops the consumer; `ended` settles whenever it does (its outcome is handled there).
+        await reader.cancel().catch(() => {});
+        return null;
+      }
+    }
+    const err = await ended;
+    if (err) throw err;
+    return Buffer.concat(parts, size);
   }
 
   /** The sequence snapshot `name` covers, without reading it; `null` if there is none. */
