@@ -1,5 +1,5 @@
 import type { JournalRecord, ReplayStats } from '../journal/record.js';
-import { type DirectoryEntry, type ShardStore, type SnapshotChange, type SnapshotEntry, snapshotJsonOf } from '../storage/shard-store.js';
+import type { DirectoryEntry, ShardStore, SnapshotChange, SnapshotEntry } from '../storage/shard-store.js';
 import { JournalStreamError } from './errors.js';
 import type { JetStreamJournal } from './jetstream-journal.js';
 import { JetStreamSnapshotStore } from './snapshot-store.js';
@@ -106,7 +106,7 @@ export class JetStreamShardStore implements ShardStore {
   async writePartition(_partition: number, changes: Map<string, SnapshotChange | null>): Promise<void> {
     for (const [key, c] of changes) {
       if (c === null) this.actors.delete(key);
-      else this.actors.set(key, { data: snapshotJsonOf(c), dir: c.dir });
+      else this.actors.set(key, { data: c.json, dir: c.dir });
     }
   }
 

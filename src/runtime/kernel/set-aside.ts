@@ -1,6 +1,5 @@
 import type { AnyBehaviour } from '../../actors/index.js';
 import type { ActorCell } from './actor-cell.js';
-import { ByteArena } from './byte-arena.js';
 import { ASSERTS, invariant } from './dev-asserts.js';
 
 /**
@@ -13,8 +12,6 @@ import { ASSERTS, invariant } from './dev-asserts.js';
 export class SetAside {
   /** key → the actor's compact form (`SetAsideState`). An entry is forgotten only while it is the one written (see `forget`). */
   private readonly states = new Map<string, SetAsideState>();
-  /** Where the compact forms' bytes are: they leave together, at the shard's next snapshot round. */
-  private readonly arena = new ByteArena();
 
   get size(): number {
     return this.states.size;
@@ -37,13 +34,13 @@ export class SetAside {
     // Its latest records are its state (taken from their journal frame); else serialised now.
     const json = cell.recordsJson ?? JSON.stringify(b.snapshot(cell.state));
     if (ASSERTS) invariant(JSON.stringify(b.snapshot(rebuilt(cell.key, b, json))) === JSON.stringify(b.snapshot(cell.state)), `the compact form of ${cell.key} rebuilds its state as it is`);
-    this.states.set(cell.key, compactForm(this.arena, json, cell.messageLog.length > 0 ? cell.messageLog.pack() : null));
+    this.states.set(cell.key, compactForm(json, cell.messageLog.length > 0 ? cell.messageLog.pack() : null));
     return true;
   }
 
   /** Sets aside a state rebuilt without a cell (recovery of a long tail, see `recovery.ts`). */
   putState(key: string, b: AnyBehaviour, state: unknown): void {
-    this.states.set(key, compactForm(this.arena, JSON.stringify(b.snapshot(state)), null));
+    this.states.set(key, compactForm(JSON.stringify(b.snapshot(state)), null));
   }
 
   /** Brings a set-aside actor back into `cell` (a fresh one); false if it was not set aside. */
@@ -78,38 +75,30 @@ export class SetAside {
 }
 
 /**
- * UTF-8 bytes, off the JavaScript heap (a view into the shard's `ByteArena`): the JSON of records
- * that rebuild the actor (its `snapshot()`, or its latest turn's records), then, after a NUL
- * byte, its message log packed (`MessageLog.pack`) if it had one. Bytes rather than a string:
- * each set-aside order outlives a young-generation collection or two, and a collection copies a
- * string whole but only the view of a piece of an arena; and a snapshot round copies the records'
- * bytes into its run as they are (`asideRecords`), where it encoded a string built for it. JSON
- * text never holds a raw NUL (JSON escapes control characters) and UTF-8 encodes no other
- * character with a zero byte, so the first zero separates.
+ * One string: the JSON of records that rebuild the actor (its `snapshot()`, or its latest turn's
+ * records), then, after a NUL, its message log packed (`MessageLog.pack`) if it had one. One
+ * flat string rather than an object holding two, one of them built in pieces: each set-aside
+ * order is copied by the young-generation collection it survives, and counted by every full one.
+ * JSON text never holds a raw NUL (JSON escapes control characters), so the first one separates.
  */
-export type SetAsideState = Buffer;
+export type SetAsideState = string;
 
-function compactForm(arena: ByteArena, json: string, log: string | null): SetAsideState {
-  const jsonBytes = Buffer.byteLength(json, 'utf8');
-  const form = arena.alloc(log === null ? jsonBytes : jsonBytes + 1 + Buffer.byteLength(log, 'utf8'));
-  form.write(json, 0, 'utf8');
-  if (log !== null) {
-    form[jsonBytes] = 0;
-    form.write(log, jsonBytes + 1, 'utf8');
-  }
+function compactForm(json: string, log: string | null): SetAsideState {
+  const form = log === null ? json : `${json}\u0000${log}`;
+  // Reading a character flattens a string built by concatenation into one sequential string.
+  form.charCodeAt(0);
   return form;
 }
 
-/** The records' JSON of a set-aside state, as UTF-8 bytes (what a snapshot entry stores as `r`). */
-export function asideRecords(aside: SetAsideState): Buffer {
-  const end = aside.indexOf(0);
-  return end < 0 ? aside : aside.subarray(0, end);
+/** The records' JSON of a set-aside state (what a snapshot entry stores as `r`, spliced in as text). */
+export function asideRecordsJson(aside: SetAsideState): string {
+  return partsOf(aside)[0];
 }
 
-/** A compact form's text: the records' JSON, and the packed log if there is one. */
+/** A compact form split at its NUL: the records' JSON, and the packed log if there is one. */
 function partsOf(aside: SetAsideState): [json: string, log: string | null] {
-  const end = aside.indexOf(0);
-  return end < 0 ? [aside.toString('utf8'), null] : [aside.toString('utf8', 0, end), aside.toString('utf8', end + 1)];
+  const end = aside.indexOf('\u0000');
+  return end < 0 ? [aside, null] : [aside.slice(0, end), aside.slice(end + 1)];
 }
 
 /** `state` with the records of `json` replayed over it (`restore`, in order). */

@@ -4,7 +4,7 @@ import type { ActiveCells } from './active-cells.js';
 import { type ActorCell, requestIdFloor } from './actor-cell.js';
 import { type ActorDirectory, NO_SUMMARY } from './actor-directory.js';
 import type { Recovery } from './recovery.js';
-import { asideRecords, type SetAside, type SetAsideState } from './set-aside.js';
+import { asideRecordsJson, type SetAside, type SetAsideState } from './set-aside.js';
 import type { ShardOptions } from './shard-options.js';
 import type { TimerIndex } from './timer-index.js';
 
@@ -125,9 +125,9 @@ export class Snapshotter {
           if (Object.keys(timers).length) dir.t = timers;
           // A set-aside actor owes no request, and its request counter was not kept: its next
           // incarnation starts from the floor, as a new one does.
-          // The compact form already holds the records' JSON, as bytes: the store writes them as
-          // they are (the entry `{"r":<records>,"n":<n>}`), not parsed and serialised again.
-          changes.set(key, { records: asideRecords(aside), n: requestIdFloor(), dir });
+          // The set-aside JSON already is the records' JSON: spliced into the entry (the same text
+          // as `JSON.stringify({ r, n })`), not parsed and written again.
+          changes.set(key, { json: `{"r":${asideRecordsJson(aside)},"n":${requestIdFloor()}}`, dir });
         }
         longestSliceMs = Math.max(longestSliceMs, performance.now() - sliceStart);
         prepared.push({ p, changes, versions });

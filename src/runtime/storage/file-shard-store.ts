@@ -8,7 +8,7 @@ import type { JournalRecord, ReplayStats } from '../journal/record.js';
 import { planMerge } from './compaction.js';
 import { type Manifest, readManifest, type RunMeta, writeManifest } from './manifest.js';
 import { runMerge } from './merge-pool.js';
-import { type DataLine, dataLineOf, DirCursor, readDataAt, recordsLineOf, runFile, runFileId, writeRun } from './run-file.js';
+import { dataLineOf, DirCursor, readDataAt, runFile, runFileId, writeRun } from './run-file.js';
 import { candidates, type RunIndex, RunIndexBuilder } from './run-index.js';
 import { eachMerged } from './run-merge.js';
 import type { MergeStep } from './run-merge.js';
@@ -41,7 +41,7 @@ export class FileShardStore implements ShardStore {
   private runs: LiveRun[] = [];
   private nextRunId = 1;
   /** The round under way: each changed actor's directory entry (null: deleted) and data line. */
-  private pending = new Map<string, [DirectoryEntry | null, DataLine]>();
+  private pending = new Map<string, [DirectoryEntry | null, string]>();
   /** Manifest writes one at a time (a round and a merge may finish together). */
   private manifestWrites: Promise<unknown> = Promise.resolve();
   private merging: Promise<void> | null = null;
@@ -152,7 +152,7 @@ export class FileShardStore implements ShardStore {
 
   /** Adds one partition's changed actors to the round's run, written by `commitSnapshot`. */
   async writePartition(_p: number, changes: Map<string, SnapshotChange | null>): Promise<void> {
-    for (const [k, c] of changes) this.pending.set(k, [c?.dir ?? null, c === null ? dataLineOf(k, null) : 'json' in c ? dataLineOf(k, c.json) : recordsLineOf(k, c.records, c.n)]);
+    for (const [k, c] of changes) this.pending.set(k, [c?.dir ?? null, dataLineOf(k, c?.json ?? null)]);
   }
 
   async commitSnapshot(rotationPoint: number): Promise<void> {
@@ -163,7 +163,7 @@ export class FileShardStore implements ShardStore {
       const keys = [...pending.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       const id = this.nextRunId++;
       const index = new RunIndexBuilder();
-      const entries = keys.map((k): [string, DirectoryEntry | null, DataLine] => {
+      const entries = keys.map((k): [string, DirectoryEntry | null, string] => {
         const [dir, line] = pending.get(k)!;
         return [k, dir, line];
       });

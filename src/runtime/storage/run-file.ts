@@ -47,21 +47,6 @@ export class ChunkedWriter {
 
   constructor(private readonly fh: FileHandle) {}
 
-  /** Adds `bytes` as they are and returns their length (`add`'s counterpart for text already encoded). */
-  addBytes(bytes: Buffer): number {
-    if (bytes.length > CHUNK) {
-      // Never changed once made (an arena's pieces are not reused): written from where it is.
-      this.seal();
-      this.filled.push(bytes);
-    } else {
-      if (this.used + bytes.length > CHUNK) this.seal();
-      bytes.copy(this.chunk, this.used);
-      this.used += bytes.length;
-    }
-    this.bytes += bytes.length;
-    return bytes.length;
-  }
-
   /**
    * Adds `text` and returns its UTF-8 length. Synchronous: a run has one line per actor, and a
    * promise per line cost more than the line. `due` then says whether the caller should `flush()`.
@@ -104,17 +89,11 @@ export class ChunkedWriter {
   }
 }
 
-/**
- * A data line as `writeRun` takes it: its text (`dataLineOf`), or an entry to be written around
- * its records' JSON, given as UTF-8 bytes (`recordsLineOf`: a set-aside actor's compact form).
- */
-export type DataLine = string | { head: string; records: Buffer; tail: string };
-
 /** Lines a run written from an array writes before it lets the event loop run (see `writeRun`). */
 const YIELD_EVERY = 256;
 
 /** One actor of a run, as `writeRun` takes it: its key, directory entry (null: deleted) and data line. */
-export type RunEntry = [key: string, dir: DirectoryEntry | null, dataLine: DataLine];
+export type RunEntry = [key: string, dir: DirectoryEntry | null, dataLine: string];
 
 /** What writing a run produced: per actor, where its data line is (the run's index is built from it). */
 export interface WrittenRun {
@@ -145,7 +124,7 @@ export async function writeRun(
       if (previous !== null && !(previous < key)) throw new Error(`run ${id}: keys out of order (${previous}, ${key})`);
       previous = key;
       const start = dataOut.bytes;
-      const length = typeof dataLine === 'string' ? dataOut.add(dataLine) : dataOut.add(dataLine.head) + dataOut.addBytes(dataLine.records) + dataOut.add(dataLine.tail);
+      const length = dataOut.add(dataLine);
       dataOut.add('\n');
       dirOut.add(JSON.stringify([key, e, start, length]));
       dirOut.add('\n');
@@ -189,11 +168,6 @@ export async function writeRun(
 /** An actor's data line from its serialised entry: `["key",{…}]`, or `["key",null]` for a deletion. */
 export function dataLineOf(key: string, json: string | null): string {
   return `[${JSON.stringify(key)},${json ?? 'null'}]`;
-}
-
-/** The data line `["key",{"r":<records>,"n":<n>}]` of an actor whose records' JSON is given as UTF-8 bytes. */
-export function recordsLineOf(key: string, records: Buffer, n: number): DataLine {
-  return { head: `[${JSON.stringify(key)},{"r":`, records, tail: `,"n":${n}}]` };
 }
 
 /**

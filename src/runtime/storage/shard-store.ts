@@ -46,18 +46,14 @@ export interface DirectoryEntry {
 }
 
 /**
- * One changed actor as a snapshot round hands it to the store: its entry already serialised, in
- * one turn, so it is one consistent state of the actor whatever it does next, and its directory
- * entry. Serialised once: the store writes it as it is, instead of cloning the state and
- * stringifying the clone again. Either the entry's JSON (`JSON.stringify` of a SnapshotEntry), or
- * for an actor set aside in compact form the JSON of its records as UTF-8 bytes and its request
- * counter (the entry `{"r":<records>,"n":<n>}`): a file store copies those bytes into its run.
+ * One changed actor as a snapshot round hands it to the store: its entry already serialised
+ * (`JSON.stringify` of a SnapshotEntry, taken in one turn, so it is one consistent state of the
+ * actor whatever it does next), and its directory entry. Serialised once: the file store writes
+ * the text as it is, instead of cloning the state and stringifying the clone again.
  */
-export type SnapshotChange = { json: string; dir: DirectoryEntry } | { records: Buffer; n: number; dir: DirectoryEntry };
-
-/** The SnapshotEntry JSON of a change, whichever form it came in. */
-export function snapshotJsonOf(c: SnapshotChange): string {
-  return 'json' in c ? c.json : `{"r":${c.records.toString('utf8')},"n":${c.n}}`;
+export interface SnapshotChange {
+  json: string;
+  dir: DirectoryEntry;
 }
 
 /** An actor's state as records its behaviour's `restore` rebuilds it from, plus its outbox. */

@@ -1,7 +1,7 @@
 import { decodeRecord, type JournalRecord, type ReplayStats } from '../journal/record.js';
 import { readFrame } from '../journal/frame.js';
 import { PendingBatch } from '../journal/pending-batch.js';
-import { type DirectoryEntry, type JournalSink, type ShardStore, type SnapshotChange, type SnapshotEntry, snapshotJsonOf } from '../storage/shard-store.js';
+import type { DirectoryEntry, JournalSink, ShardStore, SnapshotChange, SnapshotEntry } from '../storage/shard-store.js';
 
 /**
  * A journal in memory, shared by the stores of one or more shards with the semantics of
@@ -113,7 +113,7 @@ export class MemoryShardStore implements ShardStore {
         this.data.delete(k);
         this.directory.delete(k);
       } else {
-        this.data.set(k, JSON.parse(snapshotJsonOf(c)) as SnapshotEntry);
+        this.data.set(k, JSON.parse(c.json) as SnapshotEntry);
         this.directory.set(k, structuredClone(c.dir));
       }
     }
