@@ -89,9 +89,6 @@ export class ChunkedWriter {
   }
 }
 
-/** Lines a run written from an array writes before it lets the event loop run (see `writeRun`). */
-const YIELD_EVERY = 256;
-
 /** One actor of a run, as `writeRun` takes it: its key, directory entry (null: deleted) and data line. */
 export type RunEntry = [key: string, dir: DirectoryEntry | null, dataLine: string];
 
@@ -136,17 +133,10 @@ export async function writeRun(
       if (dirOut.due) await dirOut.flush();
     };
     if (Symbol.iterator in entries) {
-      // A snapshot round's array: `for await` would take a microtask per entry. It runs on the
-      // thread that runs the actors, so it yields a loop turn every YIELD_EVERY lines: a chunk's
-      // worth of lines at once held every command in flight for ~5–10 ms on two busy cores.
-      let sinceYield = 0;
+      // A snapshot round's array: `for await` would take a microtask per entry.
       for (const entry of entries) {
         put(entry);
         if (dataOut.due || dirOut.due) await flushDue();
-        else if (++sinceYield >= YIELD_EVERY) {
-          sinceYield = 0;
-          await new Promise<void>((r) => setImmediate(r));
-        }
       }
     } else {
       for await (const entry of entries) {
