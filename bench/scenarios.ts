@@ -93,9 +93,9 @@ export interface ScenarioResult {
   cpuRatio: { toCeiling: number | null; toRedis: number | null };
   server: { logLines: number; firstLogLines: string[]; rssBytes: number | null; stop: StopResult | null };
   /**
-   * ordo's group commits over the measured window: replies per commit and journal records per
-   * reply (read from its /metrics as the window opens and once the load has drained, so the
-   * commands still in flight at the close count too: ~1% of a window's). Null for the others.
+   * ordo's group commits over the whole load, warm-up included: replies per commit and journal
+   * records per reply (read from its /metrics before the first command and after the last
+   * reply). Null for the others.
    */
   journal: { repliesPerCommit: number; recordsPerReply: number } | null;
   /** Set when the scenario could not run to the end (start-up failure, exception). */
@@ -287,12 +287,12 @@ function cpuUsedByProcess(start: Record<string, number | null>, end: Record<stri
   return used;
 }
 
-/** Replies per commit and records per reply between two readings of ordo's journals (null when either is missing). */
-function journalFigures(load: LoadResult, start: JournalFigures | null, end: JournalFigures | null): ScenarioResult['journal'] {
-  if (!start || !end || load.measuredReplies === 0) return null;
-  const commits = end.commits - start.commits;
-  const records = end.records - start.records;
-  return { repliesPerCommit: commits > 0 ? load.measuredReplies / commits : 0, recordsPerReply: records / load.measuredReplies };
+/** Replies per commit and records per reply over the whole load, between two readings of ordo's journals (null when either is missing). */
+function journalFigures(load: LoadResult, before: JournalFigures | null, after: JournalFigures | null): ScenarioResult['journal'] {
+  if (!before || !after || load.replies === 0) return null;
+  const commits = after.commits - before.commits;
+  const records = after.records - before.records;
+  return { repliesPerCommit: commits > 0 ? load.replies / commits : 0, recordsPerReply: records / load.replies };
 }
 
 function cpuFigures(load: LoadResult, serverUsed: Record<string, number | null> | null): CpuFigures {
@@ -351,7 +351,9 @@ export async function runScenario(name: ScenarioName, o: BenchOptions, progress:
     const srv = server;
     let serverCpuAtStart: Record<string, number | null> | null = null;
     let serverCpuUsed: Record<string, number | null> | null = null;
-    let journalAtStart: Promise<JournalFigures | null> | null = null;
+    // Read before the first command and after the last reply: read at the window's edges, over
+    // HTTP from a busy server, they would lag by as long as its loop takes to answer.
+    const journalBefore = (await srv.journal?.()) ?? null;
     const load = await runLoad(
       {
         url: server.url,
@@ -371,10 +373,7 @@ export async function runScenario(name: ScenarioName, o: BenchOptions, progress:
         },
         onMeasure: (edge) => {
           const now = srv.cpuSecondsByProcess();
-          if (edge === 'start') {
-            serverCpuAtStart = now;
-            journalAtStart = srv.journal?.() ?? null;
-          }
+          if (edge === 'start') serverCpuAtStart = now;
           else if (serverCpuAtStart !== null) serverCpuUsed = cpuUsedByProcess(serverCpuAtStart, now);
         },
       },
@@ -386,7 +385,7 @@ export async function runScenario(name: ScenarioName, o: BenchOptions, progress:
     result.measuredSeconds = load.measuredSeconds;
     result.latency = load.latency.summary();
     result.cpu = cpuFigures(load, serverCpuUsed);
-    result.journal = journalFigures(load, await journalAtStart, (await srv.journal?.()) ?? null);
+    result.journal = journalFigures(load, journalBefore, (await srv.journal?.()) ?? null);
     for (const [k, h] of load.steps) result.steps[k] = h.summary();
     // Recorded before the checks read the server back, so that they survive a server that died.
     result.checks = transportChecks(load);
