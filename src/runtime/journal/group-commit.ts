@@ -36,19 +36,24 @@ export class GroupCommit {
   /** Test-only: sees each commit's frames once durable, before any output is released. */
   afterDurable: ((frames: Buffer[][]) => void) | null = null;
 
+  /** No commit runs, none is held off (a rotation), and none failed: a new one may start. */
+  private get mayStart(): boolean {
+    return !this.inFlight && !this.locked && !this.failure;
+  }
+
   /**
    * Records are waiting and no commit runs or is held off: a `kick` now would start a write. (While
    * one is in flight the next batch accumulates anyway.)
    */
   get wouldWrite(): boolean {
-    if (this.inFlight || this.locked || this.failure) return false;
+    if (!this.mayStart) return false;
     for (const journal of this.journals()) if (journal.pending.frames.length > 0) return true;
     return false;
   }
 
   /** Starts a commit of everything pending unless one is already running (it will pick this up). */
   kick(): void {
-    if (this.inFlight || this.locked || this.failure) return;
+    if (!this.mayStart) return;
     // A waiting rotation goes first, or a busy stream of commits would starve it forever.
     const exclusive = this.exclusiveQueue.shift();
     if (exclusive) {
