@@ -11,6 +11,7 @@ import { LIFECYCLE_TOKENS, LifecycleDriver, PlaceDriver } from './drivers.js';
 import type { ClientMode } from './load-connection.js';
 import { type Driver, Histogram, type LatencySummary, type LoadResult, type Reply, runLoad } from './load-generator.js';
 import { BENCH_TOKENS, type JournalFigures, type ServerProcess, type StopResult, startCeiling, startOrdo, startRedisPeer } from './server-process.js';
+import { HOST_STATS_TTL_MS } from '../src/gateway/metrics.js';
 import { adminCalls, type Check, check, fmt, getStock, setStock, stockChecks, transportChecks, unexpected } from './checks.js';
 
 export type { Check } from './checks.js';
@@ -287,9 +288,6 @@ function cpuUsedByProcess(start: Record<string, number | null>, end: Record<stri
   return used;
 }
 
-/** Longer than the server's /metrics shares one read of its hosts' figures (HOST_STATS_TTL_MS, 250 ms). */
-const JOURNAL_FIGURES_TTL_MS = 300;
-
 /** Replies per commit and records per reply over the whole load, between two readings of ordo's journals (null when either is missing). */
 function journalFigures(load: LoadResult, before: JournalFigures | null, after: JournalFigures | null): ScenarioResult['journal'] {
   if (!before || !after || load.replies === 0) return null;
@@ -389,9 +387,9 @@ export async function runScenario(name: ScenarioName, o: BenchOptions, progress:
     result.measuredSeconds = load.measuredSeconds;
     result.latency = load.latency.summary();
     result.cpu = cpuFigures(load, serverCpuUsed);
-    // The server's /metrics serves one read of its hosts' figures for 250 ms: a load shorter than
-    // that (the smoke run's) would read the same figures twice.
-    const fresh = JOURNAL_FIGURES_TTL_MS - (performance.now() - journalBeforeAt);
+    // The server's /metrics serves one read of its hosts' figures for HOST_STATS_TTL_MS: a load
+    // shorter than that (the smoke run's) would read the same figures twice.
+    const fresh = HOST_STATS_TTL_MS + 1 - (performance.now() - journalBeforeAt);
     if (fresh > 0) await new Promise((r) => setTimeout(r, fresh));
     result.journal = journalFigures(load, journalBefore, (await srv.journal?.()) ?? null);
     for (const [k, h] of load.steps) result.steps[k] = h.summary();

@@ -84,28 +84,22 @@ export function journalFiguresOf(metricsText: string): JournalFigures {
   return { commits: sum('ordo_journal_commits'), records: sum('ordo_journal_records') };
 }
 
-function metricsText(port: number): Promise<string | null> {
+/** GET `path` from the server on `port`: its status and body, or null when it did not answer in `timeoutMs`. */
+function getLocal(port: number, path: string, timeoutMs: number): Promise<{ status: number; body: string } | null> {
   return new Promise((resolve) => {
-    const req = get({ host: '127.0.0.1', port, path: '/metrics', timeout: 2000 }, (res) => {
+    const req = get({ host: '127.0.0.1', port, path, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(res.statusCode === 200 ? body : null));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(null));
   });
 }
 
-function healthStatus(port: number): Promise<number> {
-  return new Promise((resolve) => {
-    const req = get({ host: '127.0.0.1', port, path: '/healthz', timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
-  });
+async function healthStatus(port: number): Promise<number> {
+  return (await getLocal(port, '/healthz', 1000))?.status ?? 0;
 }
 
 interface SpawnSpec {
@@ -229,8 +223,8 @@ export async function startOrdo(opts: { dataRoot?: string; readyTimeoutMs?: numb
     readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
   });
   srv.journal = async () => {
-    const text = await metricsText(srv.port);
-    return text === null ? null : journalFiguresOf(text);
+    const r = await getLocal(srv.port, '/metrics', 2000);
+    return r?.status === 200 ? journalFiguresOf(r.body) : null;
   };
   return srv;
 }

@@ -143,8 +143,8 @@ export class GatewayMetrics {
   }
 }
 
-/** How long one read of the hosts' figures serves later askers. */
-const HOST_STATS_TTL_MS = 250;
+/** How long one read of the hosts' figures serves later askers (the bench waits it out between two reads). */
+export const HOST_STATS_TTL_MS = 250;
 
 /** `read`, shared: callers within `ttlMs` of a read (or while it runs) get the same answer. */
 function sharedFor<T>(ttlMs: number, read: () => Promise<T>): () => Promise<T> {
