@@ -5,7 +5,9 @@
  *   - one fdatasync per record (the naive durable journal);
  *   - lowdb, the whole state rewritten per change (atomic rename) at 1k and 10k records, the
  *     store DESIGN.md warns about (no fsync, so it is not even durable).
- * Prints durable records per second for each.
+ * Prints durable records per second for each, then how long one commit's write + fdatasync takes
+ * when the thread computes for a while between commits, as the gateway's thread does under load
+ * (`--gap-ms`, a list): on a virtual disk the answer depends on how long the device sat idle.
  *
  *   node dist/bench/journal.js [--records 20000] [--writers 64]
  */
@@ -63,6 +65,29 @@ async function perRecord(dir: string, records: number): Promise<number> {
   return records / ((performance.now() - t0) / 1000);
 }
 
+/** A commit the size the order path writes under load (~38 placements, two records each). */
+const COMMIT_RECORDS = 76;
+
+/**
+ * Latency of one commit (a write of COMMIT_RECORDS records, then fdatasync), with `gapMs` of busy
+ * CPU on this thread between commits: the order path builds its next batch on the same thread.
+ */
+async function commitAfterGap(dir: string, gapMs: number, commits: number): Promise<{ p50: number; p90: number }> {
+  const j = new SegmentFile(join(dir, `gap-${gapMs}.log`));
+  const frames = Array.from({ length: COMMIT_RECORDS }, (_, i) => encodeRecord(record(i)));
+  const took: number[] = [];
+  for (let c = 0; c < commits; c++) {
+    const until = performance.now() + gapMs;
+    while (performance.now() < until); // busy, not asleep: the thread is working meanwhile
+    const t0 = performance.now();
+    await j.append(frames);
+    took.push(performance.now() - t0);
+  }
+  await j.close();
+  took.sort((a, b) => a - b);
+  return { p50: took[Math.floor(commits / 2)]!, p90: took[Math.floor(commits * 0.9)]! };
+}
+
 async function lowdbRewrite(dir: string, size: number, changes: number): Promise<number> {
   const db = new Low<Record<string, unknown>>(new DataFile(join(dir, `lowdb-${size}.json`), { parse: JSON.parse, stringify: (v) => JSON.stringify(v) }), {});
   for (let i = 0; i < size; i++) db.data[String(i)] = record(i).r![0];
@@ -75,9 +100,13 @@ async function lowdbRewrite(dir: string, size: number, changes: number): Promise
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { records: { type: 'string', default: '20000' }, writers: { type: 'string', default: '64' } } });
+  const { values } = parseArgs({
+    options: { records: { type: 'string', default: '20000' }, writers: { type: 'string', default: '64' }, 'gap-ms': { type: 'string', default: '0,2,6' } },
+  });
   const records = Number(values.records);
   const writers = Number(values.writers);
+  const gaps = values['gap-ms'].split(',').map(Number);
+  if (gaps.some((g) => !Number.isFinite(g) || g < 0)) throw new Error(`--gap-ms takes milliseconds ≥ 0, comma-separated; got ${values['gap-ms']}`);
   const dir = await mkdtemp(join(tmpdir(), 'ordo-journal-bench-'));
   try {
     const rows: [string, number][] = [];
@@ -88,6 +117,13 @@ async function main(): Promise<void> {
     console.log('| store | durable records/s |');
     console.log('|---|---|');
     for (const [name, rate] of rows) console.log(`| ${name} | ${Math.round(rate).toLocaleString('en-US')} |`);
+    console.log();
+    console.log(`| CPU between commits | commit (${COMMIT_RECORDS} records, write + fdatasync) p50 | p90 |`);
+    console.log('|---|---|---|');
+    for (const gap of gaps) {
+      const { p50, p90 } = await commitAfterGap(dir, gap, 400);
+      console.log(`| ${gap} ms | ${p50.toFixed(2)} ms | ${p90.toFixed(2)} ms |`);
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
