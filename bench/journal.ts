@@ -7,9 +7,10 @@
  *     store DESIGN.md warns about (no fsync, so it is not even durable).
  * Prints durable records per second for each, then how long one commit's write + fdatasync takes
  * when the thread computes for a while between commits, as the gateway's thread does under load
- * (`--gap-ms`, a list): on a virtual disk the answer depends on how long the device sat idle.
+ * (`--gap-ms`, a list): on the project's VM the same commit takes longer the longer the thread
+ * computed before it.
  *
- *   node dist/bench/journal.js [--records 20000] [--writers 64]
+ *   node dist/bench/journal.js [--records 20000] [--writers 64] [--gap-ms 0,2,6]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
 import { encodeRecord, type JournalRecord } from '../src/runtime/journal/record.js';
 import { SegmentFile } from '../src/runtime/journal/segment-file.js';
+import { Histogram } from './load-generator.js';
 
 const record = (i: number): JournalRecord => ({
   k: `order:${i.toString(36).padStart(12, '0')}`,
@@ -75,17 +77,16 @@ const COMMIT_RECORDS = 76;
 async function commitAfterGap(dir: string, gapMs: number, commits: number): Promise<{ p50: number; p90: number }> {
   const j = new SegmentFile(join(dir, `gap-${gapMs}.log`));
   const frames = Array.from({ length: COMMIT_RECORDS }, (_, i) => encodeRecord(record(i)));
-  const took: number[] = [];
+  const took = new Histogram();
   for (let c = 0; c < commits; c++) {
     const until = performance.now() + gapMs;
     while (performance.now() < until); // busy, not asleep: the thread is working meanwhile
-    const t0 = performance.now();
+    const t0 = process.hrtime.bigint();
     await j.append(frames);
-    took.push(performance.now() - t0);
+    took.recordNs(Number(process.hrtime.bigint() - t0));
   }
   await j.close();
-  took.sort((a, b) => a - b);
-  return { p50: took[Math.floor(commits / 2)]!, p90: took[Math.floor(commits * 0.9)]! };
+  return { p50: took.percentileMs(50), p90: took.percentileMs(90) };
 }
 
 async function lowdbRewrite(dir: string, size: number, changes: number): Promise<number> {
@@ -129,4 +130,7 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+main().catch((err: unknown) => {
+  console.error((err as Error).message);
+  process.exitCode = 2;
+});
