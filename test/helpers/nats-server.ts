@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, connect as tcpConnect } from 'node:net';
+import { createServer, type Server, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -38,14 +38,29 @@ function natsServerBinary(): string {
 }
 
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
+  return (await freePorts(1))[0]!;
+}
+
+/**
+ * `n` loopback ports that were free a moment ago, all different: each is held (listened on) until
+ * all are taken, since a port released at once may be handed out again by the next call (a
+ * cluster's client port and another server's route port once came out the same).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const held = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Server>((resolve, reject) => {
+          const s = createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
+  const ports = held.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(held.map((s) => new Promise((closed) => s.close(closed))));
+  return ports;
 }
 
 function accepts(port: number): Promise<boolean> {
@@ -124,10 +139,11 @@ export async function startNatsServer(opts: { port?: number; extraArgs?: string[
  * still be being elected (callers retry their first requests).
  */
 export async function startNatsCluster(size = 3): Promise<NatsServer[]> {
-  const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
-  const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const all = await freePorts(size * 2);
+  const ports = all.slice(0, size);
+  const routePorts = all.slice(size);
   const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
-  return Promise.all(
+  const started = await Promise.allSettled(
     ports.map((port, i) =>
       startNatsServer({
         port,
@@ -135,4 +151,12 @@ export async function startNatsCluster(size = 3): Promise<NatsServer[]> {
       }),
     ),
   );
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    // The caller gets no servers to dispose: the ones that did start would keep the test file's
+    // process alive (their pipes) until the runner's timeout.
+    for (const r of started) if (r.status === 'fulfilled') await r.value.dispose();
+    throw failed.reason;
+  }
+  return started.map((r) => (r as PromiseFulfilledResult<NatsServer>).value);
 }
