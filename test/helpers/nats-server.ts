@@ -1,8 +1,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server, connect as tcpConnect } from 'node:net';
+import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, freePorts } from '../../bench/free-port.js';
 
 /**
  * A real `nats-server` with JetStream (Debian's package; .ci/run installs it) on loopback, its
@@ -35,32 +36,6 @@ function natsServerBinary(): string {
   } catch {
     throw new Error('nats-server is not installed (Debian: apt-get install -y nats-server; .ci/run installs it)');
   }
-}
-
-export async function freePort(): Promise<number> {
-  return (await freePorts(1))[0]!;
-}
-
-/**
- * `n` loopback ports that were free a moment ago, all different: each is held (listened on) until
- * all are taken, since a port released at once may be handed out again by the next call (a
- * cluster's client port and another server's route port once came out the same).
- */
-export async function freePorts(n: number): Promise<number[]> {
-  const held = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<Server>((resolve, reject) => {
-          const s = createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = held.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(held.map((s) => new Promise((closed) => s.close(closed))));
-  return ports;
 }
 
 function accepts(port: number): Promise<boolean> {
