@@ -15,12 +15,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
 import { encodeRecord, type JournalRecord } from '../src/runtime/journal/record.js';
 import { SegmentFile } from '../src/runtime/journal/segment-file.js';
 import { Histogram } from './load-generator.js';
+import { count, toolArgs, ToolUsageError, withUsage } from './tool-args.js';
+
+const USAGE = 'usage: node dist/bench/journal.js [--records 20000] [--writers 64] [--gap-ms 0,2,6]';
 
 const record = (i: number): JournalRecord => ({
   k: `order:${i.toString(36).padStart(12, '0')}`,
@@ -101,13 +103,14 @@ async function lowdbRewrite(dir: string, size: number, changes: number): Promise
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { records: { type: 'string', default: '20000' }, writers: { type: 'string', default: '64' }, 'gap-ms': { type: 'string', default: '0,2,6' } },
+  const values = toolArgs('bench:journal', USAGE, { records: { type: 'string', default: '20000' }, writers: { type: 'string', default: '64' }, 'gap-ms': { type: 'string', default: '0,2,6' } });
+  if (!values) return;
+  const [records, writers, gaps] = withUsage('bench:journal', USAGE, () => {
+    const raw = values['gap-ms'] as string;
+    const gaps = raw.split(',').map(Number);
+    if (gaps.some((g) => !Number.isFinite(g) || g < 0)) throw new ToolUsageError(`--gap-ms takes milliseconds ≥ 0, comma-separated; got ${JSON.stringify(raw)}`);
+    return [count(values, 'records'), count(values, 'writers'), gaps] as const;
   });
-  const records = Number(values.records);
-  const writers = Number(values.writers);
-  const gaps = values['gap-ms'].split(',').map(Number);
-  if (gaps.some((g) => !Number.isFinite(g) || g < 0)) throw new Error(`--gap-ms takes milliseconds ≥ 0, comma-separated; got ${values['gap-ms']}`);
   const dir = await mkdtemp(join(tmpdir(), 'ordo-journal-bench-'));
   try {
     const rows: [string, number][] = [];
@@ -131,6 +134,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error((err as Error).message);
-  process.exitCode = 2;
+  console.error(err);
+  process.exitCode = 1;
 });

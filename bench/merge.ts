@@ -9,11 +9,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { FANOUT } from '../src/runtime/storage/compaction.js';
 import { FileShardStore } from '../src/runtime/storage/file-shard-store.js';
 import { closeMergePool } from '../src/runtime/storage/merge-pool.js';
 import type { SnapshotEntry } from '../src/runtime/storage/shard-store.js';
+import { count, toolArgs, withUsage } from './tool-args.js';
+
+// A merge starts once a level holds FANOUT runs: fewer would measure nothing.
+const USAGE = `usage: node dist/bench/merge.js [--entries 100000] [--runs ${FANOUT}] (runs ≥ ${FANOUT})`;
 
 function order(i: number): { json: string; dir: { i: unknown; t: Record<string, number> } } {
   const placedAt = 1_700_000_000_000 + i;
@@ -60,9 +63,9 @@ async function measure(inline: boolean, entries: number, runs: number): Promise<
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { entries: { type: 'string', default: '100000' }, runs: { type: 'string', default: String(FANOUT) } } });
-  const entries = Number(values.entries);
-  const runs = Number(values.runs);
+  const values = toolArgs('bench:merge', USAGE, { entries: { type: 'string', default: '100000' }, runs: { type: 'string', default: String(FANOUT) } });
+  if (!values) return;
+  const [entries, runs] = withUsage('bench:merge', USAGE, () => [count(values, 'entries'), count(values, 'runs', FANOUT)]);
   console.log(`merge of ${runs} runs × ${entries.toLocaleString()} order entries; event-loop delay of the thread that asked for it`);
   console.log('| merge runs | merged | merge ms | loop delay p50 ms | p99 ms | max ms |');
   console.log('|---|---|---|---|---|---|');

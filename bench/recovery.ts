@@ -20,11 +20,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { BENCH_TOKENS, freePort } from './server-process.js';
+import { count, toolArgs, withUsage } from './tool-args.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+const USAGE = 'usage: node dist/bench/recovery.js [--orders 1000000] [--active 10000] [--keep]';
 const TOKENS = JSON.stringify({ [BENCH_TOKENS.admin]: { role: 'admin' } });
 
 interface Running {
@@ -149,9 +150,9 @@ async function stop(s: Running, signal: NodeJS.Signals): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { orders: { type: 'string', default: '1000000' }, active: { type: 'string', default: '10000' }, keep: { type: 'boolean' } } });
-  const orders = Number(values.orders);
-  const active = Number(values.active);
+  const values = toolArgs('bench:recovery', USAGE, { orders: { type: 'string', default: '1000000' }, active: { type: 'string', default: '10000' }, keep: { type: 'boolean' } });
+  if (!values) return;
+  const [orders, active] = withUsage('bench:recovery', USAGE, () => [count(values, 'orders'), count(values, 'active', 0)]);
   const dataDir = await mkdtemp(join(tmpdir(), 'ordo-recovery-'));
   try {
     let { server } = await start(dataDir, active);

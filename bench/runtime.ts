@@ -15,23 +15,23 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { createLogger } from '../src/logger.js';
 import { ActorRuntime } from '../src/runtime/hosting/actor-runtime.js';
 import type { Principal } from '../src/protocol/model.js';
+import { count, toolArgs, withUsage } from './tool-args.js';
 
 const ADMIN: Principal = { role: 'admin' };
+const USAGE = 'usage: node dist/bench/runtime.js [--placements 60000] [--warmup 20000] [--skus 1000] [--concurrency 64]';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      placements: { type: 'string', default: '60000' },
-      warmup: { type: 'string', default: '20000' },
-      skus: { type: 'string', default: '1000' },
-      concurrency: { type: 'string', default: '64' },
-    },
+  const values = toolArgs('bench:runtime', USAGE, {
+    placements: { type: 'string', default: '60000' },
+    warmup: { type: 'string', default: '20000' },
+    skus: { type: 'string', default: '1000' },
+    concurrency: { type: 'string', default: '64' },
   });
-  const [measured, warmup, skuCount, concurrency] = [values.placements, values.warmup, values.skus, values.concurrency].map(Number) as [number, number, number, number];
+  if (!values) return;
+  const [measured, warmup, skuCount, concurrency] = withUsage('bench:runtime', USAGE, () => [count(values, 'placements'), count(values, 'warmup', 0), count(values, 'skus'), count(values, 'concurrency')]);
   const dataDir = await mkdtemp(join(tmpdir(), 'ordo-bench-runtime-'));
   const log = createLogger('bench');
   // The runtime's info lines (a snapshot round each few seconds) would interleave with the figure.
