@@ -1,12 +1,13 @@
 /**
- * `npm run bench [-- options]`: drives ordo (and the bare ws ceiling, and with `--peer redis` a
- * Redis-Lua peer) over real sockets and prints one table: throughput, its ratio to the ceiling
- * and to the peer measured in the same run, latency percentiles, server CPU per reply, and
- * whether the invariants held. Exits non-zero when any invariant failed.
+ * `npm run bench [-- options]`: drives ordo (and the bare ws ceiling, and with `--peer` the
+ * Redis-Lua peer and/or the minimal durable server) over real sockets and prints one table:
+ * throughput, its ratio to the ceiling and to each peer measured in the same run, latency
+ * percentiles, server CPU per reply, and whether the invariants held. Exits non-zero when any
+ * invariant failed.
  *
  * @example
  *   npm run bench -- --duration 5 --scenarios ceiling,spread,hot
- *   npm run bench -- --peer redis --scenarios ceiling,spread,hot --client raw
+ *   npm run bench -- --peer redis,minimal --scenarios ceiling,spread,hot --client raw
  *   node dist/bench/bench.js --smoke --json
  */
 import { cpus, loadavg } from 'node:os';
@@ -15,11 +16,23 @@ import { parseArgs } from 'node:util';
 import { Presets, SingleBar } from 'cli-progress';
 import { CLIENT_MODE_DESCRIPTION, CLIENT_MODES, type ClientMode } from './load-connection.js';
 import { redisServerMissing } from './redis-process.js';
-import { type BenchOptions, DEFAULT_OPTIONS, PEER_SCENARIOS, type ProgressSink, runScenario, SCENARIOS, type ScenarioName, type ScenarioResult } from './scenarios.js';
+import {
+  type BenchOptions,
+  DEFAULT_OPTIONS,
+  isPeer,
+  type Peer,
+  PEER_SCENARIOS,
+  PEERS,
+  type ProgressSink,
+  runScenario,
+  SCENARIOS,
+  type ScenarioName,
+  type ScenarioResult,
+  type System,
+} from './scenarios.js';
 import { liveServers } from './server-process.js';
 
-export const PEERS = ['redis'] as const;
-export type Peer = (typeof PEERS)[number];
+export { PEERS, type Peer } from './scenarios.js';
 
 export interface Machine {
   cpu: string;
@@ -32,7 +45,7 @@ export interface Machine {
   loadAtEnd: number;
 }
 
-/** The peer asked for with `--peer`: whether it ran, and why not. */
+/** A peer asked for with `--peer`: whether it ran, and why not. */
 export interface PeerReport {
   name: Peer;
   ran: boolean;
@@ -43,9 +56,9 @@ export interface PeerReport {
 export interface BenchReport {
   ok: boolean;
   machine: Machine;
-  options: BenchOptions & { scenarios: ScenarioName[]; peer: Peer | null };
-  /** Null when no peer was asked for. */
-  peer: PeerReport | null;
+  options: BenchOptions & { scenarios: ScenarioName[]; peers: Peer[] };
+  /** One per peer asked for, in the order asked. */
+  peers: PeerReport[];
   results: ScenarioResult[];
 }
 
@@ -66,7 +79,7 @@ export function machine(): Machine {
   return { cpu: c[0]?.model.trim() ?? 'unknown CPU', cores: c.length, node: process.version, platform: `${process.platform}-${process.arch}`, loadAtStart: loadavg()[0], loadAtEnd: loadavg()[0] };
 }
 
-/** Sets every result's ratios to the ceiling and to the Redis peer of the same scenario, where they ran. */
+/** Sets every result's ratios to the ceiling and to each peer of the same scenario, where they ran. */
 function relate(results: ScenarioResult[]): void {
   const ceiling = results.find((r) => r.scenario === 'ceiling' && r.error === undefined);
   const div = (a: number | null, b: number | null | undefined) => (a === null || b === null || b === undefined || b === 0 ? null : a / b);
@@ -74,10 +87,18 @@ function relate(results: ScenarioResult[]): void {
     r.ratio = ceiling ? r.throughput / ceiling.throughput : null;
     r.cpuRatio.toCeiling = div(r.cpu.serverUsPerReply, ceiling?.cpu.serverUsPerReply);
     if (r.system !== 'ordo') continue;
-    const peer = results.find((p) => p.system === 'redis' && p.scenario === r.scenario && p.error === undefined);
-    r.ratioToRedis = peer && peer.throughput > 0 ? r.throughput / peer.throughput : null;
-    r.cpuRatio.toRedis = div(r.cpu.serverUsPerReply, peer?.cpu.serverUsPerReply);
+    for (const peer of results) {
+      if (!isPeer(peer.system) || peer.scenario !== r.scenario || peer.error !== undefined) continue;
+      if (peer.throughput > 0) r.ratioToPeer[peer.system] = r.throughput / peer.throughput;
+      const cpu = div(r.cpu.serverUsPerReply, peer.cpu.serverUsPerReply);
+      if (cpu !== null) r.cpuRatio.toPeer[peer.system] = cpu;
+    }
   }
+}
+
+/** Whether `peer` can run here: null, or why not (a skip, not a failure). */
+function peerMissing(peer: Peer): string | null {
+  return peer === 'redis' ? redisServerMissing() : null;
 }
 
 /**
@@ -90,36 +111,29 @@ export async function runBench(
   options: BenchOptions,
   scenarios: readonly ScenarioName[] = SCENARIOS,
   ui: { progress?: (label: string) => ProgressSink; log?: (line: string) => void } = {},
-  peer: Peer | null = null,
+  peers: readonly Peer[] = [],
 ): Promise<BenchReport> {
   const host = machine();
   if (host.loadAtStart > host.cores / 2) ui.log?.(`warning: load average ${host.loadAtStart.toFixed(2)} on ${host.cores} cores before the bench started: other work will skew the figures`);
   ui.log?.(`client mode: ${CLIENT_MODE_DESCRIPTION[options.client]}`);
   const ordered = [...scenarios].sort((a, b) => SCENARIOS.indexOf(a) - SCENARIOS.indexOf(b));
-  let peerReport: PeerReport | null = null;
-  let peerScenarios: ScenarioName[] = [];
-  if (peer === 'redis') {
-    const missing = redisServerMissing();
-    peerScenarios = ordered.filter((n) => PEER_SCENARIOS.includes(n));
-    if (missing) {
-      peerReport = { name: peer, ran: false, skipped: missing };
-      ui.log?.(`Redis peer skipped: ${missing}`);
-      peerScenarios = [];
-    } else if (peerScenarios.length === 0) {
-      peerReport = { name: peer, ran: false, skipped: `it serves ${PEER_SCENARIOS.join(', ')}, none of which was asked for` };
-      ui.log?.(`Redis peer skipped: ${peerReport.skipped}`);
-    } else {
-      peerReport = { name: peer, ran: true };
-    }
+  const peerScenarios = ordered.filter((n) => PEER_SCENARIOS.includes(n));
+  const peerReports: PeerReport[] = [];
+  const running: Peer[] = [];
+  for (const name of peers) {
+    const missing = peerMissing(name) ?? (peerScenarios.length === 0 ? `it serves ${PEER_SCENARIOS.join(', ')}, none of which was asked for` : null);
+    if (missing) ui.log?.(`${name} peer skipped: ${missing}`);
+    else running.push(name);
+    peerReports.push(missing ? { name, ran: false, skipped: missing } : { name, ran: true });
   }
   const results: ScenarioResult[] = [];
-  // Each of the peer's runs straight after ordo's of the same scenario: the machine's state drifts
+  // Each peer's run straight after ordo's of the same scenario: the machine's state drifts
   // (other VMs' load moved the ceiling by a third within an hour here), and a ratio is only as
   // good as the closeness of its two runs.
-  const runs: { name: ScenarioName; system: 'redis' | undefined }[] = [];
+  const runs: { name: ScenarioName; system: System | undefined }[] = [];
   for (const name of ordered) {
     runs.push({ name, system: undefined });
-    if (peerScenarios.includes(name)) runs.push({ name, system: 'redis' });
+    if (peerScenarios.includes(name)) for (const p of running) runs.push({ name, system: p });
   }
   for (const { name, system } of runs) {
     const label = system ? `${name} (${system})` : name;
@@ -133,8 +147,8 @@ export async function runBench(
   return {
     ok: results.length > 0 && results.every((r) => r.ok),
     machine: host,
-    options: { ...options, scenarios: ordered, peer },
-    peer: peerReport,
+    options: { ...options, scenarios: ordered, peers: [...peers] },
+    peers: peerReports,
     results,
   };
 }
@@ -154,13 +168,13 @@ function table(rows: string[][]): string {
 
 /** A result's name in the table and the details: the scenario, and the system when not ordo's own. */
 export function label(r: ScenarioResult): string {
-  return r.system === 'redis' ? `${r.scenario} (redis)` : r.scenario;
+  return isPeer(r.system) ? `${r.scenario} (${r.system})` : r.scenario;
 }
 
 const us = (v: number | null) => (v === null ? '-' : v < 10 ? v.toFixed(1) : String(Math.round(v)));
 const times = (v: number | null) => (v === null ? '-' : `${v.toFixed(2)} ×`);
 
-/** Server CPU per reply, with the processes spelt out when there are several (the Redis peer). */
+/** Server CPU per reply, with the processes spelt out when there are several (the Redis peer's). */
 function serverCpu(r: ScenarioResult): string {
   const parts = Object.values(r.cpu.serverUsPerReplyByProcess);
   if (r.cpu.serverUsPerReply === null) return '-';
@@ -198,22 +212,22 @@ export function formatDetails(report: BenchReport): string {
 }
 
 export function formatTable(report: BenchReport): string {
-  // The columns comparing with the peer appear only when it ran.
-  const withPeer = report.results.some((r) => r.system === 'redis');
-  const header = ['scenario', 'throughput/s', 'ratio to ceiling', ...(withPeer ? ['ratio to redis'] : []), 'p50 ms', 'p99 ms', 'max ms', 'CPU µs/reply', 'CPU vs ceiling', ...(withPeer ? ['CPU vs redis'] : []), 'invariants'];
+  // The columns comparing with a peer appear only when it ran.
+  const ran = PEERS.filter((p) => report.results.some((r) => r.system === p));
+  const header = ['scenario', 'throughput/s', 'ratio to ceiling', ...ran.map((p) => `ratio to ${p}`), 'p50 ms', 'p99 ms', 'max ms', 'CPU µs/reply', 'CPU vs ceiling', ...ran.map((p) => `CPU vs ${p}`), 'invariants'];
   const rows = [header];
   for (const r of report.results) {
     rows.push([
       label(r),
       r.error ? '-' : int(r.throughput),
       r.ratio === null ? 'n/a' : `${r.ratio.toFixed(3)} ×`,
-      ...(withPeer ? [r.ratioToRedis === null ? '-' : `${r.ratioToRedis.toFixed(3)} ×`] : []),
+      ...ran.map((p) => (r.ratioToPeer[p] === undefined ? '-' : `${r.ratioToPeer[p]!.toFixed(3)} ×`)),
       ms(r.latency.p50),
       ms(r.latency.p99),
       ms(r.latency.max),
       serverCpu(r),
       times(r.cpuRatio.toCeiling),
-      ...(withPeer ? [times(r.cpuRatio.toRedis)] : []),
+      ...ran.map((p) => times(r.cpuRatio.toPeer[p] ?? null)),
       r.ok ? 'OK' : 'FAILED',
     ]);
   }
@@ -222,9 +236,9 @@ export function formatTable(report: BenchReport): string {
   const lines = [
     table(rows),
     `machine: ${m.cpu}, ${m.cores} cores, node ${m.node} (${m.platform}), load average ${m.loadAtStart.toFixed(2)} at start, ${m.loadAtEnd.toFixed(2)} at end; ${o.connections} connections × ${o.inflight} in flight, ${o.measuredOrders === undefined ? `${o.durationS} s` : `${int(o.measuredOrders)} orders (ceiling, spread, hot)`} measured after ${o.warmupS} s warm-up`,
-    `client: ${CLIENT_MODE_DESCRIPTION[o.client]}; CPU µs/reply: the server's process CPU time (all threads${withPeer ? '; the Redis peer: node front + redis-server' : ''}) over replies in the measured window`,
+    `client: ${CLIENT_MODE_DESCRIPTION[o.client]}; CPU µs/reply: the server's process CPU time (all threads${ran.includes('redis') ? '; the Redis peer: node front + redis-server' : ''}) over replies in the measured window`,
   ];
-  if (report.peer && !report.peer.ran) lines.push(`Redis peer: skipped: ${report.peer.skipped}`);
+  for (const p of report.peers) if (!p.ran) lines.push(`${p.name} peer: skipped: ${p.skipped}`);
   return lines.join('\n');
 }
 
@@ -262,7 +276,8 @@ const USAGE = `usage: node dist/bench/bench.js [options]
   --skus <n>            SKUs in spread and lifecycle (default ${DEFAULT_OPTIONS.skus})
   --data-root <dir>     where the fresh data directories go (default: the OS temp dir)
   --client <mode>       library (default: the typed client, a promise per command) or raw (frames, no promise)
-  --peer redis          run ${PEER_SCENARIOS.join(', ')} again against a Redis-Lua peer (needs redis-server; skipped without it)
+  --peer <list>         run ${PEER_SCENARIOS.join(', ')} again against each peer, comma-separated: redis (a Redis-Lua
+                        peer; needs redis-server, skipped without it), minimal (the minimal durable server)
   --nodes <n>           instead: a cluster of n nodes and a nats-server, load over every gateway,
                         one node SIGKILLed: throughput and failover time (kill → first ok)
   --json                print one JSON document instead of the table
@@ -275,7 +290,7 @@ function positive(name: string, raw: string | undefined, fallback: number, allow
   return n;
 }
 
-function parseCli(argv: string[]): { options: BenchOptions; scenarios: ScenarioName[]; json: boolean; peer: Peer | null; nodes: number | null } {
+function parseCli(argv: string[]): { options: BenchOptions; scenarios: ScenarioName[]; json: boolean; peers: Peer[]; nodes: number | null } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -306,8 +321,9 @@ function parseCli(argv: string[]): { options: BenchOptions; scenarios: ScenarioN
   for (const s of scenarios) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${JSON.stringify(s)}; known: ${SCENARIOS.join(', ')}`);
   const client = values.client ?? base.client;
   if (!(CLIENT_MODES as readonly string[]).includes(client)) throw new Error(`--client must be one of ${CLIENT_MODES.join(', ')}, got ${JSON.stringify(client)}`);
-  const peer = values.peer ?? null;
-  if (peer !== null && !(PEERS as readonly string[]).includes(peer)) throw new Error(`--peer must be one of ${PEERS.join(', ')}, got ${JSON.stringify(peer)}`);
+  const peers = [...new Set((values.peer ?? '').split(',').map((p) => p.trim()).filter(Boolean))];
+  if (values.peer !== undefined && peers.length === 0) throw new Error(`--peer needs one or more of ${PEERS.join(', ')}`);
+  for (const p of peers) if (!(PEERS as readonly string[]).includes(p)) throw new Error(`--peer must name ${PEERS.join(', ')} (comma-separated), got ${JSON.stringify(p)}`);
   const options: BenchOptions = {
     ...base,
     client: client as ClientMode,
@@ -322,7 +338,7 @@ function parseCli(argv: string[]): { options: BenchOptions; scenarios: ScenarioN
   };
   const nodes = values.nodes === undefined ? null : Math.floor(positive('nodes', values.nodes, 3));
   if (nodes !== null && nodes < 2) throw new Error('--nodes needs at least 2 (one is killed)');
-  return { options, scenarios: scenarios as ScenarioName[], json: values.json ?? false, peer: peer as Peer | null, nodes };
+  return { options, scenarios: scenarios as ScenarioName[], json: values.json ?? false, peers: peers as Peer[], nodes };
 }
 
 async function main(): Promise<void> {
@@ -356,7 +372,7 @@ async function main(): Promise<void> {
       progress: interactive ? progressBar : undefined,
       log: cli.json ? undefined : (l) => console.error(l),
     },
-    cli.peer,
+    cli.peers,
   );
   if (cli.json) {
     console.log(JSON.stringify(report, null, 2));

@@ -15,6 +15,7 @@
  * on the wire per order.
  */
 import { Redis } from 'ioredis';
+import type { Item, Stock } from './peer-frames.js';
 
 /**
  * KEYS: the order, the deadlines set, then one stock hash per item.
@@ -50,17 +51,7 @@ redis.call('HSET', KEYS[1], 'onHand', ARGV[1], 'reserved', reserved)
 return {'set', reserved}
 `;
 
-export interface Item {
-  sku: string;
-  quantity: number;
-}
-
-export interface Stock {
-  sku: string;
-  onHand: number;
-  reserved: number;
-  available: number;
-}
+export type { Item, Stock } from './peer-frames.js';
 
 /** A new order as the peer stores and returns it (PROTOCOL.md's order object). */
 export interface NewOrder {

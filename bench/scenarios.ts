@@ -10,7 +10,7 @@
 import { LIFECYCLE_TOKENS, LifecycleDriver, PlaceDriver } from './drivers.js';
 import type { ClientMode } from './load-connection.js';
 import { type Driver, Histogram, type LatencySummary, type LoadResult, type Reply, runLoad } from './load-generator.js';
-import { BENCH_TOKENS, type JournalFigures, type ServerProcess, type StopResult, startCeiling, startOrdo, startRedisPeer } from './server-process.js';
+import { BENCH_TOKENS, type JournalFigures, type ServerProcess, type StopResult, startCeiling, startMinimalPeer, startOrdo, startRedisPeer } from './server-process.js';
 import { HOST_STATS_TTL_MS } from '../src/gateway/metrics.js';
 import { adminCalls, type Check, check, fmt, getStock, setStock, stockChecks, transportChecks, unexpected } from './checks.js';
 
@@ -20,11 +20,18 @@ export const SCENARIOS = ['ceiling', 'spread', 'hot', 'flash', 'lifecycle'] as c
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /**
- * What a scenario runs against: ordo, the bare ws ceiling (its own scenario), or the Redis-Lua
- * peer (`--peer redis`: a Node ws front on ioredis, one Lua script per order, redis-server with
- * `appendfsync always`), which serves the place-only scenarios.
+ * The peers ordo can be measured against in the same run (`--peer`), each serving the place-only
+ * scenarios: `redis`, the Redis-Lua peer (a Node ws front on ioredis, one Lua script per order,
+ * redis-server with `appendfsync always`); `minimal`, the minimal durable server (one thread,
+ * Maps, one write and fdatasync per event-loop turn before that turn's replies: the floor).
  */
-export type System = 'ordo' | 'ceiling' | 'redis';
+export const PEERS = ['redis', 'minimal'] as const;
+export type Peer = (typeof PEERS)[number];
+
+/** What a scenario runs against: ordo, the bare ws ceiling (its own scenario), or a peer. */
+export type System = 'ordo' | 'ceiling' | Peer;
+
+export const isPeer = (s: System): s is Peer => (PEERS as readonly string[]).includes(s);
 export const PEER_SCENARIOS: readonly ScenarioName[] = ['spread', 'hot', 'flash'];
 
 export interface BenchOptions {
@@ -73,8 +80,8 @@ export interface ScenarioResult {
   throughput: number;
   /** throughput / the ceiling's, when the ceiling ran in the same invocation. */
   ratio: number | null;
-  /** throughput / the Redis peer's in the same scenario, when it ran in the same invocation (ordo's rows). */
-  ratioToRedis: number | null;
+  /** throughput / each peer's in the same scenario, for the peers that ran in the same invocation (ordo's rows). */
+  ratioToPeer: Partial<Record<Peer, number>>;
   measuredReplies: number;
   measuredSeconds: number;
   latency: LatencySummary;
@@ -90,8 +97,8 @@ export interface ScenarioResult {
   notes: string[];
   /** CPU used in the measured window, in cores (1.0 = one core busy) and per measured reply. */
   cpu: CpuFigures;
-  /** serverUsPerReply / the ceiling's, and / the Redis peer's in the same scenario (ordo's rows), when they ran. */
-  cpuRatio: { toCeiling: number | null; toRedis: number | null };
+  /** serverUsPerReply / the ceiling's, and / each peer's in the same scenario (ordo's rows), when they ran. */
+  cpuRatio: { toCeiling: number | null; toPeer: Partial<Record<Peer, number>> };
   server: { logLines: number; firstLogLines: string[]; rssBytes: number | null; stop: StopResult | null };
   /**
    * ordo's group commits over the whole load, warm-up included: replies per commit and journal
@@ -147,11 +154,12 @@ function skuNames(prefix: string, n: number): string[] {
 }
 
 function plan(name: ScenarioName, o: BenchOptions, system: System): Plan {
-  // A programming error, not a failed run: the peer speaks only what the place-only scenarios send.
-  if (system === 'redis' && !PEER_SCENARIOS.includes(name)) throw new Error(`the Redis peer serves ${PEER_SCENARIOS.join(', ')} only, not ${name}`);
+  // A programming error, not a failed run: a peer speaks only what the place-only scenarios send.
+  if (isPeer(system) && !PEER_SCENARIOS.includes(name)) throw new Error(`the ${system} peer serves ${PEER_SCENARIOS.join(', ')} only, not ${name}`);
   const timedBudget = o.maxOrders;
   // spread, hot and flash run against ordo or the peer, with the same driver and the same checks.
-  const placeServer = () => (system === 'redis' ? startRedisPeer({ dataRoot: o.dataRoot }) : startOrdo({ dataRoot: o.dataRoot }));
+  const placeServer = () =>
+    system === 'redis' ? startRedisPeer({ dataRoot: o.dataRoot }) : system === 'minimal' ? startMinimalPeer({ dataRoot: o.dataRoot }) : startOrdo({ dataRoot: o.dataRoot });
   switch (name) {
     case 'ceiling': {
       const driver = new PlaceDriver(skuNames('sku', o.skus), timedBudget, o.measuredOrders);
@@ -315,7 +323,7 @@ function cpuFigures(load: LoadResult, serverUsed: Record<string, number | null> 
 }
 
 /**
- * Runs one scenario on its own server (ordo's, or the Redis peer's for `system: 'redis'`); never
+ * Runs one scenario on its own server (ordo's, or a peer's for `system` a peer); never
  * throws (a failure is a failed result) but for asking the peer for a scenario it does not serve.
  */
 export async function runScenario(name: ScenarioName, o: BenchOptions, progress: ProgressSink = noProgress, system: System = name === 'ceiling' ? 'ceiling' : 'ordo'): Promise<ScenarioResult> {
@@ -324,7 +332,7 @@ export async function runScenario(name: ScenarioName, o: BenchOptions, progress:
     system,
     throughput: 0,
     ratio: null,
-    ratioToRedis: null,
+    ratioToPeer: {},
     measuredReplies: 0,
     measuredSeconds: 0,
     journal: null,
@@ -336,7 +344,7 @@ export async function runScenario(name: ScenarioName, o: BenchOptions, progress:
     ok: false,
     notes: [],
     cpu: { client: 0, clientUsPerReply: null, server: null, serverUsPerReply: null, serverUsPerReplyByProcess: {} },
-    cpuRatio: { toCeiling: null, toRedis: null },
+    cpuRatio: { toCeiling: null, toPeer: {} },
     server: { logLines: 0, firstLogLines: [], rssBytes: null, stop: null },
   };
   const p = plan(name, o, system);

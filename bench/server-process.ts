@@ -48,7 +48,7 @@ export interface ServerProcess {
   readonly url: string;
   readonly port: number;
   readonly pid: number;
-  /** The data directory (ordo, Redis's for the peer) or null (ceiling). */
+  /** The data directory (ordo, Redis's for the Redis peer, the minimal peer's) or null (ceiling). */
   readonly dataDir: string | null;
   /** Every line the child printed on stdout and stderr but its "listening" line (at ORDO_LOG_LEVEL=warn: the problems). */
   readonly output: string[];
@@ -113,7 +113,7 @@ interface SpawnSpec {
 }
 
 /** The readiness announcement is expected output, not a problem worth reporting. */
-const READY_LINE = /^(ordo|ceiling|redis-peer) listening on /;
+const READY_LINE = /^(ordo|ceiling|redis-peer|minimal-peer) listening on /;
 
 /** Servers started and not yet stopped: the CLI stops them if it is interrupted. */
 export const liveServers = new Set<{ stop(graceMs?: number): Promise<unknown> }>();
@@ -204,6 +204,7 @@ async function spawnServer(spec: SpawnSpec): Promise<ServerProcess> {
 const ORDO_MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const CEILING_MAIN = fileURLToPath(new URL('./ceiling-server.js', import.meta.url));
 const REDIS_PEER_MAIN = fileURLToPath(new URL('./redis-peer-server.js', import.meta.url));
+const MINIMAL_PEER_MAIN = fileURLToPath(new URL('./minimal-peer-server.js', import.meta.url));
 
 /**
  * A fresh ordo server: its own free port and a new empty data directory, removed by `stop()`.
@@ -297,4 +298,21 @@ export async function startRedisPeer(opts: { dataRoot?: string; readyTimeoutMs?:
   };
   liveServers.add(peer);
   return peer;
+}
+
+/**
+ * The minimal durable peer (minimal-peer-server.ts) as a child process, on a fresh data directory
+ * (`dataDir`: an existing one, which it replays, and which `stop()` then leaves in place).
+ */
+export async function startMinimalPeer(opts: { dataRoot?: string; dataDir?: string; readyTimeoutMs?: number } = {}): Promise<ServerProcess> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(opts.dataRoot ?? tmpdir(), 'ordo-bench-minimal-')));
+  return spawnServer({
+    name: 'minimal peer',
+    script: MINIMAL_PEER_MAIN,
+    args: ['--data', dataDir],
+    env: { ...process.env, ORDO_BENCH_PEER_TOKEN: BENCH_TOKENS.admin },
+    // Removed by stop() only when it was made here.
+    dataDir: opts.dataDir === undefined ? dataDir : null,
+    readyTimeoutMs: opts.readyTimeoutMs ?? 10_000,
+  });
 }

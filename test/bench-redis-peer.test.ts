@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import assert from 'node:assert/strict';
 import { SMOKE_OPTIONS } from '../bench/bench.js';
 import { RedisOrderStore } from '../bench/redis-order-store.js';
-import { parseFrame } from '../bench/redis-peer-frames.js';
+import { parseFrame } from '../bench/peer-frames.js';
 import { redisServerMissing, type RedisProcess, startRedis } from '../bench/redis-process.js';
 import { runScenario } from '../bench/scenarios.js';
 

@@ -1,11 +1,23 @@
 /**
- * The Redis-Lua peer's reading of PROTOCOL.md frames, for the three commands it serves
- * (`inventory.set`, `inventory.get`, `order.place`): the checks a shop's front would make before
- * touching its store, with the protocol's error codes and fields, so that the bench's driver and
- * invariant checks read the peer's replies exactly as they read ordo's. Written for the peer
- * (not ordo's validator): the peer is what a shop would write without ordo.
+ * The bench peers' reading of PROTOCOL.md frames (the Redis-Lua peer's and the minimal durable
+ * server's), for the three commands they serve (`inventory.set`, `inventory.get`,
+ * `order.place`): the checks a shop's front would make before touching its store, with the
+ * protocol's error codes and fields; and the replies they share, in ordo's shapes, so that the
+ * bench's driver and invariant checks read a peer's replies exactly as they read ordo's. Written
+ * for the peers (not ordo's validator): a peer is what a shop would write without ordo.
  */
-import type { Item } from './redis-order-store.js';
+
+export interface Item {
+  sku: string;
+  quantity: number;
+}
+
+export interface Stock {
+  sku: string;
+  onHand: number;
+  reserved: number;
+  available: number;
+}
 
 export type PeerCommand =
   | { type: 'inventory.set'; sku: string; onHand: number }
@@ -89,7 +101,7 @@ export function parseFrame(text: string): ParsedFrame {
           },
         };
       default:
-        return { ok: false, id, error: { code: 'UNKNOWN_COMMAND', message: `the Redis peer serves inventory.set, inventory.get and order.place only` } };
+        return { ok: false, id, error: { code: 'UNKNOWN_COMMAND', message: `this peer serves inventory.set, inventory.get and order.place only` } };
     }
   } catch (err) {
     if (err instanceof Invalid) return { ok: false, id, error: { code: 'INVALID_ARGUMENT', message: err.message, field: err.field } };
@@ -100,4 +112,44 @@ export function parseFrame(text: string): ParsedFrame {
 /** A refusal frame. */
 export function errorReply(id: string | null, error: WireError): string {
   return JSON.stringify({ re: id, ok: false, error });
+}
+
+/** Same items, any order (PROTOCOL.md's idempotent repeat of `order.place`). */
+export function sameItems(a: Item[], b: Item[]): boolean {
+  if (a.length !== b.length) return false;
+  const qty = new Map(a.map((i) => [i.sku, i.quantity]));
+  return b.every((i) => qty.get(i.sku) === i.quantity);
+}
+
+type PlaceCommand = Extract<PeerCommand, { type: 'order.place' }>;
+
+/**
+ * A new order's JSON as ordo replies it to a fresh `order.place` (PROTOCOL.md's order object):
+ * serialised once, stored as is and sent as is in the reply.
+ */
+export function placedOrderJson(c: PlaceCommand, now: number): string {
+  return JSON.stringify({
+    orderId: c.orderId,
+    customerId: c.customerId,
+    items: c.items,
+    status: 'awaiting_payment',
+    paymentDeadline: now + c.paymentTimeoutMs,
+    refundDue: false,
+    history: [{ at: now, status: 'awaiting_payment', by: 'admin' }],
+  });
+}
+
+export const orderReply = (id: string, orderJson: string): string => `{"re":${JSON.stringify(id)},"ok":true,"order":${orderJson}}`;
+export const stockReply = (id: string, stock: Stock): string => JSON.stringify({ re: id, ok: true, stock });
+
+export const outOfStockReply = (id: string, sku: string, available: number): string =>
+  errorReply(id, { code: 'OUT_OF_STOCK', message: `not enough stock of ${sku}`, sku, available });
+export const belowReservedReply = (id: string, reserved: number): string =>
+  errorReply(id, { code: 'INVALID_ARGUMENT', message: `onHand must not be below reserved (${reserved})`, field: 'onHand' });
+
+/** The answer to an `order.place` whose orderId is taken: the stored order for a repeat, else CONFLICT. */
+export function existingOrderReply(id: string, c: PlaceCommand, storedJson: string): string {
+  const existing = JSON.parse(storedJson) as { customerId: string; items: Item[] };
+  if (existing.customerId === c.customerId && sameItems(existing.items, c.items)) return orderReply(id, storedJson);
+  return errorReply(id, { code: 'CONFLICT', message: `order ${c.orderId} exists with other items or another customer` });
 }
