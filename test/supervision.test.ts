@@ -106,7 +106,7 @@ test('a throwing behaviour answers INTERNAL, is logged, and the actor restarts f
   // It goes on working.
   const more = await send(sys, 'faulty:f1', { type: 'add', add: 2 });
   assert.ok(more.ok && more.available === 7);
-  const log = sys.shardFor('faulty:f1').cells.peek('faulty:f1')!.log;
+  const log = sys.shardFor('faulty:f1').logOf('faulty:f1');
   assert.deepEqual(
     log.map((e) => [e.from, e.message, e.decisions, e.outcome]),
     [

@@ -3,6 +3,9 @@ import type { ActorEvent, ActorRequest, Incoming, Reply } from '../protocol/mess
 /** A reply kept for later: the sender of an earlier message, answered once a later message decides. */
 export type ReplyHandle = number;
 
+/** What a note's `{}` placeholders are filled with (see `ActorContext.note`). */
+export type NoteArg = string | number | boolean;
+
 /**
  * Everything an actor may do. It only records effects; the runtime carries them out once nothing
  * they depend on can be undone by a crash: replies, events and messages to other shards wait for
@@ -40,8 +43,14 @@ export interface ActorContext<R> {
   /** Sets the current message aside until `unstashAll` (Akka's stash): used while a step is in progress. */
   stash(): void;
   unstashAll(): void;
-  /** Adds a line to this actor's message log: what it decided and why. */
-  note(decision: string): void;
+  /**
+   * Notes in this actor's message log what it decided and why. Each `{}` of `text` is filled with
+   * `a`, `b`, `c` in turn when the log is read: a constant text and the values at hand, so that a
+   * turn builds no string for a log that is mostly never read.
+   *
+   * @example ctx.note('reserved {} for {} (tentative)', quantity, orderId);
+   */
+  note(text: string, a?: NoteArg, b?: NoteArg, c?: NoteArg): void;
 }
 
 /**

@@ -128,30 +128,30 @@ function handle(s: InventoryState, msg: Incoming, ctx: ActorContext<InventoryRec
         return s;
       case 'inventory.set':
         if (c.onHand < s.reserved) {
-          ctx.note(`refused set to ${c.onHand}: ${s.reserved} reserved`);
+          ctx.note('refused set to {}: {} reserved', c.onHand, s.reserved);
           ctx.reply({ ok: false, error: invalidArgument('onHand', `onHand may not go below reserved (${s.reserved})`) });
           return s;
         }
         s.onHand = c.onHand;
         persist(s, ctx, totals(s));
-        ctx.note(`onHand set to ${c.onHand}`);
+        ctx.note('onHand set to {}', c.onHand);
         ctx.reply({ ok: true, stock: stockOf(s) });
         return s;
       case 'inventory.adjust': {
         const applied = c.adjustmentId === undefined ? undefined : s.adjustments.get(c.adjustmentId);
         if (applied !== undefined && applied !== c.delta) {
-          ctx.note(`refused adjustment ${c.adjustmentId} by ${c.delta}: it was applied by ${applied}`);
+          ctx.note('refused adjustment {} by {}: it was applied by {}', c.adjustmentId!, c.delta, applied);
           ctx.reply({ ok: false, error: wireError('CONFLICT', `adjustmentId ${c.adjustmentId} was already applied to ${s.sku} with delta ${applied}`) });
           return s;
         }
         if (applied !== undefined) {
-          ctx.note(`adjustment ${c.adjustmentId} already applied`);
+          ctx.note('adjustment {} already applied', c.adjustmentId!);
           ctx.reply({ ok: true, stock: stockOf(s) });
           return s;
         }
         const next = s.onHand + c.delta;
         if (next < s.reserved || next > LIMITS.maxOnHand) {
-          ctx.note(`refused adjust by ${c.delta}`);
+          ctx.note('refused adjust by {}', c.delta);
           ctx.reply({
             ok: false,
             error: invalidArgument('delta', `onHand + delta must stay within ${s.reserved}..${LIMITS.maxOnHand}`),
@@ -165,7 +165,7 @@ function handle(s: InventoryState, msg: Incoming, ctx: ActorContext<InventoryRec
           rec.adjustment = [c.adjustmentId, c.delta];
         }
         persist(s, ctx, rec);
-        ctx.note(`adjusted by ${c.delta} to ${next}`);
+        ctx.note('adjusted by {} to {}', c.delta, next);
         ctx.reply({ ok: true, stock: stockOf(s) });
         return s;
       }
@@ -182,14 +182,14 @@ function handle(s: InventoryState, msg: Incoming, ctx: ActorContext<InventoryRec
     if (msg.reply.ok && msg.reply.keep) {
       s.tentative.delete(orderId);
       persist(s, ctx, { ...totals(s), confirm: orderId });
-      ctx.note(`hold of ${orderId} confirmed by verification`);
+      ctx.note('hold of {} confirmed by verification', orderId);
     } else {
       const q = s.holds.get(orderId) ?? 0;
       s.holds.delete(orderId);
       s.tentative.delete(orderId);
       s.reserved -= q;
       persist(s, ctx, holdRecord(s, [orderId, 0]));
-      ctx.note(`dropped ${q} held for ${orderId}: the order was never written`);
+      ctx.note('dropped {} held for {}: the order was never written', q, orderId);
     }
     return s;
   }
@@ -203,7 +203,7 @@ function handle(s: InventoryState, msg: Incoming, ctx: ActorContext<InventoryRec
       }
       const available = s.onHand - s.reserved;
       if (available < r.quantity) {
-        ctx.note(`refused ${r.quantity} for ${r.orderId}: ${available} available`);
+        ctx.note('refused {} for {}: {} available', r.quantity, r.orderId, available);
         ctx.reply({ ok: true, reserved: false, available });
         return s;
       }
@@ -218,7 +218,7 @@ function handle(s: InventoryState, msg: Incoming, ctx: ActorContext<InventoryRec
         rec.verifyAt = s.verifyAt;
       }
       persist(s, ctx, rec);
-      ctx.note(`reserved ${r.quantity} for ${r.orderId} (tentative)`);
+      ctx.note('reserved {} for {} (tentative)', r.quantity, r.orderId);
       ctx.reply(RESERVED);
       return s;
     }
@@ -227,7 +227,7 @@ function handle(s: InventoryState, msg: Incoming, ctx: ActorContext<InventoryRec
         s.asked.delete(r.orderId);
         // Written with this SKU's next record (see `unrecordedConfirms`): one record less per placement.
         s.unrecordedConfirms.push(r.orderId);
-        ctx.note(`hold of ${r.orderId} confirmed`);
+        ctx.note('hold of {} confirmed', r.orderId);
       }
       ctx.reply(DONE);
       return s;
@@ -243,7 +243,7 @@ function handle(s: InventoryState, msg: Incoming, ctx: ActorContext<InventoryRec
         // Shipping: the goods leave the warehouse, so they leave onHand together with the hold.
         if (r.type === 'stock.ship') s.onHand -= q;
         persist(s, ctx, holdRecord(s, [r.orderId, 0]));
-        ctx.note(`${r.type === 'stock.ship' ? 'shipped' : 'released'} ${q} of ${r.orderId}`);
+        ctx.note(r.type === 'stock.ship' ? 'shipped {} of {}' : 'released {} of {}', q, r.orderId);
       }
       ctx.reply(DONE);
       return s;
@@ -253,7 +253,7 @@ function handle(s: InventoryState, msg: Incoming, ctx: ActorContext<InventoryRec
         s.restocked.add(r.orderId);
         s.onHand += r.quantity;
         persist(s, ctx, { ...totals(s), restocked: r.orderId });
-        ctx.note(`restocked ${r.quantity} returned by ${r.orderId}`);
+        ctx.note('restocked {} returned by {}', r.quantity, r.orderId);
       }
       ctx.reply(DONE);
       return s;

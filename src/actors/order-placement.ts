@@ -42,7 +42,7 @@ export function place(s: OrderState, c: Extract<Command, { type: 'order.place' }
     unanswered: c.items.length,
   };
   s.placeReply = ctx.defer();
-  ctx.note(`placing: asked ${c.items.length} SKU(s) for stock`);
+  ctx.note('placing: asked {} SKU(s) for stock', c.items.length);
 }
 
 /** Decides the placement once every SKU has answered. */
@@ -62,7 +62,7 @@ function finishPlacing(s: OrderState, p: Placing, ctx: Ctx): void {
     const available = answers[shortAt]!.available ?? 0;
     // Nothing to write: a placement is never durable before it succeeds (presumed abort), so a
     // refused order leaves no trace and its actor leaves memory at once.
-    ctx.note(`refused: ${short.sku} has ${available} of ${short.quantity}; holds released`);
+    ctx.note('refused: {} has {} of {}; holds released', short.sku, available, short.quantity);
     reply = fail(
       wireError('OUT_OF_STOCK', `not enough stock of ${short.sku}`, { sku: short.sku, available }),
     );
@@ -77,7 +77,7 @@ function finishPlacing(s: OrderState, p: Placing, ctx: Ctx): void {
       history: [{ at: p.placedAt, status: 'awaiting_payment', by: p.by }],
     };
     ctx.setTimer(PAYMENT_TIMER, p.paymentDeadline);
-    ctx.note(`placed; payment due at ${p.paymentDeadline}`);
+    ctx.note('placed; payment due at {}', p.paymentDeadline);
     // The client is shown the same copy of the order as the event (both leave unchanged).
     const view = save(s, ctx);
     // Off the reply's path: the holds become firm once this order is durable. A one-way notice,

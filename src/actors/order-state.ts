@@ -84,7 +84,7 @@ export function move(s: OrderState, status: OrderStatus, by: ChangedBy, ctx: Ctx
   const o = s.order as Order;
   o.status = status;
   o.history.push({ at: ctx.now(), status, by });
-  ctx.note(`→ ${status} (by ${by})`);
+  ctx.note('→ {} (by {})', status, by);
   return o;
 }
 

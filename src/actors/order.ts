@@ -67,7 +67,7 @@ function command(s: OrderState, c: Command, who: Principal, ctx: Ctx): void {
     case 'order.cancel':
       if (o.status === 'cancelled') return ctx.reply(ok(o));
       if (!CANCELLABLE.has(o.status)) {
-        ctx.note(`cancel refused in ${o.status}`);
+        ctx.note('cancel refused in {}', o.status);
         return ctx.reply(
           fail(wireError('CANCEL_REFUSED', `the order is ${o.status}: only a return is possible`, { status: o.status })),
         );
@@ -91,7 +91,7 @@ function request(s: OrderState, r: ActorRequest, ctx: Ctx): void {
     // A SKU holds stock for this order that was never confirmed. Keep it only if the order was
     // written and still holds stock; otherwise the placement died before it was acknowledged.
     const keep = o !== null && o.status !== 'cancelled';
-    ctx.note(`hold verification: ${keep ? 'keep' : 'drop'}`);
+    ctx.note(keep ? 'hold verification: keep' : 'hold verification: drop');
     return ctx.reply({ ok: true, keep });
   }
   if (!o) return ctx.reply(notFound());

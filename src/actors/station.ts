@@ -59,7 +59,7 @@ export function stationBehaviour(spec: StationSpec): ActorBehaviour<StationState
           const handle = s.answers.shift(r.orderId);
           // No handle: the request was re-sent after a restart and its client is long gone.
           if (handle !== undefined) ctx.answer(handle, msg.reply);
-          ctx.note(`${r.type} ${r.orderId}: ${msg.reply.ok ? 'granted' : msg.reply.error.code}`);
+          ctx.note('{} {}: {}', r.type, r.orderId, msg.reply.ok ? 'granted' : msg.reply.error.code);
           return s;
         }
         default:

@@ -23,7 +23,7 @@ export function handleQueueRequest(
     if (!waiting.has(request.orderId)) {
       waiting.add(request.orderId);
       ctx.persist({ add: request.orderId });
-      ctx.note(`${request.orderId} now waiting`);
+      ctx.note('{} now waiting', request.orderId);
     }
     ctx.reply({ ok: true });
     return true;
@@ -39,7 +39,7 @@ export function handleQueueRequest(
 export function removeFromQueue(waiting: Set<string>, orderId: string, ctx: ActorContext<QueueRecord>): void {
   if (waiting.delete(orderId)) {
     ctx.persist({ remove: orderId });
-    ctx.note(`${orderId} no longer waiting`);
+    ctx.note('{} no longer waiting', orderId);
   }
 }
 

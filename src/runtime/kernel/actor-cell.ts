@@ -3,7 +3,6 @@ import type { Envelope } from './envelope.js';
 import type { OutboxEntry } from '../journal/record.js';
 import { ASSERTS, invariant } from './dev-asserts.js';
 import { Fifo } from './fifo.js';
-import { type LogEntry, MessageLog } from './message-log.js';
 
 /** Where a kept reply goes: back to a client of the gateway, or to the actor that asked. */
 export type ReplyTarget = { t: 'client'; cid: number } | { t: 'actor'; to: string; re: number };
@@ -51,7 +50,7 @@ export function requestIdFloor(): number {
 
 /**
  * The runtime's side of one actor: its state, its mailbox (one message at a time), its durable
- * outbox of unanswered requests, its kept replies, stash and message log.
+ * outbox of unanswered requests, its kept replies and stash (its message log is its shard's).
  */
 export class ActorCell {
   state: unknown;
@@ -70,8 +69,6 @@ export class ActorCell {
   nextRequestId = requestIdFloor();
   nextHandle = 1;
   stashed: Envelope[] = [];
-  /** The latest turns, for operators (see `message-log.ts`). */
-  readonly messageLog = new MessageLog();
   /** Queued in the shard's ready list. */
   scheduled = false;
   /** See `ActorPhase`: anything but `active` means messages wait in the mailbox. */
@@ -151,11 +148,6 @@ export class ActorCell {
   /** Kept reply `h` was answered. */
   dropKept(h: number): void {
     if (this.keptReplies?.has(h)) this.keptReplies = withoutKey(this.keptReplies, h);
-  }
-
-  /** The message log as operators read it, oldest line first (formatted on each read). */
-  get log(): LogEntry[] {
-    return this.messageLog.entries();
   }
 
   /** Holds nothing durable and owes nothing: deleted from the directory and from snapshots. */

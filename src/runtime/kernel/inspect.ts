@@ -4,6 +4,7 @@ import type { ActiveCells } from './active-cells.js';
 import { ActorCell } from './actor-cell.js';
 import type { ActorDirectory } from './actor-directory.js';
 import { applySnapshot, type Recovery } from './recovery.js';
+import type { MessageLog } from './message-log.js';
 import type { SetAside } from './set-aside.js';
 import type { ShardOptions } from './shard-options.js';
 import type { TimerIndex } from './timer-index.js';
@@ -15,6 +16,7 @@ export interface InspectHost {
   readonly directory: ActorDirectory;
   readonly timers: TimerIndex;
   readonly setAside: SetAside;
+  readonly log: MessageLog;
   behaviourFor(key: string): AnyBehaviour | undefined;
 }
 
@@ -48,7 +50,7 @@ export async function inspectActor(shard: InspectHost, recovery: Recovery, key: 
     key,
     inMemory: shard.cells.peek(key) !== undefined,
     state: cell.state,
-    log: cell.log.slice(),
+    log: shard.log.entries(key),
     outbox: [...cell.outbox.values()],
     timers: shard.timers.timersOf(key),
   };

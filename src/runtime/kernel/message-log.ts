@@ -1,4 +1,7 @@
+import type { NoteArg } from '../../actors/behaviour.js';
 import type { Envelope } from './envelope.js';
+
+export type { NoteArg } from '../../actors/behaviour.js';
 
 /** One line of an actor's message log: what it received, from whom, and what it decided. */
 export interface LogEntry {
@@ -9,11 +12,41 @@ export interface LogEntry {
   outcome?: string;
 }
 
-/** A turn's notes (`ActorContext.note`): none, one as itself, or several. */
-export type Notes = string | string[] | null;
+/**
+ * A turn's notes as `TurnContext` collects them: the first one unformatted (its text and up to
+ * three arguments, formatted only when the log is read), any further ones formatted at once
+ * (rare: most turns note one thing, or nothing).
+ */
+export interface TurnNotes {
+  readonly noteText: string | null;
+  readonly noteA: NoteArg | undefined;
+  readonly noteB: NoteArg | undefined;
+  readonly noteC: NoteArg | undefined;
+  readonly moreNotes: string[] | null;
+}
 
-/** How many log entries an actor keeps in memory; the journal keeps every change. */
+/** How many lines of one actor a read shows (its latest). */
 export const LOG_LIMIT = 16;
+
+/**
+ * How many turns a shard's log keeps, all its actors together, by default: under a sustained
+ * load of ~20k placements/s over 8 shards about a second of history, at a shop's ordinary pace
+ * minutes; ~1.5 MiB per shard once full.
+ */
+export const SHARD_LOG_LINES = 16_384;
+
+/** `text` with its `{}` placeholders replaced by `a`, `b`, `c` in turn; as is without arguments. */
+export function formatNote(text: string, a?: NoteArg, b?: NoteArg, c?: NoteArg): string {
+  if (a === undefined && b === undefined && c === undefined) return text;
+  let n = 0;
+  // As a template literal would show them; a placeholder past the third stays as it is.
+  return text.replace(/\{\}/g, () => (n === 0 ? (n++, String(a)) : n === 1 ? (n++, String(b)) : n === 2 ? (n++, String(c)) : '{}'));
+}
+
+/** One formatted note as a turn's notes (what supervision logs for a turn that threw). */
+export function singleNote(text: string): TurnNotes {
+  return { noteText: text, noteA: undefined, noteB: undefined, noteC: undefined, moreNotes: null };
+}
 
 // Who sent a message and what it was, in the parts a log line is formatted from: the message's
 // kind and two strings the message already holds, so that logging a turn builds no string.
@@ -58,120 +91,102 @@ export function describe(env: Envelope): { from: string; message: string } {
   return { from: formatFrom(env.t, whoOf(env)), message: formatMessage(env.t, whatOf(env)) };
 }
 
-/** The parts of one log line, in `MessageLog`'s flat array, in this order. */
-const FIELDS = 6;
-/** The slots of a full log. */
-const RING = LOG_LIMIT * FIELDS;
-/** Room for this many lines first: an order logs two to be placed. */
-const FIRST_LINES = 2;
-
 /**
- * An actor's latest `LOG_LIMIT` turns, as operators read them (`actor.inspect`). A turn is logged
- * on the hottest path of the runtime, and most logs are never read: so a turn only stores the
- * references it already has (the message's kind, sender and type, the behaviour's notes, the
- * outcome) in one flat array used as a ring, and a `LogEntry` is formatted only when the log is
- * read. A log line per turn as an object of freshly formatted strings was a measurable share of a
- * turn's garbage.
+ * A shard's flight recorder: the latest turns of all its actors, as operators read them
+ * (`actor.inspect`, one actor's latest `LOG_LIMIT` lines). A turn is logged on the hottest path
+ * of the runtime and most lines are never read, so a line is only the references the turn
+ * already has (the actor's key, the message's kind, sender and type, the outcome, the first
+ * note's text and arguments), stored in one column per field of a ring of a fixed number of
+ * lines; a `LogEntry` is formatted only when it is read.
+ *
+ * One ring per shard rather than a log per actor: an actor's log was an array of its own, and
+ * every order set aside packed it into its compact form, which every placement then paid for
+ * in allocation and in copies by the young-generation collector (docs/PERFORMANCE.md, the
+ * eleventh round). The price is the horizon: an actor's lines last as long as the shard's
+ * latest `capacity` turns, not as long as the actor stays in memory.
  */
 export class MessageLog {
-  /**
-   * FIELDS slots per line: at, kind, who, what, decisions (one note, several, or none), outcome.
-   * Grown by doubling up to RING (an array grown by `push` keeps half as much again to spare,
-   * and every order in memory keeps its log).
-   */
-  private slots: unknown[] = [];
-  private lines = 0;
-  /** Where the oldest line starts once the ring is full (0 before). */
-  private oldest = 0;
+  // One column per field (a column of plain numbers stays unboxed). Grown by `push` up to
+  // `capacity`, then written round.
+  private readonly keys: string[] = [];
+  private readonly at: number[] = [];
+  private readonly kinds: Envelope['t'][] = [];
+  private readonly who: string[] = [];
+  private readonly what: string[] = [];
+  private readonly outcome: (string | undefined)[] = [];
+  private readonly text: (string | null)[] = [];
+  private readonly argA: (NoteArg | undefined)[] = [];
+  private readonly argB: (NoteArg | undefined)[] = [];
+  private readonly argC: (NoteArg | undefined)[] = [];
+  private readonly more: (string[] | null)[] = [];
+  /** Where the next line goes once the ring is full. */
+  private head = 0;
 
+  constructor(readonly capacity = SHARD_LOG_LINES) {
+    if (!(capacity >= 1)) throw new RangeError(`a message log holds at least one line, not ${capacity}`);
+  }
+
+  /** Lines held, all actors together. */
   get length(): number {
-    return this.lines;
+    return this.keys.length;
   }
 
-  /**
-   * Logs a turn of `env` (or what became of it: a turn that threw); `decisions` are the turn's
-   * notes (none: null), as `TurnContext` collects them.
-   */
-  add(at: number, env: Envelope, decisions: Notes, outcome: string | undefined): void {
-    this.put(at, env.t, whoOf(env), whatOf(env), decisions, outcome);
-  }
-
-  /** Continues `earlier`'s lines (a restarted actor keeps its predecessor's log). */
-  append(earlier: MessageLog): void {
-    const s = earlier.slots;
-    for (let n = 0; n < earlier.length; n++) {
-      const i = (earlier.oldest + n * FIELDS) % RING;
-      this.put(s[i] as number, s[i + 1] as Envelope['t'], s[i + 2] as string, s[i + 3] as string, s[i + 4] as Notes, s[i + 5] as string | undefined);
+  /** Logs a turn of actor `key` on `env` (or what became of it: a turn that threw). */
+  add(key: string, at: number, env: Envelope, notes: TurnNotes, outcome: string | undefined): void {
+    if (this.keys.length < this.capacity) {
+      this.keys.push(key);
+      this.at.push(at);
+      this.kinds.push(env.t);
+      this.who.push(whoOf(env));
+      this.what.push(whatOf(env));
+      this.outcome.push(outcome);
+      this.text.push(notes.noteText);
+      this.argA.push(notes.noteA);
+      this.argB.push(notes.noteB);
+      this.argC.push(notes.noteC);
+      this.more.push(notes.moreNotes);
+      return;
     }
+    const i = this.head;
+    this.head = i + 1 === this.capacity ? 0 : i + 1;
+    this.keys[i] = key;
+    this.at[i] = at;
+    this.kinds[i] = env.t;
+    this.who[i] = whoOf(env);
+    this.what[i] = whatOf(env);
+    this.outcome[i] = outcome;
+    this.text[i] = notes.noteText;
+    this.argA[i] = notes.noteA;
+    this.argB[i] = notes.noteB;
+    this.argC[i] = notes.noteC;
+    this.more[i] = notes.moreNotes;
   }
 
-  /**
-   * The lines as one JSON text, for an actor leaving memory in compact form (`set-aside.ts`): a
-   * string is one object to the garbage collector, where the lines are a dozen (their notes are
-   * strings built in pieces), and every order set aside keeps its log.
-   */
-  pack(): string {
-    const s = this.slots;
-    const flat: unknown[] = [];
-    for (let n = 0; n < this.lines; n++) {
-      const i = (this.oldest + n * FIELDS) % RING;
-      for (let f = 0; f < FIELDS; f++) flat.push(s[i + f]);
+  /** Actor `key`'s latest `limit` lines still held, oldest first, as fresh objects (the caller may keep or change them). */
+  entries(key: string, limit = LOG_LIMIT): LogEntry[] {
+    const n = this.keys.length;
+    const found: number[] = [];
+    // Newest first: the line before `head` (or the last pushed, before the ring is full).
+    for (let j = 0; j < n && found.length < limit; j++) {
+      const i = (this.head - 1 - j + n) % n;
+      if (this.keys[i] === key) found.push(i);
     }
-    return JSON.stringify(flat);
+    return found.reverse().map((i) => this.entry(i));
   }
 
-  /** Continues the lines of a `pack()`ed log (an actor back from its compact form). */
-  unpack(packed: string): void {
-    const flat = JSON.parse(packed) as unknown[];
-    for (let i = 0; i + FIELDS <= flat.length; i += FIELDS) {
-      // JSON has no undefined: a line without an outcome comes back with null.
-      this.put(flat[i] as number, flat[i + 1] as Envelope['t'], flat[i + 2] as string, flat[i + 3] as string, flat[i + 4] as Notes, (flat[i + 5] ?? undefined) as string | undefined);
-    }
-  }
-
-  /** The lines, oldest first, as fresh objects (the caller may keep or change them). */
-  entries(): LogEntry[] {
-    const s = this.slots;
-    const out: LogEntry[] = [];
-    for (let n = 0; n < this.length; n++) {
-      const i = (this.oldest + n * FIELDS) % RING;
-      const t = s[i + 1] as Envelope['t'];
-      const decisions = s[i + 4] as Notes;
-      const entry: LogEntry = {
-        at: s[i] as number,
-        from: formatFrom(t, s[i + 2] as string),
-        message: formatMessage(t, s[i + 3] as string),
-        decisions: decisions === null ? [] : typeof decisions === 'string' ? [decisions] : decisions.slice(),
-        // Present even when undefined (a turn that replied nothing), as a line always had it.
-        outcome: s[i + 5] as string | undefined,
-      };
-      out.push(entry);
-    }
-    return out;
-  }
-
-  private put(at: number, t: Envelope['t'], who: string, what: string, decisions: Notes, outcome: string | undefined): void {
-    let i: number;
-    if (this.lines < LOG_LIMIT) {
-      i = this.lines++ * FIELDS;
-      if (i === this.slots.length) this.grow();
-    } else {
-      i = this.oldest;
-      this.oldest = (i + FIELDS) % RING;
-    }
-    const s = this.slots;
-    s[i] = at;
-    s[i + 1] = t;
-    s[i + 2] = who;
-    s[i + 3] = what;
-    s[i + 4] = decisions;
-    s[i + 5] = outcome;
-  }
-
-  private grow(): void {
-    const old = this.slots;
-    const bigger = new Array<unknown>(old.length === 0 ? FIRST_LINES * FIELDS : Math.min(old.length * 2, RING));
-    for (let i = 0; i < old.length; i++) bigger[i] = old[i];
-    this.slots = bigger;
+  private entry(i: number): LogEntry {
+    const t = this.kinds[i]!;
+    const text = this.text[i]!;
+    const more = this.more[i]!;
+    const decisions = text === null ? [] : [formatNote(text, this.argA[i], this.argB[i], this.argC[i])];
+    if (more !== null) decisions.push(...more);
+    return {
+      at: this.at[i]!,
+      from: formatFrom(t, this.who[i]!),
+      message: formatMessage(t, this.what[i]!),
+      decisions,
+      // Present even when undefined (a turn that replied nothing), as a line always had it.
+      outcome: this.outcome[i],
+    };
   }
 }

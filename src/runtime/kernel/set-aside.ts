@@ -34,13 +34,13 @@ export class SetAside {
     // Its latest records are its state (taken from their journal frame); else serialised now.
     const json = cell.recordsJson ?? JSON.stringify(b.snapshot(cell.state));
     if (ASSERTS) invariant(JSON.stringify(b.snapshot(rebuilt(cell.key, b, json))) === JSON.stringify(b.snapshot(cell.state)), `the compact form of ${cell.key} rebuilds its state as it is`);
-    this.states.set(cell.key, compactForm(json, cell.messageLog.length > 0 ? cell.messageLog.pack() : null));
+    this.states.set(cell.key, json);
     return true;
   }
 
   /** Sets aside a state rebuilt without a cell (recovery of a long tail, see `recovery.ts`). */
   putState(key: string, b: AnyBehaviour, state: unknown): void {
-    this.states.set(key, compactForm(JSON.stringify(b.snapshot(state)), null));
+    this.states.set(key, JSON.stringify(b.snapshot(state)));
   }
 
   /** Brings a set-aside actor back into `cell` (a fresh one); false if it was not set aside. */
@@ -76,29 +76,15 @@ export class SetAside {
 
 /**
  * One string: the JSON of records that rebuild the actor (its `snapshot()`, or its latest turn's
- * records), then, after a NUL, its message log packed (`MessageLog.pack`) if it had one. One
- * flat string rather than an object holding two, one of them built in pieces: each set-aside
- * order is copied by the young-generation collection it survives, and counted by every full one.
- * JSON text never holds a raw NUL (JSON escapes control characters), so the first one separates.
+ * records). Its message log stays in the shard's (see `message-log.ts`): each set-aside order is
+ * copied by the young-generation collection it survives and counted by every full one, and a
+ * packed log was half its bytes.
  */
 export type SetAsideState = string;
 
-function compactForm(json: string, log: string | null): SetAsideState {
-  const form = log === null ? json : `${json}\u0000${log}`;
-  // Reading a character flattens a string built by concatenation into one sequential string.
-  form.charCodeAt(0);
-  return form;
-}
-
 /** The records' JSON of a set-aside state (what a snapshot entry stores as `r`, spliced in as text). */
 export function asideRecordsJson(aside: SetAsideState): string {
-  return partsOf(aside)[0];
-}
-
-/** A compact form split at its NUL: the records' JSON, and the packed log if there is one. */
-function partsOf(aside: SetAsideState): [json: string, log: string | null] {
-  const end = aside.indexOf('\u0000');
-  return end < 0 ? [aside, null] : [aside.slice(0, end), aside.slice(end + 1)];
+  return aside;
 }
 
 /** `state` with the records of `json` replayed over it (`restore`, in order). */
@@ -113,9 +99,7 @@ function rebuilt(key: string, b: AnyBehaviour, json: string): unknown {
 }
 
 function restoreInto(cell: ActorCell, aside: SetAsideState): void {
-  const [json, log] = partsOf(aside);
-  cell.state = replayed(cell.behaviour, cell.state, json);
+  cell.state = replayed(cell.behaviour, cell.state, aside);
   // The same records are still its compact form until a turn writes new ones.
-  cell.recordsJson = json;
-  if (log !== null) cell.messageLog.unpack(log);
+  cell.recordsJson = aside;
 }

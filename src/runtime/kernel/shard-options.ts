@@ -37,6 +37,8 @@ export interface ShardOptions {
    * ids of the message's trace when it was traced (for the log line).
    */
   onActorError(key: string, message: string, err: unknown, trace?: LogTrace): void;
+  /** Turns the shard's message log keeps, all its actors together (default `SHARD_LOG_LINES`, message-log.ts). */
+  messageLogLines?: number;
   /** Messages handled per actor before the next actor gets a turn (fairness). */
   throughput?: number;
   /** Called once after `start`, when no actor owes recovery work any more (see `afterRecovery`). */

@@ -14,7 +14,7 @@ import { ASSERTS, invariant } from './dev-asserts.js';
 import type { ShardOptions } from './shard-options.js';
 import { type Envelope, type Output, requestOf } from './envelope.js';
 import { Fifo } from './fifo.js';
-import type { LogEntry } from './message-log.js';
+import { type LogEntry, MessageLog } from './message-log.js';
 import { type ActorInspection, type InspectHost, inspectActor } from './inspect.js';
 import { applySnapshot, Recovery, type RecoveryHost } from './recovery.js';
 import { SetAside } from './set-aside.js';
@@ -54,6 +54,8 @@ export class Shard implements TurnHost, SupervisionHost, RecoveryHost, SnapshotH
   readonly directory = new ActorDirectory();
   /** Kernel: changed actors that left memory before a snapshot took them, in compact form. */
   readonly setAside = new SetAside();
+  /** The latest turns of this shard's actors, for operators (`message-log.ts`). */
+  readonly log: MessageLog;
   private readonly ready = new Fifo<ActorCell>();
   /**
    * Actors with whole-state records (orders) that went idle since the last `setAsideSettled`:
@@ -87,6 +89,7 @@ export class Shard implements TurnHost, SupervisionHost, RecoveryHost, SnapshotH
   ) {
     this.throughput = opts.throughput ?? DEFAULTS.turnsPerActor;
     this.pending = opts.pending;
+    this.log = new MessageLog(opts.messageLogLines);
     this.timers = new TimerIndex(opts.clock, (key, name) => this.deliver({ t: 'timer', to: key, name }));
     this.cells = new ActiveCells(opts.maxActiveActors ?? DEFAULTS.maxActiveActorsPerShard, (c) => c.canLeaveMemory(), (c) => this.setAside.tryPut(c));
     this.recovery = new Recovery(this);
@@ -316,10 +319,9 @@ export class Shard implements TurnHost, SupervisionHost, RecoveryHost, SnapshotH
     this.pending.outputs.push({ t: 'qres', cid, page });
   }
 
-  /** The message log of an actor in memory or set aside; empty for any other (tests, tools). */
+  /** An actor's latest lines still in the shard's message log, oldest first (tests, tools). */
   logOf(key: string): LogEntry[] {
-    const cell = this.cells.peek(key) ?? this.setAside.peek(key, () => new ActorCell(key, this.behaviourFor(key)!));
-    return cell?.log ?? [];
+    return this.log.entries(key);
   }
 
   /** An actor's state and message log, for operators (see `inspect.ts`). */

@@ -5,7 +5,7 @@ import type { PendingBatch } from '../journal/pending-batch.js';
 import type { ActiveCells } from './active-cells.js';
 import { ActorCell, type ReplyTarget } from './actor-cell.js';
 import { type Envelope, withTrace } from './envelope.js';
-import { describe } from './message-log.js';
+import { describe, type MessageLog, singleNote } from './message-log.js';
 import { applyRecord, applySnapshot } from './recovery.js';
 import type { DeadLetter, ShardOptions } from './shard-options.js';
 import { logTrace, type TurnTrace } from './tracing.js';
@@ -20,11 +20,15 @@ export const SUPERVISION_POLICY = { maxAttempts: 3, deadLettersKept: 1000 } as c
 export type { DeadLetter } from './shard-options.js';
 
 /** What supervision needs of its shard. */
+/** The note a turn that threw is logged with. */
+const THREW = singleNote('threw: effects dropped, restarting from durable state');
+
 export interface SupervisionHost {
   readonly opts: Pick<ShardOptions, 'store' | 'onActorError' | 'onDeadLetter' | 'onFatal' | 'afterDurable' | 'onWork'>;
   readonly pending: PendingBatch;
   readonly cells: ActiveCells;
   readonly deadLetters: DeadLetter[];
+  readonly log: MessageLog;
   restarts: number;
   route(env: Envelope): void;
   noteDirectory(cell: ActorCell): void;
@@ -73,13 +77,13 @@ export class Supervisor {
       cell.mailbox.unshiftAll([env]);
       outcome = `retry ${attempts}`;
     }
-    cell.messageLog.add(now, env, ['threw: effects dropped, restarting from durable state'], outcome);
+    shard.log.add(cell.key, now, env, THREW, outcome);
     this.restart(cell);
   }
 
   /**
    * Replaces `cell` by a fresh incarnation rebuilt from snapshot + journal tail, once what it wrote
-   * is durable (the tail must hold it). Its mailbox, stash and log carry over; the old one waits
+   * is durable (the tail must hold it). Its mailbox and stash carry over (its log is the shard's); the old one waits
    * in phase `restarting`, collecting messages, until then.
    */
   private restart(cell: ActorCell): void {
@@ -110,7 +114,6 @@ export class Supervisor {
           else shard.route({ t: 'reply', to: to.to, from: cell.key, re: to.re, reply });
         }
         fresh.mailbox.unshiftAll([...cell.stashed, ...cell.mailbox.toArray()]);
-        fresh.messageLog.append(cell.messageLog);
         shard.cells.set(cell.key, fresh);
         shard.noteDirectory(fresh);
         if (fresh.mailbox.length > 0) shard.schedule(fresh);

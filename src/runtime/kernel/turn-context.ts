@@ -2,7 +2,7 @@ import type { ActorContext, ReplyHandle } from '../../actors/behaviour.js';
 import type { ActorEvent, ActorRequest, Reply } from '../../protocol/messages.js';
 import { type ActorCell, type ReplyTarget, replyTargetOf } from './actor-cell.js';
 import { type Envelope, type Output, type RequestEnvelope, withTrace } from './envelope.js';
-import type { Notes } from './message-log.js';
+import { formatNote, type NoteArg, type TurnNotes } from './message-log.js';
 import type { OutboxEntry } from '../journal/record.js';
 import { ASSERTS, invariant } from './dev-asserts.js';
 
@@ -20,7 +20,7 @@ export interface KeptReply {
  * on first use, because the ones a turn fills are handed on (records, outputs, the message log),
  * each as a literal of its first item (`appended`).
  */
-export class TurnContext implements ActorContext<unknown> {
+export class TurnContext implements ActorContext<unknown>, TurnNotes {
   self = '';
   private at = 0;
   private cell: ActorCell | null = null;
@@ -37,8 +37,15 @@ export class TurnContext implements ActorContext<unknown> {
   /** Replies kept by this turn (handle → target; a turn keeps one or two, so a list, not a Map). */
   keptAdded: KeptReply[] | null = null;
   keptAnswered: ReplyHandle[] | null = null;
-  /** The turn's notes for the message log: one note as itself (most turns note one thing, or none), several as a list. */
-  decisions: Notes = null;
+  /**
+   * The turn's notes for the message log (`TurnNotes`): the first one as its text and arguments,
+   * formatted only if the log is ever read (most turns note one thing, or none); any more formatted.
+   */
+  noteText: string | null = null;
+  noteA: NoteArg | undefined = undefined;
+  noteB: NoteArg | undefined = undefined;
+  noteC: NoteArg | undefined = undefined;
+  moreNotes: string[] | null = null;
   /** The outcome of the latest reply, for the message log. */
   replied: string | undefined = undefined;
   stashThis = false;
@@ -70,7 +77,9 @@ export class TurnContext implements ActorContext<unknown> {
     this.outputs = null;
     this.keptAdded = null;
     this.keptAnswered = null;
-    this.decisions = null;
+    this.noteText = null;
+    this.noteA = this.noteB = this.noteC = undefined;
+    this.moreNotes = null;
     this.replied = undefined;
     this.stashThis = false;
     this.unstash = false;
@@ -156,11 +165,15 @@ export class TurnContext implements ActorContext<unknown> {
     this.unstash = true;
   }
 
-  note(decision: string): void {
-    const d = this.decisions;
-    if (d === null) this.decisions = decision;
-    else if (typeof d === 'string') this.decisions = [d, decision];
-    else d.push(decision);
+  note(text: string, a?: NoteArg, b?: NoteArg, c?: NoteArg): void {
+    if (this.noteText === null) {
+      this.noteText = text;
+      this.noteA = a;
+      this.noteB = b;
+      this.noteC = c;
+    } else {
+      this.moreNotes = appended(this.moreNotes, formatNote(text, a, b, c));
+    }
   }
 
   private emitReply(to: ReplyTarget, reply: Reply): void {

@@ -3,7 +3,7 @@ import { encodeRecord, type JournalRecord, recordsJsonOf } from '../journal/reco
 import type { PendingBatch } from '../journal/pending-batch.js';
 import { type ActorCell, replyTargetOf } from './actor-cell.js';
 import { type Envelope, type Output, requestOf, withTrace } from './envelope.js';
-import { describe } from './message-log.js';
+import { describe, type MessageLog } from './message-log.js';
 import type { Recovery } from './recovery.js';
 import type { ShardOptions } from './shard-options.js';
 import type { Supervisor } from './supervision.js';
@@ -18,6 +18,8 @@ export interface TurnHost {
   readonly timers: TimerIndex;
   /** Outputs that depend on nothing unwritten: they leave without waiting for a commit. */
   readonly immediate: Output[];
+  /** The shard's message log (its latest turns, all actors together). */
+  readonly log: MessageLog;
   bytesSinceSnapshot: number;
   noteDirectory(cell: ActorCell): void;
   route(env: Envelope, free?: boolean): void;
@@ -142,6 +144,6 @@ export class Turns {
       cell.mailbox.unshiftAll(cell.stashed);
       cell.stashed = [];
     }
-    cell.messageLog.add(now, env, ctx.decisions, stashThis ? 'stashed' : ctx.replied);
+    shard.log.add(self, now, env, ctx, stashThis ? 'stashed' : ctx.replied);
   }
 }
