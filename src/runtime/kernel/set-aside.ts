@@ -82,11 +82,6 @@ export class SetAside {
  */
 export type SetAsideState = string;
 
-/** The records' JSON of a set-aside state (what a snapshot entry stores as `r`, spliced in as text). */
-export function asideRecordsJson(aside: SetAsideState): string {
-  return aside;
-}
-
 /** `state` with the records of `json` replayed over it (`restore`, in order). */
 function replayed(b: AnyBehaviour, state: unknown, json: string): unknown {
   for (const r of JSON.parse(json) as unknown[]) state = b.restore(state, r);

@@ -4,7 +4,7 @@ import type { ActiveCells } from './active-cells.js';
 import { type ActorCell, requestIdFloor } from './actor-cell.js';
 import { type ActorDirectory, NO_SUMMARY } from './actor-directory.js';
 import type { Recovery } from './recovery.js';
-import { asideRecordsJson, type SetAside, type SetAsideState } from './set-aside.js';
+import type { SetAside, SetAsideState } from './set-aside.js';
 import type { ShardOptions } from './shard-options.js';
 import type { TimerIndex } from './timer-index.js';
 
@@ -127,7 +127,7 @@ export class Snapshotter {
           // incarnation starts from the floor, as a new one does.
           // The set-aside JSON already is the records' JSON: spliced into the entry (the same text
           // as `JSON.stringify({ r, n })`), not parsed and written again.
-          changes.set(key, { json: `{"r":${asideRecordsJson(aside)},"n":${requestIdFloor()}}`, dir });
+          changes.set(key, { json: `{"r":${aside},"n":${requestIdFloor()}}`, dir });
         }
         longestSliceMs = Math.max(longestSliceMs, performance.now() - sliceStart);
         prepared.push({ p, changes, versions });

@@ -19,10 +19,10 @@ export const SUPERVISION_POLICY = { maxAttempts: 3, deadLettersKept: 1000 } as c
 
 export type { DeadLetter } from './shard-options.js';
 
-/** What supervision needs of its shard. */
 /** The note a turn that threw is logged with. */
 const THREW = singleNote('threw: effects dropped, restarting from durable state');
 
+/** What supervision needs of its shard. */
 export interface SupervisionHost {
   readonly opts: Pick<ShardOptions, 'store' | 'onActorError' | 'onDeadLetter' | 'onFatal' | 'afterDurable' | 'onWork'>;
   readonly pending: PendingBatch;
@@ -83,8 +83,8 @@ export class Supervisor {
 
   /**
    * Replaces `cell` by a fresh incarnation rebuilt from snapshot + journal tail, once what it wrote
-   * is durable (the tail must hold it). Its mailbox and stash carry over (its log is the shard's); the old one waits
-   * in phase `restarting`, collecting messages, until then.
+   * is durable (the tail must hold it). Its mailbox and stash carry over (its log is the
+   * shard's); the old one waits in phase `restarting`, collecting messages, until then.
    */
   private restart(cell: ActorCell): void {
     const { shard } = this;
