@@ -8,9 +8,9 @@
  * sides pay the same process boundary and neither shares the generator's event loop.
  */
 import { readinessServer } from './readiness.js';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WebSocketServer } from 'ws';
+import { isEntryPoint, listen, type PeerFront, servePeerProcess } from './peer-front.js';
 
 interface Frame {
   id?: unknown;
@@ -21,7 +21,7 @@ interface Frame {
 }
 
 /** Starts the ceiling server; resolves with its port. */
-export function startCeilingServer(port: number, host = '127.0.0.1'): Promise<{ port: number; close(): Promise<void> }> {
+export function startCeilingServer(port: number, host = '127.0.0.1'): Promise<PeerFront> {
   const http = readinessServer();
   // Same socket settings as ordo's gateway: no compression, 64 KiB frames.
   const wss = new WebSocketServer({ server: http, path: '/ws', maxPayload: 64 * 1024, perMessageDeflate: false });
@@ -54,27 +54,11 @@ export function startCeilingServer(port: number, host = '127.0.0.1'): Promise<{ 
       );
     });
   });
-  return new Promise((resolve) => {
-    http.listen(port, host, () => {
-      const addr = http.address();
-      resolve({
-        port: typeof addr === 'object' && addr ? addr.port : port,
-        close: () =>
-          new Promise<void>((r) => {
-            for (const c of wss.clients) c.terminate();
-            wss.close(() => http.close(() => r()));
-          }),
-      });
-    });
-  });
+  return listen(http, wss, port, host);
 }
 
 // Entry point when run as a child process.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isEntryPoint(import.meta.url)) {
   const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' } }, strict: true });
-  const srv = await startCeilingServer(Number(values.port ?? 0), values.host ?? '127.0.0.1');
-  console.log(`ceiling listening on ws://127.0.0.1:${srv.port}/ws`);
-  const stop = () => void srv.close().then(() => process.exit(0));
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  servePeerProcess('ceiling', await startCeilingServer(Number(values.port ?? 0), values.host ?? '127.0.0.1'));
 }

@@ -1,9 +1,11 @@
 /**
- * The WebSocket side the bench's peers share (the Redis-Lua front, the minimal durable server):
+ * The WebSocket side the bench's peers share (the Redis-Lua front, the minimal durable server;
+ * the ceiling shares its listening and its life as a child process):
  * ordo's readiness probe, the same socket settings as ordo's gateway (no compression, 64 KiB
  * frames), one bearer token (an admin's), binary frames refused. Each text frame goes to the
  * peer's `onFrame` with a way to answer it on its connection.
  */
+import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { WebSocketServer } from 'ws';
 import { errorReply } from './peer-frames.js';
@@ -34,11 +36,16 @@ export function startPeerFront(opts: { port: number; host?: string; token: strin
       else opts.onFrame(data.toString(), send);
     });
   });
+  return listen(http, wss, opts.port, opts.host);
+}
+
+/** Listens on `port` (0: any free one); `close()` drops every client, then stops both servers. */
+export function listen(http: Server, wss: WebSocketServer, port: number, host = '127.0.0.1'): Promise<PeerFront> {
   return new Promise((resolve) => {
-    http.listen(opts.port, opts.host ?? '127.0.0.1', () => {
+    http.listen(port, host, () => {
       const addr = http.address();
       resolve({
-        port: typeof addr === 'object' && addr ? addr.port : opts.port,
+        port: typeof addr === 'object' && addr ? addr.port : port,
         close: () =>
           new Promise<void>((r) => {
             for (const c of wss.clients) c.terminate();
