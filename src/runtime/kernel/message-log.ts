@@ -31,7 +31,7 @@ export const LOG_LIMIT = 16;
 /**
  * How many turns a shard's log keeps, all its actors together, by default: under a sustained
  * load of ~20k placements/s over 8 shards about a second of history, at a shop's ordinary pace
- * minutes; ~1.5 MiB per shard once full.
+ * minutes; ~1.5 MiB per shard, allocated at its first turn.
  */
 export const SHARD_LOG_LINES = 16_384;
 
@@ -106,21 +106,25 @@ export function describe(env: Envelope): { from: string; message: string } {
  * latest `capacity` turns, not as long as the actor stays in memory.
  */
 export class MessageLog {
-  // One column per field (a column of plain numbers stays unboxed). Grown by `push` up to
-  // `capacity`, then written round.
-  private readonly keys: string[] = [];
-  private readonly at: number[] = [];
-  private readonly kinds: Envelope['t'][] = [];
-  private readonly who: string[] = [];
-  private readonly what: string[] = [];
-  private readonly outcome: (string | undefined)[] = [];
-  private readonly text: (string | null)[] = [];
-  private readonly argA: (NoteArg | undefined)[] = [];
-  private readonly argB: (NoteArg | undefined)[] = [];
-  private readonly argC: (NoteArg | undefined)[] = [];
-  private readonly more: (string[] | null)[] = [];
-  /** Where the next line goes once the ring is full. */
+  // One column per field, each allocated whole at the first line (`columns`): a column grown by
+  // `push` was copied at every growth, and those copies outlived young-generation collections
+  // (~0.9 KB per placement promoted while a shard's ring filled; docs/PERFORMANCE.md, the twelfth
+  // round). Times are a Float64Array: plain numbers, never boxed.
+  private at: Float64Array | null = null;
+  private keys: string[] = [];
+  private kinds: Envelope['t'][] = [];
+  private who: string[] = [];
+  private what: string[] = [];
+  private outcome: (string | undefined)[] = [];
+  private text: (string | null)[] = [];
+  private argA: (NoteArg | undefined)[] = [];
+  private argB: (NoteArg | undefined)[] = [];
+  private argC: (NoteArg | undefined)[] = [];
+  private more: (string[] | null)[] = [];
+  /** Where the next line goes. */
   private head = 0;
+  /** Lines written, up to `capacity`. */
+  private count = 0;
 
   constructor(readonly capacity = SHARD_LOG_LINES) {
     if (!(capacity >= 1)) throw new RangeError(`a message log holds at least one line, not ${capacity}`);
@@ -128,29 +132,35 @@ export class MessageLog {
 
   /** Lines held, all actors together. */
   get length(): number {
-    return this.keys.length;
+    return this.count;
+  }
+
+  /** The ring's columns, allocated at the first line (a shard that never runs a turn has none). */
+  private columns(): Float64Array {
+    const n = this.capacity;
+    // `fill` makes each a packed array of its final length: written in place from then on.
+    const column = <T>(empty: T): T[] => new Array<T>(n).fill(empty);
+    this.keys = column('');
+    this.kinds = column<Envelope['t']>('cmd');
+    this.who = column('');
+    this.what = column('');
+    this.outcome = column<string | undefined>(undefined);
+    this.text = column<string | null>(null);
+    this.argA = column<NoteArg | undefined>(undefined);
+    this.argB = column<NoteArg | undefined>(undefined);
+    this.argC = column<NoteArg | undefined>(undefined);
+    this.more = column<string[] | null>(null);
+    return (this.at = new Float64Array(n));
   }
 
   /** Logs a turn of actor `key` on `env` (or what became of it: a turn that threw). */
   add(key: string, at: number, env: Envelope, notes: TurnNotes, outcome: string | undefined): void {
-    if (this.keys.length < this.capacity) {
-      this.keys.push(key);
-      this.at.push(at);
-      this.kinds.push(env.t);
-      this.who.push(whoOf(env));
-      this.what.push(whatOf(env));
-      this.outcome.push(outcome);
-      this.text.push(notes.noteText);
-      this.argA.push(notes.noteA);
-      this.argB.push(notes.noteB);
-      this.argC.push(notes.noteC);
-      this.more.push(notes.moreNotes);
-      return;
-    }
+    const times = this.at ?? this.columns();
     const i = this.head;
     this.head = i + 1 === this.capacity ? 0 : i + 1;
+    if (this.count < this.capacity) this.count++;
     this.keys[i] = key;
-    this.at[i] = at;
+    times[i] = at;
     this.kinds[i] = env.t;
     this.who[i] = whoOf(env);
     this.what[i] = whatOf(env);
@@ -164,10 +174,10 @@ export class MessageLog {
 
   /** Actor `key`'s latest `limit` lines still held, oldest first, as fresh objects (the caller may keep or change them). */
   entries(key: string, limit = LOG_LIMIT): LogEntry[] {
-    const n = this.keys.length;
+    const n = this.capacity;
     const found: number[] = [];
-    // Newest first: the line before `head` (or the last pushed, before the ring is full).
-    for (let j = 0; j < n && found.length < limit; j++) {
+    // Newest first: the line before `head`, back over the lines written.
+    for (let j = 0; j < this.count && found.length < limit; j++) {
       const i = (this.head - 1 - j + n) % n;
       if (this.keys[i] === key) found.push(i);
     }
@@ -181,7 +191,7 @@ export class MessageLog {
     const decisions = text === null ? [] : [formatNote(text, this.argA[i], this.argB[i], this.argC[i])];
     if (more !== null) decisions.push(...more);
     return {
-      at: this.at[i]!,
+      at: this.at![i]!,
       from: formatFrom(t, this.who[i]!),
       message: formatMessage(t, this.what[i]!),
       decisions,
