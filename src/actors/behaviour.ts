@@ -1,3 +1,4 @@
+import type { JournaledText } from '../protocol/journaled-text.js';
 import type { ActorEvent, ActorRequest, Incoming, Reply } from '../protocol/messages.js';
 
 /** A reply kept for later: the sender of an earlier message, answered once a later message decides. */
@@ -36,6 +37,12 @@ export interface ActorContext<R> {
   tell(to: string, request: ActorRequest): void;
   /** Records a change of durable state; `restore` replays it after a restart. */
   persist(record: R): void;
+  /**
+   * Where the JSON of this turn's record will be once the journal has encoded it, at the turn's
+   * end (if the turn persists exactly one record): a reply carrying a value of that record can
+   * reuse its text instead of serialising it again (`Reply.orderText`, protocol/journaled-text.ts).
+   */
+  journaledText(): JournaledText;
   /** Arms (or moves) a named durable timer; it fires as a `timer` message at or after `at`. */
   setTimer(name: string, at: number): void;
   cancelTimer(name: string): void;

@@ -84,7 +84,8 @@ function finishPlacing(s: OrderState, p: Placing, ctx: Ctx): void {
     // not journaled: a confirmation a crash loses is made up for by the SKU verifying its hold
     // with this order, so neither side spends a turn or a record on answering it.
     for (const i of p.items) ctx.tell(ActorKeys.sku(i.sku), { type: 'stock.confirm', orderId: s.orderId });
-    reply = { ok: true, order: view! };
+    // Its JSON is the record's, encoded once (`orderText`): nothing changes the order after `save`.
+    reply = { ok: true, order: view!, orderText: ctx.journaledText() };
   }
   const handle = s.placeReply;
   s.placeReply = null;

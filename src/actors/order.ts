@@ -40,8 +40,8 @@ function pay(s: OrderState, o: Order, c: Extract<Command, { type: 'order.pay' }>
     o.paymentRef = c.paymentRef;
     ctx.cancelTimer(PAYMENT_TIMER);
     ctx.send(ActorKeys.warehouse, { type: 'queue.add', orderId: o.orderId });
-    save(s, ctx);
-    return ok(o);
+    // The saved copy, whose JSON is the record's (`orderText`): `save` is the turn's last change.
+    return { ok: true, order: save(s, ctx)!, orderText: ctx.journaledText() };
   }
   if (o.status === 'cancelled') {
     return o.reason === 'payment_timeout'

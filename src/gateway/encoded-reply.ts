@@ -1,4 +1,6 @@
+import { recordFieldJson } from '../protocol/journaled-text.js';
 import type { Reply } from '../protocol/messages.js';
+import { ASSERTS, invariant } from '../runtime/kernel/dev-asserts.js';
 
 /** Fields of actors' answers to each other (`Reply`) that are not part of any client's reply. */
 const INTERNAL_REPLY_FIELDS: ReadonlySet<string> = new Set(['ok', 'orderIds', 'reserved', 'available']);
@@ -13,7 +15,12 @@ export function clientReplyTail(reply: Reply): string {
   let tail = '"ok":true';
   for (const key in reply) {
     if (INTERNAL_REPLY_FIELDS.has(key)) continue;
-    const value = JSON.stringify(reply[key as keyof typeof reply]);
+    if (key === 'orderText') continue;
+    const field = reply[key as keyof typeof reply];
+    // An order from the turn that journaled it: its JSON is already in the journal's frame.
+    const journaled = key === 'order' ? recordFieldJson(reply.orderText, 'order') : undefined;
+    if (ASSERTS && journaled !== undefined) invariant(journaled === JSON.stringify(field), "a reply's order serialises as its turn's record did");
+    const value = journaled ?? JSON.stringify(field);
     // An undefined field is left out, as `JSON.stringify` of the whole frame would.
     if (value !== undefined) tail += `,${JSON.stringify(key)}:${value}`;
   }

@@ -1,5 +1,6 @@
 import type { Command } from './commands.js';
 import type { WireError } from './errors.js';
+import type { JournaledText } from './journaled-text.js';
 import type { Order, Principal, Role, StationFeed, Stock } from './model.js';
 import type { Stats } from './stats.js';
 
@@ -32,6 +33,11 @@ export type Reply = ({ ok: true } & ReplyResult) | { ok: false; error: WireError
 
 export interface ReplyResult {
   order?: Order;
+  /**
+   * Internal, never sent: the text `order` was journaled as in the turn that made this reply
+   * (protocol/journaled-text.ts), so that the reply is written without serialising it again.
+   */
+  orderText?: JournaledText;
   stock?: Stock;
   orders?: Order[];
   orderIds?: string[];

@@ -1,4 +1,5 @@
 import type { ActorContext, ReplyHandle } from '../../actors/behaviour.js';
+import { JournaledText } from '../../protocol/journaled-text.js';
 import type { ActorEvent, ActorRequest, Reply } from '../../protocol/messages.js';
 import { type ActorCell, type ReplyTarget, replyTargetOf } from './actor-cell.js';
 import { type Envelope, type Output, type RequestEnvelope, withTrace } from './envelope.js';
@@ -27,6 +28,8 @@ export class TurnContext implements ActorContext<unknown>, TurnNotes {
   /** The message of the turn: its sender is who `reply` answers (none for a notice, an answer or a timer). */
   private env: Envelope | null = null;
   persisted: unknown[] | null = null;
+  /** Asked for by `journaledText`: filled in by the turn's `applyEffects` once its record is encoded. */
+  journaled: JournaledText | null = null;
   sent: OutboxEntry[] | null = null;
   sentUnjournaled: OutboxEntry[] | null = null;
   /** One-way notices, as the messages they are sent as. */
@@ -70,6 +73,7 @@ export class TurnContext implements ActorContext<unknown>, TurnNotes {
     this.at = now;
     this.tp = tp;
     this.persisted = null;
+    this.journaled = null;
     this.sent = null;
     this.sentUnjournaled = null;
     this.told = null;
@@ -143,6 +147,10 @@ export class TurnContext implements ActorContext<unknown>, TurnNotes {
 
   persist(record: unknown): void {
     this.persisted = appended(this.persisted, record);
+  }
+
+  journaledText(): JournaledText {
+    return (this.journaled ??= new JournaledText());
   }
 
   setTimer(name: string, at: number): void {

@@ -114,8 +114,15 @@ export class Turns {
       if (timerChanges) rec.t = timerChanges;
       // Encoded now, not at commit: the frame must be this turn's state, not a later one.
       const frame = encodeRecord(rec);
-      // The compact form of an actor whose latest record is its whole state (see `recordsJson`).
-      if (persisted) cell.recordsJson = cell.behaviour.isFullState?.(persisted[persisted.length - 1]) ? recordsJsonOf(frame) : null;
+      if (persisted) {
+        // The compact form of an actor whose latest record is its whole state (see `recordsJson`),
+        // and the text a reply of this turn may reuse (`journaledText`): the frame's own bytes.
+        const whole = cell.behaviour.isFullState?.(persisted[persisted.length - 1]) === true;
+        const journaled = ctx.journaled;
+        const text = whole || journaled !== null ? recordsJsonOf(frame) : null;
+        cell.recordsJson = whole ? text : null;
+        if (journaled !== null && persisted.length === 1) journaled.records = text;
+      }
       shard.pending.record(frame, cell, traced?.recorded);
       shard.bytesSinceSnapshot += frame.length;
       cell.version++;
