@@ -118,10 +118,11 @@ export class Turns {
         // The compact form of an actor whose latest record is its whole state (see `recordsJson`),
         // and the text a reply of this turn may reuse (`journaledText`): the frame's own bytes.
         const whole = cell.behaviour.isFullState?.(persisted[persisted.length - 1]) === true;
-        const journaled = ctx.journaled;
-        const text = whole || journaled !== null ? recordsJsonOf(frame) : null;
+        // Only a turn of exactly one record shares its text (`JournaledText`).
+        const shared = persisted.length === 1 ? ctx.journaled : null;
+        const text = whole || shared !== null ? recordsJsonOf(frame) : null;
         cell.recordsJson = whole ? text : null;
-        if (journaled !== null && persisted.length === 1) journaled.records = text;
+        if (shared !== null) shared.records = text;
       }
       shard.pending.record(frame, cell, traced?.recorded);
       shard.bytesSinceSnapshot += frame.length;
