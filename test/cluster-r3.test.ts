@@ -6,14 +6,39 @@ import { StorageType } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { OrdoClient } from '../src/client/ordo-client.js';
 import { journalStream } from '../src/runtime/cluster/names.js';
+import { OwnerRecords } from '../src/runtime/cluster/owner-records.js';
 import type { Order } from '../src/protocol/model.js';
-import { type ClusterNode, converged, disposeNode, RetryingClient, refusalsOf, spawnNode, until } from './helpers/cluster.js';
+import { type ClusterNode, converged, disposeNode, ownership, RetryingClient, refusalsOf, spawnNode, until } from './helpers/cluster.js';
 import { type NatsServer, startNatsCluster } from './helpers/nats-server.js';
 
 // Three ordo nodes on a three-server NATS cluster, every stream and bucket with three replicas:
 // one NATS server SIGKILLed under load loses nothing acknowledged and the cluster goes on.
 let servers: NatsServer[] = [];
 const nodes: ClusterNode[] = [];
+/** Lines of each node's and each NATS server's output a failed wait prints: what stalled, and why. */
+const LOG_LINES = 25;
+
+/** The owner records in KV (what nodes route by), `journal→node@epoch`, `journal→-` where there is none. */
+async function ownerRecords(): Promise<string> {
+  const nc = await connect({ servers: servers.map((s) => s.url) }).catch(() => null);
+  if (!nc) return 'owner records: NATS unreachable';
+  try {
+    const records = await OwnerRecords.open(nc, 'r3', 3);
+    const all = await Promise.all(Array.from({ length: 16 }, async (_, j) => {
+      const r = await records.get(j).catch(() => undefined);
+      return `${j}→${r === undefined ? '?' : r === null ? '-' : `${r.node}@${r.epoch}`}`;
+    }));
+    return `owner records: ${all.join(' ')}`;
+  } catch (err) {
+    return `owner records: ${String(err)}`;
+  } finally {
+    await nc.close();
+  }
+}
+
+function natsOutput(): string {
+  return servers.map((s, i) => [`--- nats s${i + 1}: last lines of ${s.output.length} ---`, ...s.output.slice(-LOG_LINES).map((l) => `    ${l}`)].join('\n')).join('\n');
+}
 
 test.after(async () => {
   for (const n of nodes) await disposeNode(n).catch(() => {});
@@ -40,7 +65,7 @@ test('R3: one of three NATS servers SIGKILLed under load: nothing acknowledged l
   const env = { ORDO_NATS_REPLICAS: '3', ORDO_LEASE_TTL_MS: '12000' };
   const started = await Promise.all(['r1', 'r2', 'r3'].map((id) => spawnNode(urls, id, 'r3', env)));
   nodes.push(...started);
-  await until('every journal owned once', () => converged(nodes), 60_000, 200);
+  await until('every journal owned once', () => converged(nodes), 60_000, 200, async () => `${await ownership(nodes, LOG_LINES)}\n${natsOutput()}`);
 
   const client = new RetryingClient(() => nodes);
   const skus = Array.from({ length: 20 }, (_, i) => `r3-${i}`);
@@ -50,23 +75,40 @@ test('R3: one of three NATS servers SIGKILLed under load: nothing acknowledged l
   let killed = false;
   let afterKill = 0;
   const loadClients: RetryingClient[] = [];
+  // A worker that fails (a refused placement, no definite answer) stops the others and fails the
+  // test through the `until` below, instead of leaving workers running into the next wait.
+  let workerFailure: unknown = null;
   const workers = Array.from({ length: 12 }, async (_, w) => {
     const c = new RetryingClient(() => nodes);
     loadClients.push(c);
-    while (!stop) {
-      const orderId = `r3-${randomUUID()}`;
-      const sku = skus[(w + acknowledged.length) % skus.length]!;
-      const r = await c.call('order.place', { orderId, customerId: 'bob', items: [{ sku, quantity: 1 }] }, w, 20_000);
-      assert.equal(r.ok, true, JSON.stringify(r));
-      acknowledged.push({ orderId, sku });
-      if (killed) afterKill++;
+    try {
+      while (!stop) {
+        const orderId = `r3-${randomUUID()}`;
+        const sku = skus[(w + acknowledged.length) % skus.length]!;
+        const r = await c.call('order.place', { orderId, customerId: 'bob', items: [{ sku, quantity: 1 }] }, w, 20_000);
+        assert.equal(r.ok, true, JSON.stringify(r));
+        acknowledged.push({ orderId, sku });
+        if (killed) afterKill++;
+      }
+    } catch (err) {
+      workerFailure ??= err;
+      stop = true;
+    } finally {
+      await c.close();
     }
-    await c.close();
   });
-  await until('some load before the kill', () => acknowledged.length >= 300, 60_000, 50, async () => {
-    const health = await Promise.all(nodes.map(async (n) => `${n.id}: ${JSON.stringify((await n.health())?.owned?.map((o) => o.journal) ?? null)}`));
-    return `${acknowledged.length} acknowledged; retried for ${refusalsOf(loadClients)}; journals owned: ${health.join('; ')}`;
-  });
+  const loadFailed = () => {
+    if (workerFailure) throw workerFailure;
+    return false;
+  };
+  const loadDetail = async () => `${acknowledged.length} acknowledged; retried for ${refusalsOf(loadClients)}; ${await ownership(nodes, LOG_LINES)}\n${await ownerRecords()}\n${natsOutput()}`;
+  try {
+    await until('some load before the kill', () => loadFailed() || acknowledged.length >= 300, 60_000, 50, loadDetail);
+  } catch (err) {
+    stop = true;
+    await Promise.all(workers);
+    throw err;
+  }
   // Every journal stream has three replicas (made so by the nodes, from ORDO_NATS_REPLICAS).
   const nc = await connect({ servers: servers[1]!.url });
   try {
@@ -78,10 +120,18 @@ test('R3: one of three NATS servers SIGKILLed under load: nothing acknowledged l
   await servers[0]!.kill();
   const killedAt = Date.now();
   killed = true;
-  const tookMs = await until('the cluster goes on placing orders after the kill', () => afterKill >= 300, 90_000, 100);
+  let tookMs: number;
+  try {
+    tookMs = await until('the cluster goes on placing orders after the kill', () => loadFailed() || afterKill >= 300, 90_000, 100, loadDetail);
+  } catch (err) {
+    stop = true;
+    await Promise.all(workers);
+    throw err;
+  }
   console.log(`  R3: ${acknowledged.length} placements acknowledged; 300 more within ${tookMs} ms of the NATS server's kill (${Date.now() - killedAt} ms)`);
   stop = true;
   await Promise.all(workers);
+  if (workerFailure) throw workerFailure;
 
   // Every acknowledged placement is there, once: reserved units per SKU = acknowledged orders of it.
   const viaNode = await OrdoClient.connect(nodes[1]!.url, 'tok-admin');

@@ -1,12 +1,14 @@
 import { test } from 'uvu';
 import assert from 'node:assert/strict';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { createLogger } from '../src/logger.js';
 import { RefusedError } from '../src/protocol/errors.js';
 import { ClusterRuntime } from '../src/runtime/cluster/cluster-runtime.js';
 import { JournalLostError } from '../src/runtime/cluster/errors.js';
 import { JetStreamJournal } from '../src/runtime/cluster/jetstream-journal.js';
-import { journalStream } from '../src/runtime/cluster/names.js';
+import { journalStream, ownersBucket } from '../src/runtime/cluster/names.js';
+import { OwnerRecords } from '../src/runtime/cluster/owner-records.js';
 import { journalOf, shardOf } from '../src/runtime/placement.js';
 import { ActorKeys, type ActorEvent } from '../src/protocol/messages.js';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.js';
@@ -188,6 +190,32 @@ test('a command for a journal with no owner answers UNAVAILABLE after the wait',
   assert.equal(!r.ok && r.error.code, 'UNAVAILABLE');
   assert.ok(Date.now() - started >= 1400, 'it waited for an owner first');
   await assert.rejects(a.listOrders({ limit: 10 }), (err: unknown) => err instanceof RefusedError && err.error.code === 'UNAVAILABLE');
+});
+
+test('an owner record deleted under its owner (a release racing the take) is written again, and commands and actor messages through the other node reach the journal again', async () => {
+  const cluster = `rt${++clusterNo}`;
+  const a = await startNode(cluster, 'a', { unavailableAfterMs: 4000 });
+  const b = await startNode(cluster, 'b', { unavailableAfterMs: 4000 });
+  await until('the journals are handed over between a and b', () => handedOver(a, b), 20_000);
+  // A SKU on one of b's journals and an order on one of a's: a placement through a crosses to b.
+  const j = b.owned[0]!;
+  const sku = Array.from({ length: 200 }, (_, i) => `rec${i}`).find((s) => journalOf(shardOf(ActorKeys.sku(s), 8), 4) === j)!;
+  const orderId = Array.from({ length: 200 }, (_, i) => `rec-o${i}`).find((o) => a.owned.includes(journalOf(shardOf(ActorKeys.order(o), 8), 4)))!;
+  assert.ok((await a.execute(ActorKeys.sku(sku), { type: 'inventory.set', sku, onHand: 5 }, ADMIN)).ok);
+  const epoch = b.hosts.get(j)!.epoch;
+  // What the race leaves: the record gone while b serves j (a's routes learn it from the watch).
+  const kv = await new Kvm(a.nc).open(ownersBucket(cluster));
+  await kv.delete(OwnerRecords.key(j));
+  await until('a no longer knows who owns the journal', () => a.routes.get(j)?.node === '');
+  // Without the record, the order's reservation would be parked on a for good: bounded here.
+  let timer: NodeJS.Timeout | undefined;
+  const placed = await Promise.race([place(a, orderId, sku, 2), new Promise<null>((r) => (timer = setTimeout(() => r(null), 15_000)))]).finally(() => clearTimeout(timer));
+  assert.ok(placed?.ok, `a placement through a reached b's SKU: ${placed ? JSON.stringify(placed) : 'no answer within 15 s'}`);
+  assert.deepEqual(await stock(a, sku), { sku, onHand: 5, reserved: 2, available: 3 });
+  const back = await kv.get(OwnerRecords.key(j));
+  assert.deepEqual(back?.operation === 'PUT' && { node: back.json<{ node: string }>().node, epoch: back.json<{ epoch: number }>().epoch }, { node: 'b', epoch });
+  assert.ok(b.ownerRecordsRewritten >= 1);
+  assert.equal(a.ownerRecordsRewritten, 0, 'a\'s records were never wrong');
 });
 
 test('a node frozen past its lease answers no read from memory when it runs again: it asks the new owner, then drops what it lost', async () => {

@@ -90,4 +90,5 @@ export function registerClusterMetrics(registry: Registry, rt: ClusterRuntime): 
   counter('ordo_cluster_releases_total', 'Journals handed over since start', () => rt.released);
   counter('ordo_cluster_lost_total', 'Journals lost to another node (fenced) or unwritable since start', () => rt.lost);
   counter('ordo_cluster_unavailable_total', 'Commands answered UNAVAILABLE (no owner within the wait)', () => rt.unavailable);
+  counter('ordo_cluster_owner_records_rewritten_total', 'Owner records of journals served here found missing or stale and written again', () => rt.ownerRecordsRewritten);
 }

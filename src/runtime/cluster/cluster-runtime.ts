@@ -21,6 +21,7 @@ import { eventsSubject, nodeSubject } from './names.js';
 import { connectNats } from './nats-connection.js';
 import { decode, encode, type NodeAnswer, type NodeRequest } from './node-messages.js';
 import { NodeLease } from './node-lease.js';
+import { OwnerRecordKeeper } from './owner-record-keeper.js';
 import { type OwnerRecord, OwnerRecords } from './owner-records.js';
 import { OwnershipLoop } from './ownership-loop.js';
 import { JetStreamSnapshotStore } from './snapshot-store.js';
@@ -79,6 +80,7 @@ export class ClusterRuntime implements CommandRuntime {
   private loop!: OwnershipLoop;
   private lease!: NodeLease;
   private records!: OwnerRecords;
+  private keeper: OwnerRecordKeeper | null = null;
   private snapshots!: JetStreamSnapshotStore;
   layout!: ClusterLayout;
   /** Commands answered UNAVAILABLE; journals taken, released and lost since start. */
@@ -86,6 +88,11 @@ export class ClusterRuntime implements CommandRuntime {
   taken = 0;
   released = 0;
   lost = 0;
+
+  /** Owner records of journals served here that were found missing or stale and written again. */
+  get ownerRecordsRewritten(): number {
+    return this.keeper?.rewritten ?? 0;
+  }
 
   /** The cluster's name (prefix of its streams, buckets and subjects). */
   get cluster(): string {
@@ -152,6 +159,14 @@ export class ClusterRuntime implements CommandRuntime {
       onCooldown: (j, until) => opts.log.info({ journal: j }, `journal ${j} lost to another node: not taken back for ${until - Date.now()} ms`),
     });
     this.loop.start();
+    this.keeper = new OwnerRecordKeeper({
+      records: this.records,
+      everyMs: Math.max(1000, 2 * (opts.pollMs ?? DEFAULTS.cluster.pollMs)),
+      served: () => [...this.hosts.values()].filter((h) => h.serving && !h.dropped).map((h) => ({ journal: h.journalNo, record: this.ownerRecordOf(h) })),
+      onRewritten: (j, was) => opts.log.warn({ journal: j, was }, `owner record of journal ${j} was ${was ? `${was.node}@${was.epoch}` : 'missing'}: written again`),
+      onError: (err, j) => opts.log.debug({ err, journal: j }, 'owner record check failed (retried at the next round)'),
+    });
+    this.keeper.start();
     this.guard = new ReadGuard(() => this.hosts.values(), this.lease, (h) => this.onFailed(h), opts.log);
     this.guard.start();
     this.state = 'ready';
@@ -197,7 +212,7 @@ export class ClusterRuntime implements CommandRuntime {
     this.hosts.set(j, host);
     host.start();
     this.taken++;
-    const r = { node: this.node, epoch: host.epoch, since: host.since, sequence: host.journal.fenceSequence };
+    const r = this.ownerRecordOf(host);
     this.onRoute(j, r);
     await this.records.put(j, r).catch((err: unknown) => opts.log.warn({ err, journal: j }, 'owner record not written'));
     const s = host.recovery!;
@@ -205,6 +220,11 @@ export class ClusterRuntime implements CommandRuntime {
       { journal: j, epoch: host.epoch, actors: s.actors, records: s.records, timers: s.timers, ms: Math.round(performance.now() - started) },
       `took journal ${j} (epoch ${host.epoch}): ${s.actors} actors, ${s.records} records replayed, ${s.timers} timers`,
     );
+  }
+
+  /** The record that names this node as `host`'s owner (written at the take, kept by the keeper). */
+  private ownerRecordOf(host: JournalHost): OwnerRecord {
+    return { node: this.node, epoch: host.epoch, since: host.since, sequence: host.journal.fenceSequence };
   }
 
   private async release(j: number): Promise<void> {
@@ -451,6 +471,7 @@ export class ClusterRuntime implements CommandRuntime {
   async stop(): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') return;
     this.state = 'stopping';
+    await this.keeper?.stop();
     await this.loop.stop();
     this.stopWatch?.();
     this.guard?.stop();
