@@ -128,7 +128,10 @@ test('R3: one of three NATS servers SIGKILLed under load: nothing acknowledged l
     await Promise.all(workers);
     throw err;
   }
-  console.log(`  R3: ${acknowledged.length} placements acknowledged; 300 more within ${tookMs} ms of the NATS server's kill (${Date.now() - killedAt} ms)`);
+  const rewritten = nodes.flatMap((n) =>
+    n.server.output.filter((l) => l.includes('written again')).map((l) => `${n.id} (${/"msg":"([^"]*)"/.exec(l)?.[1] ?? l}, ${new Date(Number(/"time":(\d+)/.exec(l)?.[1])).getTime() < killedAt ? 'before' : 'after'} the kill)`),
+  );
+  console.log(`  R3: ${acknowledged.length} placements acknowledged; 300 more within ${tookMs} ms of the NATS server's kill (${Date.now() - killedAt} ms); owner records rewritten: ${rewritten.length ? rewritten.join(', ') : 'none'}`);
   stop = true;
   await Promise.all(workers);
   if (workerFailure) throw workerFailure;

@@ -7,6 +7,7 @@ import { LRUCache } from 'lru-cache';
  */
 const GET_OPTIONS: LRUCache.GetOptions<string, ActorCell, unknown> = {};
 import type { ActorCell } from './actor-cell.js';
+import { ASSERTS, invariant } from './dev-asserts.js';
 
 /**
  * The actors of a shard that are in memory. At most `max` are kept in least-recently-used order
@@ -75,6 +76,18 @@ export class ActiveCells {
     if (cell.dirty) this.changed.add(cell);
   }
 
+  /**
+   * A cell for a key that is in memory in no form (its `get` just missed): `set` without looking
+   * for an old incarnation. A new order's key is a miss in every large table of its shard, each
+   * lookup a cache miss of its own (docs/PERFORMANCE.md, "The thirteenth round").
+   */
+  add(key: string, cell: ActorCell): void {
+    if (ASSERTS) invariant(this.peek(key) === undefined, `a cell added for a key already in memory (${key})`);
+    this.lru.set(key, cell);
+    cell.changedSet = this.changed;
+    if (cell.dirty) this.changed.add(cell);
+  }
+
   /** A cell leaving memory (or replaced) is no longer this shard's to snapshot. */
   private forget(cell: ActorCell): void {
     cell.changedSet = null;
@@ -89,6 +102,17 @@ export class ActiveCells {
   delete(key: string): void {
     const cell = this.peek(key);
     if (cell) this.forget(cell);
+    this.remove(key);
+  }
+
+  /** `delete` of a cell the caller has just found in memory under its key (no second lookup for it). */
+  deleteCell(cell: ActorCell): void {
+    if (ASSERTS) invariant(this.peek(cell.key) === cell, `a cell deleted that is not in memory under its key (${cell.key})`);
+    this.forget(cell);
+    this.remove(cell.key);
+  }
+
+  private remove(key: string): void {
     if (this.lru.size === 1 && this.lru.has(key)) {
       // lru-cache deletes its last entry by clearing the whole cache, which fills arrays of `max`
       // slots: tens of µs per call at 25,000 actors a shard, and a shard whose actors come and go

@@ -102,7 +102,8 @@ export class ActorCell {
   snapshotted = 0;
   /**
    * The summary this cell last put in its shard's directory (undefined: not known, e.g. a cell
-   * of an actor listed by recovery). Only a cell writes its actor's entry while it is in memory.
+   * of an actor listed by recovery; `NOT_LISTED`: known to have no entry). Only a cell writes its
+   * actor's entry while it is in memory.
    */
   listedSummary: unknown = undefined;
   /**

@@ -1,5 +1,6 @@
 import type { OrderSummary } from '../../actors/order.js';
 import { ORDER_STATUSES, type OrderStatus } from '../../protocol/model.js';
+import { ASSERTS, invariant } from './dev-asserts.js';
 
 const ORDER_PREFIX = 'order:';
 
@@ -8,6 +9,13 @@ const ORDER_PREFIX = 'order:';
  * state, and nothing more. Memory only: a snapshot's directory entry leaves its `i` out instead.
  */
 export const NO_SUMMARY = 1;
+
+/**
+ * A cell's `listedSummary` while its actor is known to have no directory entry (a key its shard
+ * had never listed when the cell was made, or one whose entry its cell deleted): its first entry
+ * is then added without a lookup.
+ */
+export const NOT_LISTED: unique symbol = Symbol('not listed');
 
 function statusOf(key: string, summary: unknown): OrderStatus | undefined {
   return key.startsWith(ORDER_PREFIX) && Array.isArray(summary) ? (summary as OrderSummary)[1] : undefined;
@@ -48,6 +56,14 @@ export class ActorDirectory {
     // Most changes leave the summary as it was (a SKU's is always NO_SUMMARY): nothing to do then.
     if (old !== undefined && sameSummary(old, summary)) return;
     this.uncount(key, old);
+    this.entries.set(key, summary);
+    const status = statusOf(key, summary);
+    if (status !== undefined) this.counts.set(status, (this.counts.get(status) ?? 0) + 1);
+  }
+
+  /** `set` for a key known not to be listed (a new actor's first entry): no lookup of an old one. */
+  add(key: string, summary: unknown): void {
+    if (ASSERTS) invariant(!this.entries.has(key), `a directory entry added for a key already listed (${key})`);
     this.entries.set(key, summary);
     const status = statusOf(key, summary);
     if (status !== undefined) this.counts.set(status, (this.counts.get(status) ?? 0) + 1);

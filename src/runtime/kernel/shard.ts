@@ -9,7 +9,7 @@ import { compareKeys, type OrderPage, type OrderQuery, type SortKey } from '../q
 import type { ShardStore } from '../storage/shard-store.js';
 import { ActiveCells } from './active-cells.js';
 import { ActorCell } from './actor-cell.js';
-import { ActorDirectory, NO_SUMMARY, sameSummary } from './actor-directory.js';
+import { ActorDirectory, NO_SUMMARY, NOT_LISTED, sameSummary } from './actor-directory.js';
 import { ASSERTS, invariant } from './dev-asserts.js';
 import type { ShardOptions } from './shard-options.js';
 import { type Envelope, type Output, requestOf } from './envelope.js';
@@ -164,7 +164,8 @@ export class Shard implements TurnHost, SupervisionHost, RecoveryHost, SnapshotH
       const known = this.directory.has(key);
       const wasAside = known && this.setAside.takeBack(cell);
       if (ASSERTS && !known) invariant(!this.setAside.has(key), `a set-aside actor is in its shard's directory (${key})`);
-      this.cells.set(key, cell);
+      if (!known) cell.listedSummary = NOT_LISTED;
+      this.cells.add(key, cell);
       if (known && !wasAside) this.reactivate(cell);
     }
     return cell;
@@ -190,16 +191,18 @@ export class Shard implements TurnHost, SupervisionHost, RecoveryHost, SnapshotH
 
   /** Kernel: keeps the in-memory directory in step with an actor's latest state. */
   noteDirectory(cell: ActorCell): void {
+    const listed = cell.listedSummary;
     if (cell.isGone) {
-      this.directory.delete(cell.key);
-      cell.listedSummary = undefined;
+      if (listed !== NOT_LISTED) this.directory.delete(cell.key);
+      cell.listedSummary = NOT_LISTED;
       return;
     }
     const summary = cell.behaviour.summary?.(cell.state) ?? NO_SUMMARY;
     // Most turns leave the summary as it was (a SKU's never changes): then the directory, a
-    // large map, is not even looked at.
-    if (cell.listedSummary !== undefined && sameSummary(cell.listedSummary, summary)) return;
-    this.directory.set(cell.key, summary);
+    // large map, is not even looked at; and a new actor's first entry is added without a lookup.
+    if (listed === NOT_LISTED) this.directory.add(cell.key, summary);
+    else if (listed !== undefined && sameSummary(listed, summary)) return;
+    else this.directory.set(cell.key, summary);
     cell.listedSummary = summary;
   }
 
@@ -217,7 +220,7 @@ export class Shard implements TurnHost, SupervisionHost, RecoveryHost, SnapshotH
       else {
         cell.scheduled = false;
         // An actor with nothing at all (an unknown SKU read, a refused placement) leaves at once.
-        if (cell.behaviour.isEmpty(cell.state) && cell.canLeaveMemory() && !this.directory.has(cell.key) && !this.timers.has(cell.key)) {
+        if (cell.behaviour.isEmpty(cell.state) && cell.canLeaveMemory() && (cell.listedSummary === NOT_LISTED || !this.directory.has(cell.key)) && !this.timers.has(cell.key)) {
           this.cells.delete(cell.key);
         } else if (cell.recordsJson !== null) this.wentIdle.push(cell);
       }
@@ -244,7 +247,7 @@ export class Shard implements TurnHost, SupervisionHost, RecoveryHost, SnapshotH
       // Its records are still being written: its turn comes after the commit that holds them.
       if (cell.unsettled > 0) waiting.push(cell);
       else if (this.setAside.tryPut(cell)) {
-        this.cells.delete(cell.key);
+        this.cells.deleteCell(cell);
         this.cells.passivated++;
       }
     }
