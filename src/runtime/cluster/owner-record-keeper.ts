@@ -53,9 +53,9 @@ export class OwnerRecordKeeper {
   async check(): Promise<void> {
     for (const { journal, record } of this.opts.served()) {
       try {
-        const was = await this.opts.records.get(journal);
-        if (was && (was.epoch > record.epoch || (was.epoch === record.epoch && was.node === record.node))) continue;
-        if (await this.opts.records.put(journal, record)) {
+        // `put` writes only over no record or one of an older epoch: one read when all is well.
+        const { written, was } = await this.opts.records.put(journal, record);
+        if (written) {
           this.rewritten++;
           this.opts.onRewritten?.(journal, was);
         }

@@ -44,23 +44,25 @@ export class OwnerRecords {
   /**
    * Records that `r.node` took `journal` (call after the fence landed). A record of a newer epoch
    * is kept: a slow owner that was fenced right after its acquire must not overwrite its
-   * successor's record. Returns whether this one was written.
+   * successor's record, and a record of the same epoch is this one already. Returns whether this
+   * one was written, and what it found there (null: no record).
    */
-  async put(journal: number, r: OwnerRecord): Promise<boolean> {
+  async put(journal: number, r: OwnerRecord): Promise<{ written: boolean; was: OwnerRecord | null }> {
     const key = OwnerRecords.key(journal);
+    let current: OwnerRecord | null = null;
     for (let attempt = 0; attempt < 5; attempt++) {
       const e = await this.kv.get(key);
-      const current = e && e.operation === 'PUT' ? e.json<OwnerRecord>() : null;
-      if (current && current.epoch >= r.epoch) return false;
+      current = e && e.operation === 'PUT' ? e.json<OwnerRecord>() : null;
+      if (current && current.epoch >= r.epoch) return { written: false, was: current };
       try {
         if (e) await this.kv.update(key, JSON.stringify(r), e.revision);
         else await this.kv.create(key, JSON.stringify(r));
-        return true;
+        return { written: true, was: current };
       } catch {
         // Another write came in between: look again.
       }
     }
-    return false;
+    return { written: false, was: current };
   }
 
   async get(journal: number): Promise<OwnerRecord | null> {

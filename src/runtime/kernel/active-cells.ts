@@ -71,9 +71,7 @@ export class ActiveCells {
     const old = this.peek(key);
     if (old && old !== cell) this.forget(old);
     this.pinned.delete(key);
-    this.lru.set(key, cell);
-    cell.changedSet = this.changed;
-    if (cell.dirty) this.changed.add(cell);
+    this.insert(key, cell);
   }
 
   /**
@@ -83,6 +81,10 @@ export class ActiveCells {
    */
   add(key: string, cell: ActorCell): void {
     if (ASSERTS) invariant(this.peek(key) === undefined, `a cell added for a key already in memory (${key})`);
+    this.insert(key, cell);
+  }
+
+  private insert(key: string, cell: ActorCell): void {
     this.lru.set(key, cell);
     cell.changedSet = this.changed;
     if (cell.dirty) this.changed.add(cell);

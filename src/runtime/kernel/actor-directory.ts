@@ -57,16 +57,14 @@ export class ActorDirectory {
     if (old !== undefined && sameSummary(old, summary)) return;
     this.uncount(key, old);
     this.entries.set(key, summary);
-    const status = statusOf(key, summary);
-    if (status !== undefined) this.counts.set(status, (this.counts.get(status) ?? 0) + 1);
+    this.count(key, summary);
   }
 
   /** `set` for a key known not to be listed (a new actor's first entry): no lookup of an old one. */
   add(key: string, summary: unknown): void {
     if (ASSERTS) invariant(!this.entries.has(key), `a directory entry added for a key already listed (${key})`);
     this.entries.set(key, summary);
-    const status = statusOf(key, summary);
-    if (status !== undefined) this.counts.set(status, (this.counts.get(status) ?? 0) + 1);
+    this.count(key, summary);
   }
 
   delete(key: string): void {
@@ -83,6 +81,11 @@ export class ActorDirectory {
     const out = {} as Record<OrderStatus, number>;
     for (const s of ORDER_STATUSES) out[s] = this.counts.get(s) ?? 0;
     return out;
+  }
+
+  private count(key: string, summary: unknown): void {
+    const status = statusOf(key, summary);
+    if (status !== undefined) this.counts.set(status, (this.counts.get(status) ?? 0) + 1);
   }
 
   private uncount(key: string, summary: unknown): void {
