@@ -220,7 +220,7 @@ export class Shard implements TurnHost, SupervisionHost, RecoveryHost, SnapshotH
       else {
         cell.scheduled = false;
         // An actor with nothing at all (an unknown SKU read, a refused placement) leaves at once.
-        if (cell.behaviour.isEmpty(cell.state) && cell.canLeaveMemory() && (cell.listedSummary === NOT_LISTED || !this.directory.has(cell.key)) && !this.timers.has(cell.key)) {
+        if (cell.behaviour.isEmpty(cell.state) && cell.canLeaveMemory() && !this.directory.has(cell.key) && !this.timers.has(cell.key)) {
           this.cells.delete(cell.key);
         } else if (cell.recordsJson !== null) this.wentIdle.push(cell);
       }
