@@ -5,7 +5,7 @@ import { OrdoClient, type ReplyFrame } from '../src/client/ordo-client.js';
 import { ActorKeys } from '../src/protocol/messages.js';
 import type { Order } from '../src/protocol/model.js';
 import { journalOf, shardOf } from '../src/runtime/placement.js';
-import { type ClusterNode, converged, disposeNode, ownership, RetryingClient, spawnNode, until } from './helpers/cluster.js';
+import { type ClusterNode, converged, disposeNode, ownership, RetryingClient, routesAgree, spawnNode, until } from './helpers/cluster.js';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.js';
 import { runOrdo } from './helpers/cli.js';
 import type { ClusterStatus } from '../src/cli/cluster-status.js';
@@ -291,6 +291,7 @@ test('SIGTERM hands a node\'s journals over before it exits (long before its lea
     const owned = (await n.health())!.owned.map((o) => o.journal);
     assert.deepEqual(st.owners.filter((o) => o.owner?.node === n.id).map((o) => o.journal), owned, `status names ${n.id}'s journals`);
   }
+  await until('both nodes route every journal to its owner', () => routesAgree(nodes), 10_000, 50, () => ownership(nodes));
   const metrics = await (await fetch(`http://127.0.0.1:${h1.server.port}/metrics`)).text();
   assert.match(metrics, new RegExp(`ordo_cluster_journals_owned ${(await h1.health())!.owned.length}\\b`));
   assert.match(metrics, /ordo_cluster_journal_epoch\{journal="\d+"\} \d+/);
@@ -298,6 +299,7 @@ test('SIGTERM hands a node\'s journals over before it exits (long before its lea
   const stoppedAt = Date.now();
   assert.equal(await h1.server.kill('SIGTERM'), 0, 'a clean stop exits 0');
   await until('h2 owns every journal', async () => (await h2.health())?.owned.length === J, 15_000);
+  await until('h2 routes every journal to itself', () => routesAgree([h2]), 10_000, 50, () => ownership([h2]));
   assert.ok(Date.now() - stoppedAt < 15_000, `handed over in ${Date.now() - stoppedAt} ms (the lease is 60 s)`);
   const c2 = await OrdoClient.connect(h2.url, 'tok-admin');
   for (const orderId of ids) assert.equal((ok(await c2.call('order.get', { orderId }), 'get').order as Order).status, 'awaiting_payment');

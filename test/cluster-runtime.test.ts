@@ -207,6 +207,7 @@ test('an owner record deleted under its owner (a release racing the take) is wri
   const kv = await new Kvm(a.nc).open(ownersBucket(cluster));
   await kv.delete(OwnerRecords.key(j));
   await until('a no longer knows who owns the journal', () => a.routes.get(j)?.node === '');
+  assert.deepEqual((a.health().routes as { journal: number; node: string | null }[]).find((r) => r.journal === j)?.node, null, '/healthz shows no owner known');
   // Without the record, the order's reservation would be parked on a for good: bounded here.
   let timer: NodeJS.Timeout | undefined;
   const placed = await Promise.race([place(a, orderId, sku, 2), new Promise<null>((r) => (timer = setTimeout(() => r(null), 15_000)))]).finally(() => clearTimeout(timer));
@@ -215,6 +216,10 @@ test('an owner record deleted under its owner (a release racing the take) is wri
   const back = await kv.get(OwnerRecords.key(j));
   assert.deepEqual(back?.operation === 'PUT' && { node: back.json<{ node: string }>().node, epoch: back.json<{ epoch: number }>().epoch }, { node: 'b', epoch });
   assert.ok(b.ownerRecordsRewritten >= 1);
+  // /healthz of a shows where it routes j again: b, at b's epoch.
+  await until('a routes the journal to b again', () => a.routes.get(j)?.node === 'b');
+  const route = (a.health().routes as { journal: number; node: string | null; epoch: number | null }[]).find((r) => r.journal === j);
+  assert.deepEqual(route, { journal: j, node: 'b', epoch });
   assert.equal(a.ownerRecordsRewritten, 0, 'a\'s records were never wrong');
 });
 

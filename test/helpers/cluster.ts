@@ -22,6 +22,8 @@ export interface NodeHealth {
   owned: { journal: number; epoch: number }[];
   /** Journals this node is taking or releasing now. */
   moving: number[];
+  /** Where this node sends each journal's commands (node null: no owner known). */
+  routes: { journal: number; node: string | null; epoch: number | null }[];
 }
 
 export async function spawnNode(natsUrl: string, id: string, cluster: string, env: Record<string, string> = {}, dataDir?: string): Promise<ClusterNode> {
@@ -65,11 +67,14 @@ export async function until(what: string, cond: () => boolean | Promise<boolean>
  */
 export async function ownership(nodes: ClusterNode[], logLines = 0): Promise<string> {
   const hs = await Promise.all(nodes.map((n) => n.health()));
+  const ownerOf = new Map<number, string>();
+  hs.forEach((h, i) => h?.owned.forEach((o) => ownerOf.set(o.journal, nodes[i]!.id)));
   const summary = nodes.map((n, i) => {
     const h = hs[i];
-    return h
-      ? `${n.id}: ${h.status}, ${h.members.length} members, owns [${h.owned.map((o) => o.journal).join(',')}], moving [${h.moving.join(',')}]`
-      : `${n.id}: no answer`;
+    if (!h) return `${n.id}: no answer`;
+    // Routes that name another node than the owner: where this node's traffic for them goes astray.
+    const astray = h.routes.filter((r) => ownerOf.has(r.journal) && r.node !== ownerOf.get(r.journal)).map((r) => `${r.journal}→${r.node ?? 'none'}`);
+    return `${n.id}: ${h.status}, ${h.members.length} members, owns [${h.owned.map((o) => o.journal).join(',')}], moving [${h.moving.join(',')}]${astray.length ? `, routes astray [${astray.join(',')}]` : ''}`;
   }).join('; ');
   if (logLines <= 0) return summary;
   return [summary, ...nodes.map((n) => recentOutput(n, logLines))].join('\n');
@@ -81,6 +86,19 @@ export function recentOutput(n: ClusterNode, lines: number): string {
   const tail = out.slice(-lines);
   const head = `--- ${n.id}: last ${tail.length} of ${out.length} lines of output ---`;
   return [head, ...tail.map((l) => `    ${l}`)].join('\n');
+}
+
+/**
+ * Every node's routes (its /healthz) name, for every journal, the node whose own /healthz says it
+ * owns it: what a command through any node needs to reach its owner without a detour.
+ */
+export async function routesAgree(nodes: ClusterNode[], journals = 16): Promise<boolean> {
+  const hs = await Promise.all(nodes.map((n) => n.health()));
+  if (hs.some((h) => !h)) return false;
+  const ownerOf = new Map<number, string>();
+  hs.forEach((h, i) => h!.owned.forEach((o) => ownerOf.set(o.journal, nodes[i]!.id)));
+  if (ownerOf.size !== journals) return false;
+  return hs.every((h) => h!.routes.length === journals && h!.routes.every((r) => r.node === ownerOf.get(r.journal)));
 }
 
 /**

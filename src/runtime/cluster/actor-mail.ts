@@ -11,8 +11,8 @@ export interface ActorMailHost {
   readonly cluster: string;
   readonly node: string;
   readonly hosts: ReadonlyMap<number, JournalHost>;
-  /** Who owns each journal, as its owner last recorded (a hint). */
-  readonly routes: ReadonlyMap<number, OwnerRecord>;
+  /** Who owns each journal, as its owner last recorded (a hint: owner-routes.ts). */
+  readonly routes: { get(journal: number): OwnerRecord | undefined };
   journalOfKey(key: string): number;
   /** Whether `host`'s shards may be served here now (read-guard.ts). */
   serves(host: JournalHost | undefined): host is JournalHost;

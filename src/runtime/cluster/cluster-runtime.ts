@@ -23,6 +23,7 @@ import { decode, encode, type NodeAnswer, type NodeRequest } from './node-messag
 import { NodeLease } from './node-lease.js';
 import { OwnerRecordKeeper } from './owner-record-keeper.js';
 import { type OwnerRecord, OwnerRecords } from './owner-records.js';
+import { OwnerRoutes } from './owner-routes.js';
 import { OwnershipLoop } from './ownership-loop.js';
 import { JetStreamSnapshotStore } from './snapshot-store.js';
 
@@ -69,7 +70,7 @@ export class ClusterRuntime implements CommandRuntime {
   state: 'recovering' | 'ready' | 'stopping' | 'stopped' = 'recovering';
   readonly hosts = new Map<number, JournalHost>();
   /** Who owns each journal, as its owner last recorded (a hint for routing). */
-  readonly routes = new Map<number, OwnerRecord>();
+  readonly routes = new OwnerRoutes();
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; journal: number }>();
   private nextCid = 1;
   private readonly listeners: ((e: ActorEvent) => void)[] = [];
@@ -259,15 +260,7 @@ export class ClusterRuntime implements CommandRuntime {
   }
 
   private onRoute(j: number, r: OwnerRecord | null): void {
-    const before = this.routes.get(j);
-    if (r === null) {
-      // Removed on release: keep the epoch known (stale senders are still refused), drop the node.
-      if (before) this.routes.set(j, { ...before, node: '' });
-      return;
-    }
-    if (before && before.epoch >= r.epoch && before.node !== '') return;
-    this.routes.set(j, r);
-    if (before?.epoch === r.epoch) return;
+    if (!this.routes.update(j, r)) return;
     // A new owner of j may not have what was sent to the old one: every unanswered request to
     // j's actors goes again (receivers ignore repeats), once what caused it is durable.
     for (const host of this.hosts.values()) {
@@ -448,7 +441,7 @@ export class ClusterRuntime implements CommandRuntime {
     return r === MOVED ? null : r;
   }
 
-  /** For `/healthz`: this node, its members, its journals (epoch, since, sequence, suspect) and those moving. */
+  /** For `/healthz`: this node, its members, its journals (epoch, since, sequence, suspect), those moving, and where it routes each. */
   health(): Record<string, unknown> {
     return {
       node: this.node,
@@ -460,6 +453,7 @@ export class ClusterRuntime implements CommandRuntime {
         .sort((a, b) => a.journalNo - b.journalNo)
         .map((h) => ({ journal: h.journalNo, epoch: h.epoch, since: h.since, sequence: h.journal.lastSequence, suspect: h.suspect })),
       moving: this.loop?.moving ?? [],
+      routes: this.routes.view(this.layout?.journals ?? 0),
     };
   }
 
