@@ -1,15 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { CommandRuntime } from '../../gateway/command-runtime.js';
 import type { HostStats } from '../../gateway/metrics.js';
 import type { Logger } from '../../logger.js';
 import type { Command } from '../../protocol/commands.js';
-import { RefusedError, wireError } from '../../protocol/errors.js';
-import { ActorKeys, type ActorEvent, type InternalCommand, type Reply } from '../../protocol/messages.js';
+import type { ActorEvent, InternalCommand, Reply } from '../../protocol/messages.js';
 import type { Order, Principal } from '../../protocol/model.js';
 import { systemClock } from '../kernel/clock.js';
-import { type Envelope, isEnvelope, type Output, withTrace } from '../kernel/envelope.js';
-import { fetchPage, mergePages, type OrderPage, type OrderQuery } from '../query/order-query.js';
+import { isEnvelope, type Output } from '../kernel/envelope.js';
+import type { OrderQuery } from '../query/order-query.js';
 import { journalOf, shardOf } from '../placement.js';
 import { DEFAULTS } from '../../defaults.js';
 import { type ClusterLayout, openClusterLayout } from './cluster-layout.js';
@@ -19,7 +17,8 @@ import { JournalHost } from './journal-host.js';
 import { ReadGuard } from './read-guard.js';
 import { eventsSubject, nodeSubject } from './names.js';
 import { connectNats } from './nats-connection.js';
-import { decode, encode, type NodeAnswer, type NodeRequest } from './node-messages.js';
+import { CommandRouter, type RouterNode } from './command-router.js';
+import type { RoutedEnvelope } from './node-messages.js';
 import { NodeLease } from './node-lease.js';
 import { OwnerRecordKeeper } from './owner-record-keeper.js';
 import { type OwnerRecord, OwnerRecords } from './owner-records.js';
@@ -45,34 +44,25 @@ export interface ClusterRuntimeOptions {
   mailboxHardLimit?: number;
 }
 
-/** Answered in place of a reply when the journal is not (or no longer) served where it was asked. */
-const MOVED = Symbol('moved');
-type Moved = typeof MOVED;
-
-/** One attempt at the owner waits at most this long: a node that died with the request gets no more. */
-const ATTEMPT_TIMEOUT_MS = 4000;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
- * A node of a cluster, as the gateway sees it (`CommandRuntime`): every command is taken here and
- * run where its shard's journal is owned, in this process when it is this node's, else on the
- * owner over NATS request/reply (`nodeSubject`). Which node owns what comes from the owner records
- * (a KV watch): a hint, since the owner refuses (`moved`) what is not its own and the sender looks
- * again, for up to `unavailableAfterMs` before answering `UNAVAILABLE`.
+ * A node of a cluster, as the gateway sees it (`CommandRuntime`): it joins (layout, lease,
+ * ownership loop), takes and releases journals as members come and go, and serves those it owns.
+ * Every command is taken here and run where its shard's journal is owned: in this process when
+ * it is this node's, else on the owner over NATS request/reply (command-router.ts). Which node
+ * owns what comes from the owner records (a KV watch, owner-routes.ts): a hint, since the owner
+ * refuses (`moved`) what is not its own and the sender looks again, for up to
+ * `unavailableAfterMs` before answering `UNAVAILABLE`.
  *
  * The journals this node owns change at run time (`OwnershipLoop`): each is a `JournalHost`
  * (fence, snapshot + tail, its shards on this thread). Messages between actors on different
  * nodes: actor-mail.ts; when memory may answer at all: read-guard.ts. Events go to every node on
  * one subject.
  */
-export class ClusterRuntime implements CommandRuntime {
+export class ClusterRuntime implements CommandRuntime, RouterNode {
   state: 'recovering' | 'ready' | 'stopping' | 'stopped' = 'recovering';
   readonly hosts = new Map<number, JournalHost>();
   /** Who owns each journal, as its owner last recorded (a hint for routing). */
   readonly routes = new OwnerRoutes();
-  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; journal: number }>();
-  private nextCid = 1;
   private readonly listeners: ((e: ActorEvent) => void)[] = [];
   private subs: Subscription[] = [];
   private readonly mail = new ActorMail(this);
@@ -84,8 +74,8 @@ export class ClusterRuntime implements CommandRuntime {
   private keeper: OwnerRecordKeeper | null = null;
   private snapshots!: JetStreamSnapshotStore;
   layout!: ClusterLayout;
-  /** Commands answered UNAVAILABLE; journals taken, released and lost since start. */
-  unavailable = 0;
+  private readonly router: CommandRouter;
+  /** Journals taken, released and lost since start. */
   taken = 0;
   released = 0;
   lost = 0;
@@ -106,7 +96,14 @@ export class ClusterRuntime implements CommandRuntime {
   private constructor(
     readonly nc: NatsConnection,
     private readonly opts: ClusterRuntimeOptions,
-  ) {}
+  ) {
+    this.router = new CommandRouter(this, opts.unavailableAfterMs ?? 10_000);
+  }
+
+  /** Commands and listings answered UNAVAILABLE since start. */
+  get unavailable(): number {
+    return this.router.unavailable;
+  }
 
   /** Connects to NATS; the node stays `recovering` (not joined) until `start`. */
   static async connect(opts: ClusterRuntimeOptions): Promise<ClusterRuntime> {
@@ -121,10 +118,6 @@ export class ClusterRuntime implements CommandRuntime {
     return rt;
   }
 
-  private get unavailableAfterMs(): number {
-    return this.opts.unavailableAfterMs ?? 10_000;
-  }
-
   /** Joins the cluster: reads (or writes) its layout, announces the lease and starts the ownership loop. */
   async start(node: string, url: string): Promise<void> {
     this.node = node;
@@ -135,7 +128,7 @@ export class ClusterRuntime implements CommandRuntime {
     this.records = await OwnerRecords.open(nc, opts.cluster, replicas);
     this.stopWatch = await this.records.watch((j, r) => this.onRoute(j, r));
     this.subs.push(nc.subscribe(nodeSubject(opts.cluster, node), { callback: (err, msg) => {
-          if (!err) void this.onRequest(msg);
+          if (!err) void this.router.serve(msg);
         },
       }));
     this.subs.push(
@@ -233,7 +226,7 @@ export class ClusterRuntime implements CommandRuntime {
     if (!host) return;
     await host.release();
     if (this.hosts.get(j) === host) this.hosts.delete(j);
-    this.answerMoved(j);
+    this.router.moved(j);
     this.released++;
     await this.records.clear(j, this.node, host.epoch).catch(() => false);
     this.opts.log.info({ journal: j, epoch: host.epoch }, `released journal ${j}`);
@@ -246,17 +239,8 @@ export class ClusterRuntime implements CommandRuntime {
     if (this.hosts.get(j) !== host) return;
     this.hosts.delete(j);
     this.lost++;
-    this.answerMoved(j);
+    this.router.moved(j);
     this.loop.lost(j);
-  }
-
-  /** Commands waiting on a journal that left this node are asked again wherever it is now. */
-  private answerMoved(j: number): void {
-    for (const [cid, w] of this.waiting) {
-      if (w.journal !== j) continue;
-      this.waiting.delete(cid);
-      w.resolve(MOVED);
-    }
   }
 
   private onRoute(j: number, r: OwnerRecord | null): void {
@@ -273,10 +257,6 @@ export class ClusterRuntime implements CommandRuntime {
     }
   }
 
-  private get log(): Logger {
-    return this.opts.log;
-  }
-
   /** Whether this node may serve `host`'s shards now (read-guard.ts). */
   serves(host: JournalHost | undefined): host is JournalHost {
     return this.guard.serves(host);
@@ -288,13 +268,7 @@ export class ClusterRuntime implements CommandRuntime {
     for (const o of outputs) {
       if (isEnvelope(o)) this.mail.route(o, host);
       else if (o.t === 'evt') this.nc.publish(eventsSubject(this.opts.cluster), JSON.stringify(o.event));
-      else {
-        const w = this.waiting.get(o.cid);
-        if (!w) continue;
-        this.waiting.delete(o.cid);
-        // A read answered from memory by a node that may have been frozen meanwhile: asked again where the journal is now.
-        w.resolve(host.suspect || !this.guard.fresh() ? MOVED : o.t === 'result' ? o.reply : o.page);
-      }
+      else this.router.settle(host, o);
     }
   }
 
@@ -302,143 +276,36 @@ export class ClusterRuntime implements CommandRuntime {
     return journalOf(shardOf(key, this.layout.shards), this.layout.journals);
   }
 
-  // ---- requests from other nodes ----
-
-  private async onRequest(msg: Msg): Promise<void> {
-    let req: NodeRequest;
-    try {
-      req = decode<NodeRequest>(msg.data);
-    } catch {
-      return;
-    }
-    const answer = (a: NodeAnswer) => msg.respond(encode(a));
-    if (req.k === 'env') return void answer({ refused: this.mail.receive(req.batch) });
-    if (req.k === 'cmd') {
-      const host = this.hosts.get(this.journalOfKey(req.key));
-      if (!this.serves(host)) return void answer({ moved: true });
-      const r = await this.runLocal(host, req.key, req.command, req.principal, req.tp);
-      return void answer(r === MOVED ? { moved: true } : { reply: r });
-    }
-    if (req.k === 'query') {
-      const host = this.hosts.get(journalOf(req.shard, this.layout.journals));
-      if (!this.serves(host)) return void answer({ moved: true });
-      const page = await this.queryLocal(host, req.shard, req.query);
-      return void answer(page === MOVED ? { moved: true } : { page });
-    }
-    if (req.k === 'inspect') {
-      const host = this.hosts.get(this.journalOfKey(req.key));
-      if (!this.serves(host)) return void answer({ moved: true });
-      const shard = host.group.shards.get(shardOf(req.key, this.layout.shards));
-      return void answer({ inspected: (await shard?.inspect(req.key)) ?? null });
-    }
-  }
-
-  private runLocal(host: JournalHost, key: string, command: Command | InternalCommand, principal: Principal, tp?: string): Promise<Reply | Moved> {
-    const cid = this.nextCid++;
-    return new Promise((resolve) => {
-      this.waiting.set(cid, { resolve: resolve as (v: unknown) => void, journal: host.journalNo });
-      host.deliver(withTrace({ t: 'cmd', to: key, cid, command, principal }, tp));
-    });
-  }
-
-  private queryLocal(host: JournalHost, shard: number, q: OrderQuery): Promise<OrderPage | Moved> {
-    const cid = this.nextCid++;
-    return new Promise((resolve) => {
-      this.waiting.set(cid, { resolve: resolve as (v: unknown) => void, journal: host.journalNo });
-      host.query(shard, cid, q);
-    });
-  }
-
   // ---- CommandRuntime ----
 
   get inFlight(): number {
-    return this.waiting.size;
+    return this.router.inFlight;
   }
 
   onEvent(listener: (e: ActorEvent) => void): void {
     this.listeners.push(listener);
   }
 
-  /**
-   * Runs a command where its journal is owned; waits (retrying) while it has no owner, and
-   * answers `UNAVAILABLE` after `unavailableAfterMs`. Retrying is safe by the accept table; an
-   * `inventory.adjust` without `adjustmentId` is given one here, so a retry applies it once.
-   */
-  async execute(key: string, command: Command | InternalCommand, principal: Principal, traceparent?: string): Promise<Reply> {
-    if (this.state !== 'ready') return { ok: false, error: wireError('OVERLOADED', `the node is ${this.state}`) };
-    if (command.type === 'inventory.adjust' && command.adjustmentId === undefined) command = { ...command, adjustmentId: `gw-${randomUUID()}` };
-    const j = this.journalOfKey(key);
-    const r = await this.untilServed(j, async (deadline) => {
-      const host = this.hosts.get(j);
-      if (this.serves(host)) return this.runLocal(host, key, command, principal, traceparent);
-      const a = await this.ask(j, { k: 'cmd', key, command, principal, tp: traceparent }, deadline);
-      return a === MOVED || !('reply' in a) ? MOVED : a.reply;
-    });
-    return r === MOVED ? this.unavailableReply(j) : r;
+  execute(key: string, command: Command | InternalCommand, principal: Principal, traceparent?: string): Promise<Reply> {
+    return this.router.execute(key, command, principal, traceparent);
   }
 
-  private unavailableReply(j: number): Reply {
-    this.unavailable++;
-    return { ok: false, error: wireError('UNAVAILABLE', `no node served this shard (journal ${j}) within ${this.unavailableAfterMs} ms; retry`) };
+  listOrders(q: OrderQuery): Promise<{ orders: Order[]; next: string | null }> {
+    return this.router.listOrders(q);
   }
 
-  /** Tries `attempt` until it gets an answer or the deadline passes (then MOVED). */
-  private async untilServed<T>(j: number, attempt: (deadline: number) => Promise<T | Moved>): Promise<T | Moved> {
-    const deadline = Date.now() + this.unavailableAfterMs;
-    for (let n = 0; ; n++) {
-      const r = await attempt(deadline);
-      if (r !== MOVED) return r;
-      if (Date.now() >= deadline || this.state === 'stopped') return MOVED;
-      await sleep(Math.min(25 * 2 ** n, 250));
-    }
+  inspect(key: string): Promise<unknown> {
+    return this.router.inspect(key);
   }
 
-  /** One request to the node the owner record names for `j`; MOVED when there is none or it refused or did not answer. */
-  private async ask(j: number, req: NodeRequest, deadline: number): Promise<NodeAnswer | Moved> {
-    const owner = this.routes.get(j)?.node;
-    if (!owner || owner === this.node) return MOVED;
-    const timeout = Math.max(100, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
-    try {
-      const m = await this.nc.request(nodeSubject(this.opts.cluster, owner), encode(req), { timeout });
-      const a = decode<NodeAnswer>(m.data);
-      return 'moved' in a ? MOVED : a;
-    } catch {
-      return MOVED;
-    }
+  // ---- RouterNode ----
+
+  fresh(): boolean {
+    return this.guard.fresh();
   }
 
-  /** `order.list` over every shard of the cluster, wherever each is served, merged into one page. */
-  async listOrders(q: OrderQuery): Promise<{ orders: Order[]; next: string | null }> {
-    const pages = await Promise.all(
-      Array.from({ length: this.layout.shards }, (_, shard) => {
-        const j = journalOf(shard, this.layout.journals);
-        return this.untilServed(j, async (deadline) => {
-          const host = this.hosts.get(j);
-          if (this.serves(host)) return this.queryLocal(host, shard, q);
-          const a = await this.ask(j, { k: 'query', shard, query: q }, deadline);
-          return a === MOVED || !('page' in a) ? MOVED : a.page;
-        });
-      }),
-    );
-    if (pages.some((p) => p === MOVED)) {
-      this.unavailable++;
-      throw new RefusedError(wireError('UNAVAILABLE', `a shard had no owner within ${this.unavailableAfterMs} ms; retry`));
-    }
-    return fetchPage(mergePages(pages as OrderPage[], q.limit), q, async (orderId) => {
-      const r = await this.execute(ActorKeys.order(orderId), { type: 'order.get', orderId }, { role: 'admin' });
-      return r.ok ? r.order : undefined;
-    });
-  }
-
-  async inspect(key: string): Promise<unknown> {
-    const j = this.journalOfKey(key);
-    const r = await this.untilServed(j, async (deadline) => {
-      const host = this.hosts.get(j);
-      if (this.serves(host)) return (await host.group.shards.get(shardOf(key, this.layout.shards))?.inspect(key)) ?? null;
-      const a = await this.ask(j, { k: 'inspect', key }, deadline);
-      return a === MOVED || !('inspected' in a) ? MOVED : a.inspected;
-    });
-    return r === MOVED ? null : r;
+  receiveMail(batch: RoutedEnvelope[]): Record<number, 'm' | 's'> {
+    return this.mail.receive(batch);
   }
 
   /** For `/healthz`: this node, its members, its journals (epoch, since, sequence, suspect), those moving, and where it routes each. */
