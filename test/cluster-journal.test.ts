@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import assert from 'node:assert/strict';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JournalLostError, RecordTooLargeError } from '../src/runtime/cluster/errors.js';
+import { JournalLostError, JournalStreamError, RecordTooLargeError } from '../src/runtime/cluster/errors.js';
 import { JetStreamJournal, type JetStreamJournalOptions } from '../src/runtime/cluster/jetstream-journal.js';
 import { batchMessageId, messageHeaders, readMeta } from '../src/runtime/cluster/journal-message.js';
 import { connectNats, serverVersionWarning } from '../src/runtime/cluster/nats-connection.js';
@@ -97,6 +97,30 @@ test('appends and replay round-trip: one message per batch after the fence, reco
   assert.deepEqual(tail.records, Array.from({ length: 17 }, (_, i) => rec(i + 3)), 'replay from a sequence starts there');
   assert.equal(j.messages, 3);
   assert.equal(j.records, 20);
+});
+
+test('a replay that receives nothing while messages remain gives up after replayStallMs (the take fails and is tried again) instead of hanging', async () => {
+  const j = await journal({ replayStallMs: 400 });
+  await j.acquire();
+  await j.append(frames(0, 2));
+  await j.append(frames(2, 2));
+  // The stream's last message gone, its sequence still the stream's last: what a replay waits
+  // for never comes (as when the stream's leader is lost mid-replay).
+  const jsm = await jetstreamManager(nc);
+  const { state } = await jsm.streams.info(j.stream);
+  assert.ok(await jsm.streams.deleteMessage(j.stream, state.last_seq));
+  assert.equal((await jsm.streams.info(j.stream)).state.last_seq, state.last_seq);
+  const started = Date.now();
+  const seen: JournalRecord[] = [];
+  await assert.rejects(j.replay(1, (r) => seen.push(r)), (err: Error) => err instanceof JournalStreamError && /stalled/.test(err.message) && err.message.includes(String(state.last_seq)));
+  const ms = Date.now() - started;
+  assert.ok(ms >= 400 && ms < 5000, `gave up after ${ms} ms`);
+  assert.deepEqual(seen, [rec(0), rec(1)], 'what arrived before the stall was handed over, in order');
+  // A replay that ends normally is not cut short by the same limit.
+  const k = await journal({ replayStallMs: 400 });
+  await k.acquire();
+  await k.append(frames(0, 3));
+  assert.equal((await replayAll(k)).records.length, 3);
 });
 
 test('append before acquire is refused and writes nothing', async () => {

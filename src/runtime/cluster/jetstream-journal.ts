@@ -45,6 +45,12 @@ export interface JetStreamJournalOptions {
   retryForMs?: number;
   /** Largest message body (default: the server's max_payload less room for headers). */
   maxMessageBytes?: number;
+  /**
+   * How long a replay waits for its next message before it gives up (`JournalStreamError`), so
+   * that a take whose stream stops delivering fails and is tried again instead of holding the
+   * journal `moving` for good (default 30 s; a healthy replay gets a message every few ms).
+   */
+  replayStallMs?: number;
 }
 
 export interface JetStreamReplayStats extends ReplayStats {
@@ -115,6 +121,7 @@ export class JetStreamJournal implements JournalSink {
   private failure: Error | null = null;
   private readonly limit: number;
   private readonly ackTimeoutMs: number;
+  private readonly replayStallMs: number;
   private readonly retryForMs: number;
   /** Messages and records acknowledged by this journal since it was opened. */
   messages = 0;
@@ -135,6 +142,7 @@ export class JetStreamJournal implements JournalSink {
     const serverLimit = opts.nc.info?.max_payload ?? 1024 * 1024;
     this.limit = opts.maxMessageBytes ?? serverLimit - HEADER_ROOM;
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 5000;
+    this.replayStallMs = opts.replayStallMs ?? 30_000;
     this.retryForMs = opts.retryForMs ?? 30_000;
   }
 
@@ -351,8 +359,15 @@ export class JetStreamJournal implements JournalSink {
     const msgs = await consumer.consume({ max_messages: 256 });
     const seen = new Set<string>();
     let fenceEpoch = 0;
+    // Nothing for replayStallMs while messages remain: the iteration is ended, and reported below.
+    let stalled = false;
+    const stall = setTimeout(() => {
+      stalled = true;
+      void msgs.stop();
+    }, this.replayStallMs);
     try {
       for await (const m of msgs) {
+        stall.refresh();
         if (opts.complete && m.seq !== expected) throw gone();
         expected = m.seq + 1;
         stats.messages++;
@@ -377,8 +392,12 @@ export class JetStreamJournal implements JournalSink {
         if (m.seq >= state.last_seq) break;
       }
     } finally {
+      clearTimeout(stall);
       msgs.stop();
     }
+    // A replay that ends short of the last message is not a replay: the caller would serve without its tail.
+    if (stalled) throw new JournalStreamError(`${this.stream}: replay stalled: no message for ${this.replayStallMs} ms after sequence ${expected - 1} of ${state.last_seq}`);
+    if (expected <= state.last_seq) throw new JournalStreamError(`${this.stream}: replay ended after sequence ${expected - 1} of ${state.last_seq}`);
     return stats;
   }
 

@@ -139,7 +139,13 @@ export class JournalHost {
     });
     await journal.acquire();
     host = new JournalHost(opts, journal);
-    host.recovery = await host.group.recover();
+    try {
+      host.recovery = await host.group.recover();
+    } catch (err) {
+      // A replay that stalled or failed: nothing of this host may run (the loop takes the journal again later).
+      host.drop();
+      throw err;
+    }
     for (const s of host.stores) host.covered.set(s.opts.shard, s.covers);
     // Another node may have fenced the journal while this one recovered it (two nodes whose
     // views of the members differ for a poll both take it). Served, this host would answer from
