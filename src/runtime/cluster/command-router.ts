@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import type { Msg } from '@nats-io/transport-node';
 import type { Command } from '../../protocol/commands.js';
 import { RefusedError, wireError } from '../../protocol/errors.js';
 import { ActorKeys, type InternalCommand, type Reply } from '../../protocol/messages.js';
@@ -7,11 +7,11 @@ import type { Order, Principal } from '../../protocol/model.js';
 import { type GatewayOutput, withTrace } from '../kernel/envelope.js';
 import { fetchPage, mergePages, type OrderPage, type OrderQuery } from '../query/order-query.js';
 import { journalOf, shardOf } from '../placement.js';
+import type { ActorMailHost } from './actor-mail.js';
 import type { ClusterLayout } from './cluster-layout.js';
 import type { JournalHost } from './journal-host.js';
 import { nodeSubject } from './names.js';
 import { decode, encode, type NodeAnswer, type NodeRequest, type RoutedEnvelope } from './node-messages.js';
-import type { OwnerRecord } from './owner-records.js';
 
 /** Answered in place of a reply when the journal is not (or no longer) served where it was asked. */
 const MOVED = Symbol('moved');
@@ -22,19 +22,10 @@ const ATTEMPT_TIMEOUT_MS = 4000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** What the router needs of its node (a `ClusterRuntime`). */
-export interface RouterNode {
-  readonly nc: NatsConnection;
-  readonly cluster: string;
-  readonly node: string;
+/** What the router needs of its node (a `ClusterRuntime`): what actor mail needs, and more. */
+export interface RouterNode extends ActorMailHost {
   readonly state: string;
   readonly layout: ClusterLayout;
-  readonly hosts: ReadonlyMap<number, JournalHost>;
-  /** Who owns each journal, as its owner last recorded (a hint: owner-routes.ts). */
-  readonly routes: { get(journal: number): OwnerRecord | undefined };
-  journalOfKey(key: string): number;
-  /** Whether `host`'s shards may be served here now (read-guard.ts). */
-  serves(host: JournalHost | undefined): host is JournalHost;
   /** Whether this node's lease was renewed recently enough that what memory answered still holds. */
   fresh(): boolean;
   /** Actor messages from another node (actor-mail.ts): per message, refused or delivered. */
