@@ -4,6 +4,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { createLogger } from '../src/logger.js';
 import { RefusedError } from '../src/protocol/errors.js';
+import { assignJournals } from '../src/runtime/cluster/assignment.js';
 import { ClusterRuntime } from '../src/runtime/cluster/cluster-runtime.js';
 import { JournalLostError } from '../src/runtime/cluster/errors.js';
 import { JetStreamJournal } from '../src/runtime/cluster/jetstream-journal.js';
@@ -55,8 +56,8 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 
 
 /**
  * Whether the hand-over after a join is over: every node counts every other (none will take or
- * release more), none has a take or release under way, and each journal is held by one node whose
- * fence is the newest in its stream. Counting `owned` is not enough: it can show the split while
+ * release more), none has a take or release under way, and each journal is held by one node, the
+ * one the assignment gives it, whose fence is the newest in its stream. Counting `owned` is not enough: it can show the split while
  * the slower node's takes of the other's journals still run, and until both views agree a read
  * may be answered by a node whose journal was just fenced (docs/PROTOCOL-NOTES.md, "Reads").
  */
@@ -65,6 +66,10 @@ async function handedOver(...rts: ClusterRuntime[]): Promise<boolean> {
   const held = rts.flatMap((rt) => [...rt.hosts.values()]);
   const journals = rts[0]!.layout.journals;
   if (held.length !== journals || new Set(held.map((h) => h.journalNo)).size !== journals || !held.every((h) => h.serving)) return false;
+  // Each on the node the assignment gives it: else a node that won a take race for another's
+  // journal (the other in its cooldown) still holds it, and lets it go at its next poll.
+  const assigned = assignJournals(journals, rts.map((rt) => rt.node));
+  if (!rts.every((rt) => [...rt.hosts.keys()].every((j) => assigned.get(j) === rt.node))) return false;
   return (await Promise.all(held.map((h) => h.journal.stillOwner()))).every(Boolean);
 }
 
