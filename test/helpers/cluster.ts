@@ -60,6 +60,13 @@ export async function until(what: string, cond: () => boolean | Promise<boolean>
   return Date.now() - started;
 }
 
+/** journal → the node whose own /healthz (`hs[i]` of `nodes[i]`) lists it as owned. */
+function ownersOf(nodes: ClusterNode[], hs: (NodeHealth | null)[]): Map<number, string> {
+  const ownerOf = new Map<number, string>();
+  hs.forEach((h, i) => h?.owned.forEach((o) => ownerOf.set(o.journal, nodes[i]!.id)));
+  return ownerOf;
+}
+
 /**
  * Who is ready, owns what and is taking or releasing what, by each node's own /healthz: what a
  * wait for `converged` reports when it times out. With `logLines`, each node's last lines of
@@ -67,8 +74,7 @@ export async function until(what: string, cond: () => boolean | Promise<boolean>
  */
 export async function ownership(nodes: ClusterNode[], logLines = 0): Promise<string> {
   const hs = await Promise.all(nodes.map((n) => n.health()));
-  const ownerOf = new Map<number, string>();
-  hs.forEach((h, i) => h?.owned.forEach((o) => ownerOf.set(o.journal, nodes[i]!.id)));
+  const ownerOf = ownersOf(nodes, hs);
   const summary = nodes.map((n, i) => {
     const h = hs[i];
     if (!h) return `${n.id}: no answer`;
@@ -95,8 +101,7 @@ export function recentOutput(n: ClusterNode, lines: number): string {
 export async function routesAgree(nodes: ClusterNode[], journals = 16): Promise<boolean> {
   const hs = await Promise.all(nodes.map((n) => n.health()));
   if (hs.some((h) => !h)) return false;
-  const ownerOf = new Map<number, string>();
-  hs.forEach((h, i) => h!.owned.forEach((o) => ownerOf.set(o.journal, nodes[i]!.id)));
+  const ownerOf = ownersOf(nodes, hs);
   if (ownerOf.size !== journals) return false;
   return hs.every((h) => h!.routes.length === journals && h!.routes.every((r) => r.node === ownerOf.get(r.journal)));
 }
