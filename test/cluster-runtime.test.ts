@@ -10,6 +10,7 @@ import { JournalLostError } from '../src/runtime/cluster/errors.js';
 import { JetStreamJournal } from '../src/runtime/cluster/jetstream-journal.js';
 import { journalStream, ownersBucket } from '../src/runtime/cluster/names.js';
 import { OwnerRecords } from '../src/runtime/cluster/owner-records.js';
+import type { RouteView } from '../src/runtime/cluster/owner-routes.js';
 import { journalOf, shardOf } from '../src/runtime/placement.js';
 import { ActorKeys, type ActorEvent } from '../src/protocol/messages.js';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.js';
@@ -212,7 +213,7 @@ test('an owner record deleted under its owner (a release racing the take) is wri
   const kv = await new Kvm(a.nc).open(ownersBucket(cluster));
   await kv.delete(OwnerRecords.key(j));
   await until('a no longer knows who owns the journal', () => a.routes.get(j)?.node === '');
-  assert.deepEqual((a.health().routes as { journal: number; node: string | null }[]).find((r) => r.journal === j)?.node, null, '/healthz shows no owner known');
+  assert.deepEqual((a.health().routes as RouteView[]).find((r) => r.journal === j)?.node, null, '/healthz shows no owner known');
   // Without the record, the order's reservation would be parked on a for good: bounded here.
   let timer: NodeJS.Timeout | undefined;
   const placed = await Promise.race([place(a, orderId, sku, 2), new Promise<null>((r) => (timer = setTimeout(() => r(null), 15_000)))]).finally(() => clearTimeout(timer));
@@ -223,7 +224,7 @@ test('an owner record deleted under its owner (a release racing the take) is wri
   assert.ok(b.ownerRecordsRewritten >= 1);
   // /healthz of a shows where it routes j again: b, at b's epoch.
   await until('a routes the journal to b again', () => a.routes.get(j)?.node === 'b');
-  const route = (a.health().routes as { journal: number; node: string | null; epoch: number | null }[]).find((r) => r.journal === j);
+  const route = (a.health().routes as RouteView[]).find((r) => r.journal === j);
   assert.deepEqual(route, { journal: j, node: 'b', epoch });
   assert.equal(a.ownerRecordsRewritten, 0, 'a\'s records were never wrong');
 });

@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { OrdoClient, type ReplyFrame } from '../../src/client/ordo-client.js';
+import type { RouteView } from '../../src/runtime/cluster/owner-routes.js';
 import { type ChildServer, spawnServer } from './child-server.js';
 import { tempDir } from './server.js';
 
@@ -23,7 +24,7 @@ export interface NodeHealth {
   /** Journals this node is taking or releasing now. */
   moving: number[];
   /** Where this node sends each journal's commands (node null: no owner known). */
-  routes: { journal: number; node: string | null; epoch: number | null }[];
+  routes: RouteView[];
 }
 
 export async function spawnNode(natsUrl: string, id: string, cluster: string, env: Record<string, string> = {}, dataDir?: string): Promise<ClusterNode> {
